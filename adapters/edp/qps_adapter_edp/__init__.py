@@ -1,0 +1,38 @@
+"""Event-Driven Packaging: package-objects-ready events {version, bucket, prefix} from EDP."""
+
+from __future__ import annotations
+
+from qps_core.adapter_api import (
+    Event,
+    PackageRequest,
+    RejectedEvent,
+    Settings,
+    check_bucket,
+    folder_uri,
+    hookimpl,
+    request_for_folder,
+)
+
+SOURCE = "com.quiltdata.edp"
+FIELDS = ("version", "bucket", "prefix")
+
+
+@hookimpl
+def qps_describe_event(event: Event, settings: Settings) -> list[PackageRequest] | None:
+    if event.source != SOURCE or not event.is_ready_event:
+        return None
+    detail = event.detail
+    if not isinstance(detail, dict):
+        raise RejectedEvent("detail: an EDP event's detail must be a JSON object {version, bucket, prefix}")
+    missing = [f for f in FIELDS if f not in detail]
+    extra = sorted(set(detail) - set(FIELDS))
+    if missing or extra:
+        problem = f"lacks {', '.join(missing)}" if missing else f"has unknown field {', '.join(map(repr, extra))}"
+        raise RejectedEvent(f"detail: an EDP event {problem}; its fields are version, bucket, prefix")
+    bad = [f for f in FIELDS if not isinstance(detail[f], str)]
+    if bad:
+        raise RejectedEvent(f"detail.{bad[0]}: must be a string")
+    bucket = check_bucket(detail["bucket"], "detail.bucket")
+    prefix = detail["prefix"]
+    message = f"EDP: objects ready in s3://{bucket}/{prefix}"
+    return [request_for_folder(settings, folder_uri(bucket, prefix), field="detail.prefix", message=message)]

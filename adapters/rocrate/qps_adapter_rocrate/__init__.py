@@ -1,0 +1,27 @@
+"""RO-Crate: a new sentinel file (ro-crate-metadata.json) makes a package of its folder."""
+
+from __future__ import annotations
+
+from qps_core.adapter_api import (
+    Event,
+    IgnoredEvent,
+    PackageRequest,
+    Settings,
+    basename,
+    folder_of_key,
+    folder_uri,
+    hookimpl,
+    request_for_folder,
+)
+
+
+@hookimpl
+def qps_describe_event(event: Event, settings: Settings) -> list[PackageRequest] | None:
+    obj = event.s3_object
+    if obj is None or basename(obj.key) not in settings.sentinel_names:
+        return None
+    if not obj.created:
+        raise IgnoredEvent(f"{obj.event_name!r} of an RO-Crate sentinel is not an object creation")
+    folder = folder_of_key(obj.key)
+    message = f"RO-Crate {basename(obj.key)} in s3://{obj.bucket}/{folder}"
+    return [request_for_folder(settings, folder_uri(obj.bucket, folder), field="s3.object.key", message=message)]

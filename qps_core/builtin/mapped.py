@@ -1,0 +1,184 @@
+"""User rules: JMESPath expressions that match events and build package requests from them."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jmespath
+from jmespath import functions
+from jmespath.exceptions import JMESPathError
+
+from ..adapter_api import ConfigError, Event, PackageRequest, RejectedEvent, Settings, hookimpl, request_from_body
+from ..s3paths import basename, folder_of_key, valid_name_part
+
+REQUEST_KEYS = ("uri", "source_prefix", "registry", "package_name", "metadata", "metadata_uri", "message",
+                "commit_message", "workflow", "should_copy")
+
+
+class _Functions(functions.Functions):
+    """Extra JMESPath functions for S3 paths."""
+
+    @functions.signature({"types": ["string"]})
+    def _func_dirname(self, key: str) -> str:
+        return folder_of_key(key)
+
+    @functions.signature({"types": ["string"]})
+    def _func_basename(self, key: str) -> str:
+        return basename(key)
+
+    @functions.signature({"types": ["string"]}, {"types": ["string"]})
+    def _func_s3_uri(self, bucket: str, key: str) -> str:
+        return f"s3://{bucket}/{key.replace('%', '%25')}"
+
+
+OPTIONS = jmespath.Options(custom_functions=_Functions())
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    match: Any  # compiled jmespath expression
+    request: dict[str, Any]
+    description: str = ""
+
+    def matches(self, data: dict[str, Any]) -> bool:
+        try:
+            return _truthy(self.match.search(data, options=OPTIONS))
+        except JMESPathError:  # e.g. a function applied to a field this event lacks
+            return False
+
+    def build(self, data: dict[str, Any]) -> dict[str, Any]:
+        body: dict[str, Any] = {}
+        for field, expression in self.request.items():
+            try:
+                value = expression.search(data, options=OPTIONS)
+            except JMESPathError as exc:
+                raise RejectedEvent(f"rule {self.name!r}: {field}: {_one_line(exc)}") from None
+            if value is not None:
+                body[field] = value
+        return body
+
+
+def _truthy(value: Any) -> bool:
+    return value not in (None, False, "", [], {})
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
+def _compile(rule_name: str, what: str, expression: Any) -> Any:
+    if not isinstance(expression, str) or not expression.strip():
+        raise ConfigError(f"rule {rule_name!r}: {what} must be a JMESPath expression string")
+    try:
+        return jmespath.compile(expression)
+    except JMESPathError as exc:
+        raise ConfigError(f"rule {rule_name!r}: invalid {what} expression: {_one_line(exc)}") from None
+
+
+def load_rules(path: Path) -> list[Rule]:
+    """Read and compile a YAML or TOML rules file; any problem is one ConfigError naming the rule."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"rules file {path}: {exc.strerror}") from None
+    try:
+        if path.suffix == ".toml":
+            data: Any = tomllib.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except Exception as exc:
+        raise ConfigError(f"rules file {path} cannot be parsed: {_one_line(exc)}") from None
+    raw_rules = data.get("rules") if isinstance(data, dict) else None
+    if not isinstance(raw_rules, list):
+        raise ConfigError(f"rules file {path} must hold a list named 'rules'")
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for position, raw in enumerate(raw_rules, 1):
+        if not isinstance(raw, dict):
+            raise ConfigError(f"rules file {path}: rule #{position} must be a mapping")
+        name = raw.get("name")
+        if not isinstance(name, str) or not valid_name_part(name):
+            raise ConfigError(f"rules file {path}: rule #{position} needs a name of letters, digits, '_' or '-'")
+        if name in seen:
+            raise ConfigError(f"rules file {path}: rule name {name!r} is used twice")
+        seen.add(name)
+        unknown = sorted(set(raw) - {"name", "description", "match", "request"})
+        if unknown:
+            raise ConfigError(f"rule {name!r}: unknown key {', '.join(map(repr, unknown))}")
+        request = raw.get("request")
+        if not isinstance(request, dict) or not request:
+            raise ConfigError(f"rule {name!r}: 'request' must map request fields to JMESPath expressions")
+        bad = sorted(set(request) - set(REQUEST_KEYS))
+        if bad:
+            raise ConfigError(f"rule {name!r}: unknown request field {', '.join(map(repr, bad))}")
+        rules.append(
+            Rule(
+                name=name,
+                match=_compile(name, "match", raw.get("match")),
+                request={field: _compile(name, field, expr) for field, expr in request.items()},
+                description=str(raw.get("description") or ""),
+            )
+        )
+    return rules
+
+
+_CACHE: dict[tuple[str, float], list[Rule]] = {}
+
+
+def rules_for(settings: Settings) -> list[Rule]:
+    if settings.rules_file is None:
+        return []
+    path = Path(settings.rules_file)
+    try:
+        key = (str(path.resolve()), path.stat().st_mtime)
+    except OSError as exc:
+        raise ConfigError(f"rules file {path}: {exc.strerror}") from None
+    if key not in _CACHE:
+        _CACHE[key] = load_rules(path)
+    return _CACHE[key]
+
+
+def event_view(event: Event) -> dict[str, Any]:
+    """What rule expressions see: the raw event plus a decoded, shape-independent `s3` view."""
+    s3obj = event.s3_object
+    return {
+        "kind": event.kind,
+        "event": event.payload,
+        "source": event.source,
+        "detail_type": event.detail_type,
+        "detail": event.detail,
+        "s3": s3obj.as_dict() if s3obj else None,
+    }
+
+
+@hookimpl
+def qps_startup(settings: Settings) -> None:
+    rules_for(settings)
+
+
+@hookimpl(tryfirst=True)
+def qps_describe_event(event: Event, settings: Settings) -> list[PackageRequest] | None:
+    rules = rules_for(settings)
+    if not rules:
+        return None
+    data = event_view(event)
+    requests: list[PackageRequest] = []
+    for rule in rules:
+        if not rule.matches(data):
+            continue
+        try:
+            request = request_from_body(rule.build(data), settings)
+        except RejectedEvent as exc:
+            text = str(exc)
+            raise RejectedEvent(text if text.startswith("rule ") else f"rule {rule.name!r}: {text}") from None
+        if request.message is None:
+            request = request.model_copy(update={"message": f"QPS rule {rule.name}: package {request.source_prefix}"})
+        if request not in requests:
+            requests.append(request)
+    return requests or None

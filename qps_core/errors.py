@@ -1,0 +1,42 @@
+"""Typed errors. Every message is one user-readable sentence; none is ever shown as a traceback."""
+
+from __future__ import annotations
+
+
+class QPSError(Exception):
+    """Base class for every error QPS reports to a user."""
+
+    permanent = True
+
+    def __str__(self) -> str:
+        return " ".join(str(self.args[0]).split()) if self.args else self.__class__.__name__
+
+
+class InvalidInput(QPSError, ValueError):
+    """Input that can never succeed as given: malformed JSON, an invalid request, a bad URI."""
+
+
+class RejectedEvent(InvalidInput):
+    """An adapter claims an event but cannot turn it into a valid request."""
+
+
+class IgnoredEvent(QPSError):
+    """An adapter recognises an event as its own kind but deliberately does nothing with it."""
+
+
+class ConfigError(QPSError):
+    """Settings, rules files or plugins that cannot be loaded."""
+
+
+class PackagingError(QPSError):
+    """The packager could not build or push a package."""
+
+
+class PermanentError(PackagingError):
+    """A failure that a retry cannot fix (empty folder, no such bucket, access denied...)."""
+
+
+class TransientError(PackagingError):
+    """A failure worth retrying later (throttling, 5xx, timeouts, connection errors)."""
+
+    permanent = False

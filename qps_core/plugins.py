@@ -1,0 +1,167 @@
+"""Adapter discovery: entry points in the `qps.adapters` group, enabled and disabled by id."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import QPSError
+from .settings import Settings
+
+ENTRY_POINT_GROUP = "qps.adapters"
+log = logging.getLogger("qps.plugins")
+
+
+@dataclass
+class AdapterInfo:
+    """What `qps adapters` reports about one installed adapter."""
+
+    id: str
+    distribution: str
+    version: str
+    description: str
+    enabled: bool
+    loaded: bool = False
+    error: str | None = None
+    priority: str = "normal"
+    module: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "distribution": self.distribution,
+            "version": self.version,
+            "enabled": self.enabled,
+            "loaded": self.loaded,
+            "description": self.description,
+            "priority": self.priority,
+            "module": self.module,
+            "error": self.error,
+        }
+
+
+@dataclass
+class AdapterSet:
+    """A plugin manager plus what was found, in the order adapters are consulted."""
+
+    settings: Settings
+    manager: pluggy.PluginManager
+    infos: dict[str, AdapterInfo] = field(default_factory=dict)
+
+    @property
+    def order(self) -> list[str]:
+        """Enabled, loaded adapter ids in consultation order (see `dispatch_order`)."""
+        impls = self.manager.hook.qps_describe_event.get_hookimpls()
+        pluggy_order = [impl.plugin_name for impl in reversed(impls)]
+        preferred = [i for i in self.settings.adapter_order if i in pluggy_order]
+        return preferred + [i for i in pluggy_order if i not in preferred]
+
+    def implementations(self) -> list[tuple[str, Any]]:
+        """(adapter id, describe function) pairs in consultation order."""
+        by_name = {impl.plugin_name: impl.function for impl in self.manager.hook.qps_describe_event.get_hookimpls()}
+        return [(name, by_name[name]) for name in self.order]
+
+    def errors(self) -> list[str]:
+        return [f"adapter {i.id!r}: {i.error}" for i in self.infos.values() if i.error and i.enabled]
+
+    def register(self, plugin: object, adapter_id: str, *, description: str = "", distribution: str = "") -> None:
+        """Register an adapter object directly (tests, embedding); it is started like any other."""
+        info = AdapterInfo(adapter_id, distribution or "(registered)", "", description, True)
+        self.infos[adapter_id] = info
+        self._register(plugin, info)
+
+    def _register(self, plugin: object, info: AdapterInfo) -> None:
+        self.manager.register(plugin, name=info.id)
+        info.priority = _priority(self.manager, info.id)
+        try:
+            startup = getattr(plugin, "qps_startup", None)
+            if startup is not None:
+                startup(settings=self.settings)
+        except Exception as exc:  # an adapter's failure never takes the others down
+            self.manager.unregister(name=info.id)
+            info.error = _one_line(exc)
+            log.warning("adapter %r disabled: %s", info.id, info.error)
+            return
+        info.loaded = True
+
+
+def _priority(manager: pluggy.PluginManager, name: str) -> str:
+    for impl in manager.hook.qps_describe_event.get_hookimpls():
+        if impl.plugin_name == name:
+            return "first" if impl.tryfirst else "last" if impl.trylast else "normal"
+    return "none"
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, QPSError):
+        return str(exc)
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _entry_points() -> list[EntryPoint]:
+    eps = entry_points(group=ENTRY_POINT_GROUP)
+    return sorted(eps, key=lambda ep: (ep.name, ep.dist.name if ep.dist else ""))
+
+
+def _describe(module: ModuleType | None, ep: EntryPoint) -> str:
+    doc = (module.__doc__ or "").strip() if module is not None else ""
+    if doc:
+        return doc.splitlines()[0].strip()
+    return (ep.dist.metadata.get("Summary") or "") if ep.dist else ""
+
+
+def load_adapters(settings: Settings, *, load_disabled: bool = False) -> AdapterSet:
+    """Discover every adapter; load and start the enabled ones (all of them with `load_disabled`).
+
+    A duplicate id, an import error or a failing `qps_startup` marks that adapter with a one-line
+    error and leaves the others working.
+    """
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    adapters = AdapterSet(settings, manager)
+    chosen: list[EntryPoint] = []
+    for ep in _entry_points():
+        dist = ep.dist.name if ep.dist else "(unknown)"
+        if ep.name in adapters.infos:
+            first = adapters.infos[ep.name].distribution
+            log.warning("adapter id %r is provided by both %s and %s; using %s", ep.name, first, dist, first)
+            continue
+        version = ep.dist.version if ep.dist else ""
+        adapters.infos[ep.name] = AdapterInfo(ep.name, dist, version, "", settings.adapter_enabled(ep.name),
+                                              module=ep.value)
+        chosen.append(ep)
+    # pluggy calls the most recently registered implementation first: register in reverse id order
+    # so that adapters of equal priority are consulted alphabetically.
+    for ep in reversed(chosen):
+        info = adapters.infos[ep.name]
+        if not (info.enabled or load_disabled):
+            info.description = (ep.dist.metadata.get("Summary") or "") if ep.dist else ""
+            continue
+        try:
+            module = ep.load()
+        except Exception as exc:
+            info.error = f"cannot be imported: {_one_line(exc)}"
+            info.description = _describe(None, ep)
+            log.warning("adapter %r %s", ep.name, info.error)
+            continue
+        info.description = _describe(module, ep)
+        if info.enabled:
+            _register_checked(adapters, module, info)
+        else:
+            info.loaded = True
+    return adapters
+
+
+def _register_checked(adapters: AdapterSet, module: ModuleType, info: AdapterInfo) -> None:
+    try:
+        adapters._register(module, info)
+    except (ValueError, pluggy.PluginValidationError) as exc:
+        info.error = f"is not a valid adapter: {_one_line(exc)}"
+        log.warning("adapter %r %s", info.id, info.error)

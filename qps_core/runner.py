@@ -1,0 +1,142 @@
+"""One runner: envelopes → events → enabled adapters → package requests (→ packager).
+
+Dispatch rule (documented in docs/adapters.md): every enabled adapter is asked about every event,
+in consultation order (`Settings.adapter_order` first, then pluggy priority: `tryfirst` adapters,
+normal ones, `trylast` ones; alphabetical by id within a priority). The first adapter that plans
+or rejects the event decides it; every other adapter that also planned or rejected it is listed in
+`also_claimed_by`. An adapter that raises an unexpected exception is reported by id and never stops
+the others. Events under the bucket-root `.quilt/` prefix are never offered to adapters.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from . import envelopes
+from .errors import IgnoredEvent, InvalidInput, QPSError
+from .events import Event
+from .models import PackageRequest
+from .plugins import AdapterSet, load_adapters
+from .s3paths import is_quilt_internal
+from .settings import Settings, default_settings
+
+log = logging.getLogger("qps.runner")
+PlanStatus = Literal["planned", "ignored", "rejected"]
+
+
+@dataclass
+class Plan:
+    """What the adapters decided about one event."""
+
+    event: Event
+    status: PlanStatus
+    adapter: str | None = None
+    requests: list[PackageRequest] = field(default_factory=list)
+    reason: str | None = None  # when ignored
+    error: str | None = None  # when rejected
+    also_claimed_by: list[str] = field(default_factory=list)
+    adapter_errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "status": self.status,
+            "adapter": self.adapter,
+            "packages": [r.normalised() for r in self.requests],
+        }
+        if self.status == "ignored":
+            out["reason"] = self.reason
+        if self.status == "rejected":
+            out["error"] = self.error
+        if self.also_claimed_by:
+            out["also_claimed_by"] = self.also_claimed_by
+        if self.adapter_errors:
+            out["adapter_errors"] = self.adapter_errors
+        return out
+
+
+def default_message(adapter: str, request: PackageRequest) -> str:
+    return f"QPS {adapter}: package {request.source_prefix}"
+
+
+class Runner:
+    """Plans events with the enabled adapters. Built once (per process, per Lambda cold start)."""
+
+    def __init__(self, settings: Settings | None = None, adapters: AdapterSet | None = None) -> None:
+        self.settings = settings or default_settings()
+        self.adapters = adapters or load_adapters(self.settings)
+
+    # -- planning ---------------------------------------------------------------------------
+    def plan_value(self, value: Any) -> list[Plan]:
+        return [self.plan_event(e) for e in envelopes.unwrap(value)]
+
+    def plan_bytes(self, data: bytes | str) -> list[Plan]:
+        return [self.plan_event(e) for e in envelopes.unwrap_bytes(data)]
+
+    def plan_event(self, event: Event) -> Plan:
+        if event.kind == "broken":
+            return Plan(event, "rejected", error=event.note or "the record could not be read")
+        if event.kind == "skipped":
+            return Plan(event, "ignored", reason=event.note)
+        s3obj = event.s3_object
+        if s3obj is not None and is_quilt_internal(s3obj.key):
+            return Plan(event, "ignored", reason=f"{s3obj.key!r} is under .quilt/, where package pushes write")
+
+        decided: Plan | None = None
+        ignored: Plan | None = None
+        claimants: list[str] = []
+        errors: list[str] = []
+        for adapter_id, describe in self.adapters.implementations():
+            try:
+                result = describe(event=event, settings=self.settings)
+                if result is None:
+                    continue
+                requests = [_with_message(adapter_id, r) for r in result]
+            except IgnoredEvent as exc:
+                if ignored is None:
+                    ignored = Plan(event, "ignored", adapter=adapter_id, reason=str(exc))
+                continue
+            except InvalidInput as exc:
+                outcome = Plan(event, "rejected", adapter=adapter_id, error=str(exc))
+            except Exception as exc:
+                message = _adapter_failure(adapter_id, exc)
+                log.warning("%s", message)
+                errors.append(message)
+                continue
+            else:
+                if requests:
+                    outcome = Plan(event, "planned", adapter=adapter_id, requests=requests)
+                else:
+                    outcome = Plan(event, "ignored", adapter=adapter_id, reason="the adapter found nothing to package")
+            if decided is None:
+                decided = outcome
+            else:
+                claimants.append(adapter_id)
+        if decided is None:
+            if ignored is not None:
+                decided = ignored
+            elif errors:
+                decided = Plan(event, "rejected", error=errors[0])
+            else:
+                decided = Plan(event, "ignored", reason=f"no enabled adapter claims this {event.describe()}")
+        decided.also_claimed_by = claimants
+        decided.adapter_errors = errors
+        return decided
+
+
+def _with_message(adapter_id: str, request: Any) -> PackageRequest:
+    if not isinstance(request, PackageRequest):
+        raise TypeError(f"adapter {adapter_id!r} returned {type(request).__name__}, not PackageRequest")
+    if request.message is None:
+        return request.model_copy(update={"message": default_message(adapter_id, request)})
+    return request
+
+
+def _adapter_failure(adapter_id: str, exc: Exception) -> str:
+    if isinstance(exc, QPSError):
+        return f"adapter {adapter_id!r} failed: {exc}"
+    text = " ".join(str(exc).split())
+    return f"adapter {adapter_id!r} failed: {type(exc).__name__}: {text}" if text else (
+        f"adapter {adapter_id!r} failed: {type(exc).__name__}"
+    )

@@ -1,0 +1,135 @@
+"""One settings object: environment variables `QPS_*` over an optional TOML/YAML config file."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .errors import ConfigError
+from .models import DEFAULT_MAX_METADATA_BYTES
+
+CommaList = Annotated[list[str], NoDecode]
+DEFAULT_SENTINELS = ["ro-crate-metadata.json", "ro-crate-manifest.json"]
+
+
+class Settings(BaseSettings):
+    """Effective QPS settings. Environment (`QPS_<FIELD>`) wins over the config file (`QPS_CONFIG`)."""
+
+    model_config = SettingsConfigDict(env_prefix="QPS_", extra="forbid", validate_default=True)
+
+    enable_adapters: CommaList = Field(
+        default_factory=list, description="Only these adapter ids run (empty: every installed adapter)."
+    )
+    disable_adapters: CommaList = Field(default_factory=list, description="Adapter ids that never run.")
+    adapter_order: CommaList = Field(
+        default_factory=list,
+        description="Adapter ids consulted first, in this order, when several claim one event.",
+    )
+    sentinel_names: CommaList = Field(
+        default_factory=lambda: list(DEFAULT_SENTINELS),
+        description="Basenames of RO-Crate sentinel files that trigger packaging of their folder.",
+    )
+    default_prefix: str = Field("package", description="Name prefix when a folder has one component.")
+    default_suffix: str = Field("root", description="Name suffix for a folder at the bucket root.")
+    allowed_registries: CommaList = Field(
+        default_factory=list, description="Registries (buckets) QPS may write to (empty: any)."
+    )
+    rules_file: Path | None = Field(None, description="YAML or TOML file of JMESPath rules for `mapped`.")
+    max_metadata_bytes: int = Field(DEFAULT_MAX_METADATA_BYTES, gt=0, description="Metadata size limit.")
+    endpoint_url: str | None = Field(None, description="S3/AWS endpoint (else AWS_ENDPOINT_URL or AWS).")
+    dead_letter_queue_url: str | None = Field(None, description="SQS queue for permanent failures.")
+    event_bus_name: str | None = Field(None, description="EventBridge bus for completion notices.")
+    notice_topic_arn: str | None = Field(None, description="SNS topic for completion notices.")
+    quiet_period_seconds: int = Field(0, ge=0, description="Wait while any object is younger than this.")
+
+    @field_validator(
+        "enable_adapters", "disable_adapters", "adapter_order", "sentinel_names", "allowed_registries",
+        mode="before",
+    )
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("default_prefix", "default_suffix")
+    @classmethod
+    def _name_part(cls, value: str) -> str:
+        from .s3paths import valid_name_part
+
+        if not valid_name_part(value):
+            raise ValueError(f"{value!r} is not a valid package name part ([\\w-]+)")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+    def request_context(self) -> dict[str, Any]:
+        """What PackageRequest validation needs from the settings."""
+        return {
+            "default_prefix": self.default_prefix,
+            "default_suffix": self.default_suffix,
+            "allowed_registries": tuple(self.allowed_registries),
+            "max_metadata_bytes": self.max_metadata_bytes,
+        }
+
+    def adapter_enabled(self, adapter_id: str) -> bool:
+        if adapter_id in self.disable_adapters:
+            return False
+        return not self.enable_adapters or adapter_id in self.enable_adapters
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        if path.suffix == ".toml":
+            data: Any = tomllib.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+    except Exception as exc:
+        raise ConfigError(f"config file {path} is not valid: {' '.join(str(exc).split())}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of settings")
+    data = data.get("qps", data)
+    if "rules_file" in data and data["rules_file"]:
+        data["rules_file"] = str((path.parent / str(data["rules_file"])).resolve())
+    return dict(data)
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings: explicit overrides, then `QPS_*` variables, then the config file."""
+    config_file = config_file or os.environ.get("QPS_CONFIG")
+    file_values = read_config_file(Path(config_file)) if config_file else {}
+    env_keys = {name for name in Settings.model_fields if f"QPS_{name.upper()}" in os.environ}
+    values = {k: v for k, v in file_values.items() if k not in env_keys}
+    values.update(overrides)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"setting {where}: {err['msg']}") from None
+
+
+@lru_cache(maxsize=1)
+def default_settings() -> Settings:
+    return load_settings()
