@@ -1,0 +1,34 @@
+"""Read event files for the CLI: a file holds one event or a batch; a folder means its *.json files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from .envelopes import unwrap_bytes
+from .errors import InvalidInput
+from .events import Event
+
+
+def expand_paths(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*.json") if p.is_file()))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InvalidInput(f"{path}: no such file or folder")
+    return files
+
+
+def read_events(paths: list[Path]) -> Iterator[tuple[str, Event]]:
+    """(input label, event) pairs; the label is `path`, or `path#i` when the file holds several events."""
+    for file in expand_paths(paths):
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise InvalidInput(f"{file}: {exc.strerror}") from None
+        events = unwrap_bytes(data)
+        for event in events:
+            yield (str(file) if len(events) == 1 else f"{file}#{event.index}"), event
