@@ -20,7 +20,7 @@ lint: install
 	$(BIN)/ruff check qps_core adapters tests examples bench
 
 typecheck: install
-	$(BIN)/mypy qps_core adapters/*/qps_adapter_*
+	$(BIN)/mypy qps_core $(foreach a,$(ADAPTERS),adapters/$(a)/qps_adapter_$(a))
 
 pytest: install
 	$(BIN)/pytest

@@ -93,7 +93,8 @@ def _unwrap_record(
     source = record.get("eventSource") or record.get("EventSource")
     if source == "aws:sqs" or ("messageId" in record and "body" in record):
         rid = record.get("messageId") if isinstance(record.get("messageId"), str) else None
-        attrs = record.get("attributes") if isinstance(record.get("attributes"), dict) else {}
+        attrs = record.get("attributes")
+        attrs = attrs if isinstance(attrs, dict) else {}
         fifo = {k: attrs[k] for k in _FIFO_ATTRIBUTES if k in attrs}
         _unwrap_text(record.get("body"), "SQS body", out, via=(*via, "sqs"), record_id=rid,
                      attributes={**attributes, **fifo}, max_depth=max_depth)

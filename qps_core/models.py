@@ -174,7 +174,8 @@ def resolve_metadata_uri(value: Any, folder: s3paths.S3Folder) -> str:
             raise InvalidInput("metadata_uri: must name an object, not a folder")
         return f"s3://{bucket}/{path}"
     if ":" in value.split("/", 1)[0]:
-        raise InvalidInput(f"metadata_uri: scheme {value.split(':', 1)[0]!r} is not allowed; use s3:// or a relative path")
+        scheme = value.split(":", 1)[0]
+        raise InvalidInput(f"metadata_uri: scheme {scheme!r} is not allowed; use s3:// or a relative path")
     if value.startswith("/") or value.endswith("/") or any(ord(c) < 0x20 for c in value):
         raise InvalidInput("metadata_uri: a relative path must name an object inside the source folder")
     depth = 0

@@ -114,7 +114,7 @@ def _describe(module: ModuleType | None, ep: EntryPoint) -> str:
     doc = (module.__doc__ or "").strip() if module is not None else ""
     if doc:
         return doc.splitlines()[0].strip()
-    return (ep.dist.metadata.get("Summary") or "") if ep.dist else ""
+    return (ep.dist.metadata["Summary"] or "") if ep.dist else ""
 
 
 def load_adapters(settings: Settings, *, load_disabled: bool = False) -> AdapterSet:
@@ -142,7 +142,7 @@ def load_adapters(settings: Settings, *, load_disabled: bool = False) -> Adapter
     for ep in reversed(chosen):
         info = adapters.infos[ep.name]
         if not (info.enabled or load_disabled):
-            info.description = (ep.dist.metadata.get("Summary") or "") if ep.dist else ""
+            info.description = (ep.dist.metadata["Summary"] or "") if ep.dist else ""
             continue
         try:
             module = ep.load()

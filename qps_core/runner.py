@@ -140,3 +140,64 @@ def _adapter_failure(adapter_id: str, exc: Exception) -> str:
     return f"adapter {adapter_id!r} failed: {type(exc).__name__}: {text}" if text else (
         f"adapter {adapter_id!r} failed: {type(exc).__name__}"
     )
+
+
+RunStatus = Literal["created", "unchanged", "planned", "ignored", "rejected", "failed"]
+
+
+@dataclass
+class RunOutcome:
+    """What happened to one package request (or to an event that produced none)."""
+
+    status: RunStatus
+    adapter: str | None = None
+    request: PackageRequest | None = None
+    top_hash: str | None = None
+    files: int | None = None
+    bytes: int | None = None
+    error: str | None = None
+    reason: str | None = None
+    retryable: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        req = self.request
+        return {
+            "status": self.status,
+            "adapter": self.adapter,
+            "registry": req.registry if req else None,
+            "package_name": req.package_name if req else None,
+            "source_prefix": req.source_prefix if req else None,
+            "top_hash": self.top_hash,
+            "files": self.files,
+            "bytes": self.bytes,
+            "error": self.error or self.reason,
+            **({"retryable": True} if self.retryable else {}),
+        }
+
+
+def execute_plan(plan: Plan, packager: Any, *, dry_run: bool = False) -> list[RunOutcome]:
+    """Package every request of a plan; one outcome per request (or one for an ignored/rejected event)."""
+    if plan.status == "ignored":
+        return [RunOutcome("ignored", plan.adapter, reason=plan.reason)]
+    if plan.status == "rejected":
+        return [RunOutcome("rejected", plan.adapter, error=plan.error)]
+    outcomes: list[RunOutcome] = []
+    for request in plan.requests:
+        if dry_run:
+            outcomes.append(RunOutcome("planned", plan.adapter, request))
+            continue
+        try:
+            result = packager.package(request)
+        except InvalidInput as exc:
+            outcomes.append(RunOutcome("rejected", plan.adapter, request, error=str(exc)))
+        except QPSError as exc:
+            outcomes.append(RunOutcome("failed", plan.adapter, request, error=str(exc), retryable=not exc.permanent))
+        except Exception as exc:  # a bug, not the input's fault: report it, keep going
+            log.exception("packaging %s failed unexpectedly", request.source_prefix)
+            text = " ".join(str(exc).split())
+            outcomes.append(RunOutcome("failed", plan.adapter, request, error=f"{type(exc).__name__}: {text}",
+                                       retryable=True))
+        else:
+            outcomes.append(RunOutcome(result.status, plan.adapter, request, result.top_hash, result.files,
+                                       result.bytes))
+    return outcomes

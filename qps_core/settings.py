@@ -110,7 +110,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of settings")
     data = data.get("qps", data)
-    if "rules_file" in data and data["rules_file"]:
+    if data.get("rules_file"):
         data["rules_file"] = str((path.parent / str(data["rules_file"])).resolve())
     return dict(data)
 

@@ -11,7 +11,15 @@ import jmespath
 from jmespath import functions
 from jmespath.exceptions import JMESPathError
 
-from ..adapter_api import ConfigError, Event, PackageRequest, RejectedEvent, Settings, hookimpl, request_from_body
+from ..adapter_api import (
+    ConfigError,
+    Event,
+    PackageRequest,
+    RejectedEvent,
+    Settings,
+    hookimpl,
+    request_from_body,
+)
 from ..s3paths import basename, folder_of_key, valid_name_part
 
 REQUEST_KEYS = ("uri", "source_prefix", "registry", "package_name", "metadata", "metadata_uri", "message",
