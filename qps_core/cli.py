@@ -115,6 +115,122 @@ def settings_cmd(json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
     _print_settings(_settings(config), json_out)
 
 
+EndpointOpt = Annotated[
+    str | None, typer.Option("--endpoint-url", help="S3-compatible endpoint (default: $AWS_ENDPOINT_URL, else AWS).")
+]
+
+
+def _replay(runner: Any, labelled: list[tuple[str, Any]], json_out: bool, dry_run: bool) -> int:
+    """Run events end to end; print one line per package outcome; return the number of bad outcomes."""
+    bad = 0
+    rows: list[list[str]] = []
+    show_bar = not json_out and sys.stderr.isatty()
+    with typer.progressbar(labelled, label="packaging", file=sys.stderr, hidden=not show_bar) as bar:
+        for label, event in bar:
+            _, outcomes = runner.run_event(event, dry_run=dry_run)
+            for outcome in outcomes:
+                bad += outcome.status in ("rejected", "failed")
+                data = {"input": label, **outcome.as_dict()}
+                if json_out:
+                    _emit(data)
+                    sys.stdout.flush()
+                else:
+                    name = f"s3://{data['registry']} {data['package_name']}" if data["registry"] else "-"
+                    rows.append([label, outcome.status, outcome.adapter or "-", name,
+                                 (data["top_hash"] or "")[:12], "" if data["files"] is None else str(data["files"]),
+                                 data["error"] or ""])
+    if not json_out:
+        typer.echo(_table(rows, ["INPUT", "STATUS", "ADAPTER", "PACKAGE", "TOP HASH", "FILES", "DETAIL"]))
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row[1]] = counts.get(row[1], 0) + 1
+        typer.echo("\n" + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    return bad
+
+
+@app.command()
+def replay(
+    paths: PathsArg,
+    json_out: JsonOpt = False,
+    endpoint_url: EndpointOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Plan and validate only; write nothing.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Run event files end to end: adapters, then the packager, writing real packages to S3."""
+    from .inputs import read_events
+    from .runner import Runner
+
+    settings = _settings(config)
+    if endpoint_url:
+        settings = settings.model_copy(update={"endpoint_url": endpoint_url})
+    bad = _replay(Runner(settings), list(read_events(paths)), json_out, dry_run)
+    raise typer.Exit(1 if bad else 0)
+
+
+@app.command()
+def show(
+    registry: Annotated[str, typer.Argument(help="s3://bucket of the registry.")],
+    name: Annotated[str, typer.Argument(help="Package name, prefix/suffix.")],
+    top_hash: Annotated[str | None, typer.Option("--top-hash", help="A revision (default: latest).")] = None,
+    endpoint_url: EndpointOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List a package revision's entries and metadata."""
+    from .package_view import describe_package
+
+    info = describe_package(registry, name, top_hash=top_hash, endpoint_url=endpoint_url)
+    if json_out:
+        _emit(info)
+        return
+    typer.echo(f"{info['registry']} {info['package_name']}@{info['top_hash']}")
+    typer.echo(f"message: {info['message']}")
+    typer.echo("metadata: " + json.dumps(info["metadata"], indent=2, ensure_ascii=False))
+    rows = [[e["logical_key"], str(e["size"]), e["hash"][:12], e["physical_key"]] for e in info["entries"]]
+    typer.echo(_table(rows, ["LOGICAL KEY", "SIZE", "HASH", "PHYSICAL KEY"]))
+
+
+@app.command()
+def demo(
+    keep: Annotated[bool, typer.Option("--keep", help="Leave the local endpoint running afterwards.")] = False,
+    endpoint_url: EndpointOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Package realistic demo data through the real runner, on a local S3 endpoint (no AWS account needed)."""
+    from .demo.runner import run_demo
+
+    raise typer.Exit(run_demo(keep=keep, endpoint_url=endpoint_url, json_out=json_out, replay=_replay))
+
+
+@app.command()
+def worker(
+    queue_url: Annotated[str, typer.Option("--queue-url", help="The SQS queue to drain (QuiltPackager).")],
+    endpoint_url: EndpointOpt = None,
+    wait_seconds: Annotated[int, typer.Option(help="Long-poll wait.", min=0, max=20)] = 20,
+    batch_size: Annotated[int, typer.Option(help="Messages per receive.", min=1, max=10)] = 10,
+    visibility_timeout: Annotated[int, typer.Option(help="Seconds a message stays hidden; extended while busy.",
+                                                    min=10)] = 300,
+    max_polls: Annotated[int | None, typer.Option(help="Stop after this many receives (default: run forever).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Drain an SQS queue as a long-running process, with the Lambda handler's semantics."""
+    from .runner import Runner
+    from .sqs_batch import BatchProcessor
+    from .worker import Worker
+
+    settings = _settings(config)
+    if endpoint_url:
+        settings = settings.model_copy(update={"endpoint_url": endpoint_url})
+    logging.getLogger("qps").setLevel(logging.INFO)
+    runner = Runner(settings)
+    for problem in runner.adapters.errors():
+        logging.getLogger("qps").error("%s", problem)
+    w = Worker(BatchProcessor(runner), queue_url, wait_seconds=wait_seconds, batch_size=batch_size,
+               visibility_timeout=visibility_timeout)
+    w.install_signal_handlers()
+    handled = w.run(max_polls=max_polls)
+    typer.echo(f"qps worker: stopped after {handled} message(s)", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: every error is one line on stderr; QPS_DEBUG=1 shows tracebacks."""
     debug = os.environ.get("QPS_DEBUG", "") not in ("", "0", "false")

@@ -63,9 +63,28 @@ def default_message(adapter: str, request: PackageRequest) -> str:
 class Runner:
     """Plans events with the enabled adapters. Built once (per process, per Lambda cold start)."""
 
-    def __init__(self, settings: Settings | None = None, adapters: AdapterSet | None = None) -> None:
+    def __init__(
+        self, settings: Settings | None = None, adapters: AdapterSet | None = None, packager: Any = None
+    ) -> None:
         self.settings = settings or default_settings()
         self.adapters = adapters or load_adapters(self.settings)
+        self._packager = packager
+
+    @property
+    def packager(self) -> Any:
+        """The shared packager, created on first use (quilt3 and boto3 load only then)."""
+        if self._packager is None:
+            from .packager import Packager
+
+            self._packager = Packager(self.settings)
+        return self._packager
+
+    def run_event(self, event: Event, *, dry_run: bool = False) -> tuple[Plan, list[RunOutcome]]:
+        """Plan one event and package what it implies."""
+        plan = self.plan_event(event)
+        if plan.status != "planned" or dry_run:
+            return plan, execute_plan(plan, None, dry_run=dry_run)
+        return plan, execute_plan(plan, self.packager)
 
     # -- planning ---------------------------------------------------------------------------
     def plan_value(self, value: Any) -> list[Plan]:
@@ -158,6 +177,7 @@ class RunOutcome:
     error: str | None = None
     reason: str | None = None
     retryable: bool = False
+    retry_after: int | None = None  # seconds, when the source folder is not ready yet
 
     def as_dict(self) -> dict[str, Any]:
         req = self.request
@@ -191,7 +211,8 @@ def execute_plan(plan: Plan, packager: Any, *, dry_run: bool = False) -> list[Ru
         except InvalidInput as exc:
             outcomes.append(RunOutcome("rejected", plan.adapter, request, error=str(exc)))
         except QPSError as exc:
-            outcomes.append(RunOutcome("failed", plan.adapter, request, error=str(exc), retryable=not exc.permanent))
+            outcomes.append(RunOutcome("failed", plan.adapter, request, error=str(exc), retryable=not exc.permanent,
+                                       retry_after=getattr(exc, "retry_after", None)))
         except Exception as exc:  # a bug, not the input's fault: report it, keep going
             log.exception("packaging %s failed unexpectedly", request.source_prefix)
             text = " ".join(str(exc).split())

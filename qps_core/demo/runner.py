@@ -1,0 +1,75 @@
+"""`qps demo`: start a local endpoint, seed it, replay the demo events twice, print what was made."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+
+from ..envelopes import unwrap
+from ..local_endpoint import LocalEndpoint, is_alive, use_endpoint
+from . import DATA_BUCKET, PACKAGES_BUCKET, load_events, seed
+
+
+def _state_file() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "qps" / "demo-endpoint.json"
+
+
+def _kept_endpoint() -> str | None:
+    try:
+        url = json.loads(_state_file().read_text())["url"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return url if isinstance(url, str) and is_alive(url) else None
+
+
+def run_demo(*, keep: bool, endpoint_url: str | None, json_out: bool, replay: Callable[..., int]) -> int:
+    from ..runner import Runner
+    from ..settings import load_settings
+
+    endpoint: LocalEndpoint | None = None
+    url = endpoint_url or _kept_endpoint()
+    say = (lambda *_: None) if json_out else typer.echo
+    if url is None:
+        say("Starting a local S3 endpoint (moto) on loopback ...")
+        endpoint = LocalEndpoint.start(keep=keep)
+        url = endpoint.url
+    else:
+        say(f"Using the S3 endpoint at {url}")
+    try:
+        use_endpoint(url)
+        import boto3
+
+        seed(boto3.client("s3", endpoint_url=url))
+        settings = load_settings().model_copy(update={"endpoint_url": url})
+        runner = Runner(settings)
+        labelled = [
+            (name if len(events) == 1 else f"{name}#{event.index}", event)
+            for name, value in load_events()
+            for events in [unwrap(value)]
+            for event in events
+        ]
+        say(f"\nDemo data in s3://{DATA_BUCKET} (a HealthOmics run, an nf-prov RO-Crate run, a LIMS export).")
+        say(f"Replaying {len(labelled)} demo events through the runner and the packager:\n")
+        bad = replay(runner, labelled, json_out, False)
+        say("\nThe same events delivered again (idempotent: nothing new is written):\n")
+        bad += replay(runner, labelled, json_out, False)
+        say("\nLook inside a package:")
+        say(f"  .venv/bin/qps show s3://{DATA_BUCKET} omics-quilt/3395667 --endpoint-url {url}")
+        say(f"  .venv/bin/qps show s3://{PACKAGES_BUCKET} lims/batch-0301 --endpoint-url {url}")
+        if endpoint is not None and keep:
+            _state_file().parent.mkdir(parents=True, exist_ok=True)
+            pid = endpoint.process.pid if endpoint.process else None
+            _state_file().write_text(json.dumps({"url": url, "pid": pid}))
+            say(f"\nThe endpoint keeps running at {url} (pid {pid}); `kill {pid}` stops it.")
+            say(f"Explore it with: AWS_ENDPOINT_URL={url} .venv/bin/qps ...")
+        return 1 if bad else 0
+    finally:
+        if endpoint is not None and not keep:
+            endpoint.stop()
+
+

@@ -1,0 +1,55 @@
+"""AWS Lambda entry point: `qps_core.lambda_handler.handler`.
+
+- An SQS event-source-mapping batch (the `QuiltPackager` queue) → a partial batch response
+  `{"batchItemFailures": [...]}` (enable `ReportBatchItemFailures` on the mapping).
+- An EventBridge event delivered directly (a rule with the function as target), or a bare package
+  request / `{"uri": ...}` body → `{"results": [...]}`; a transient failure raises so that Lambda's
+  asynchronous retries apply; a permanent one goes to the DLQ (if set) and is not retried.
+
+Adapters and settings load once per cold start. quilt3 is imported only when something is packaged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from .errors import TransientError
+from .sqs_batch import BatchProcessor
+
+log = logging.getLogger("qps")
+_PROCESSOR: BatchProcessor | None = None
+
+
+def processor() -> BatchProcessor:
+    """The per-cold-start processor (plugin discovery and settings happen here, once)."""
+    global _PROCESSOR
+    if _PROCESSOR is None:
+        from .runner import Runner
+        from .settings import load_settings
+
+        logging.getLogger().setLevel(os.environ.get("QPS_LOG_LEVEL", "INFO"))
+        runner = Runner(load_settings())
+        for problem in runner.adapters.errors():
+            log.error("%s", problem)
+        _PROCESSOR = BatchProcessor(runner)
+    return _PROCESSOR
+
+
+def _is_sqs_batch(event: Any) -> bool:
+    records = event.get("Records") if isinstance(event, dict) else None
+    return isinstance(records, list) and bool(records) and all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
+
+
+def handler(event: Any, context: Any = None) -> dict[str, Any]:
+    proc = processor()
+    if _is_sqs_batch(event):
+        return proc.process_batch(event["Records"])
+    result = proc.process_value(event)
+    summary = {"results": [o.as_dict() for o in result.outcomes]}
+    if result.decision == "dead-lettered":
+        proc.dead_letter(event, result)
+    elif result.decision == "retry":
+        raise TransientError("; ".join(result.errors) or "transient failure; retry")
+    return summary

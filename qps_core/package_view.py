@@ -1,0 +1,44 @@
+"""Read a package revision back from its registry (for `qps show`)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .errors import PermanentError
+from .models import _normalise_registry
+from .s3paths import check_package_name
+
+
+def describe_package(
+    registry: str, name: str, *, top_hash: str | None = None, endpoint_url: str | None = None
+) -> dict[str, Any]:
+    bucket = _normalise_registry(registry)
+    check_package_name(name, "package name")
+    if endpoint_url:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint_url
+    os.environ.setdefault("QUILT_DISABLE_USAGE_METRICS", "true")
+    import quilt3
+
+    try:
+        pkg = quilt3.Package.browse(name, registry=f"s3://{bucket}", top_hash=top_hash)
+    except Exception as exc:
+        text = " ".join(str(exc).split())
+        raise PermanentError(f"cannot read package {name} from s3://{bucket}: {text}") from None
+    entries = [
+        {
+            "logical_key": lk,
+            "size": entry.size,
+            "hash": (entry.hash or {}).get("value", ""),
+            "physical_key": str(entry.physical_key),
+        }
+        for lk, entry in pkg.walk()
+    ]
+    return {
+        "registry": f"s3://{bucket}",
+        "package_name": name,
+        "top_hash": pkg.top_hash,
+        "message": pkg._meta.get("message"),
+        "metadata": pkg.meta,
+        "entries": entries,
+    }

@@ -1,0 +1,137 @@
+"""`qps worker`: the Lambda semantics as a long-running process (a server, a container, ECS).
+
+Long-polls the queue, processes one message at a time with the same BatchProcessor as the Lambda
+handler, keeps the message invisible while a large package is built (heartbeat), deletes what is
+done or dead-lettered, leaves transient failures for SQS to retry, and stops cleanly on SIGTERM or
+SIGINT after the current message (the rest of the batch is released at once).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from .sqs_batch import BatchProcessor
+
+log = logging.getLogger("qps.worker")
+
+
+class Worker:
+    def __init__(
+        self,
+        processor: BatchProcessor,
+        queue_url: str,
+        *,
+        wait_seconds: int = 20,
+        batch_size: int = 10,
+        visibility_timeout: int = 300,
+    ) -> None:
+        self.processor = processor
+        self.queue_url = queue_url
+        self.wait_seconds = wait_seconds
+        self.batch_size = batch_size
+        self.visibility_timeout = visibility_timeout
+        self.stopping = threading.Event()
+        self._queue_arn: str | None = None
+
+    @property
+    def sqs(self) -> Any:
+        return self.processor.sqs
+
+    @property
+    def queue_arn(self) -> str:
+        if self._queue_arn is None:
+            attrs = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
+            self._queue_arn = attrs["Attributes"]["QueueArn"]
+            self.processor._queue_urls[self._queue_arn] = self.queue_url
+        return self._queue_arn
+
+    def install_signal_handlers(self) -> None:
+        def stop(signum: int, _frame: Any) -> None:
+            log.warning("received %s: finishing the current message, then stopping", signal.Signals(signum).name)
+            self.stopping.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+
+    def run(self, *, max_polls: int | None = None) -> int:
+        """Poll until stopped (or `max_polls` receives); return the number of messages handled."""
+        handled = polls = 0
+        while not self.stopping.is_set() and (max_polls is None or polls < max_polls):
+            polls += 1
+            messages = self.sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=self.batch_size,
+                WaitTimeSeconds=self.wait_seconds,
+                VisibilityTimeout=self.visibility_timeout,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            for position, message in enumerate(messages):
+                if self.stopping.is_set():
+                    self._release(messages[position:])
+                    break
+                self.handle(message)
+                handled += 1
+        return handled
+
+    def handle(self, message: dict[str, Any]) -> str:
+        record = self.to_lambda_record(message)
+        with self._heartbeat(message["ReceiptHandle"]):
+            try:
+                result = self.processor.process_record(record)
+                decision = result.decision
+            except Exception:
+                log.exception("message %s failed unexpectedly", message.get("MessageId"))
+                decision = "retry"
+        if decision in ("done", "dead-lettered"):
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return decision
+
+    def to_lambda_record(self, message: dict[str, Any]) -> dict[str, Any]:
+        """An SQS ReceiveMessage result in the Lambda event-source-mapping record format."""
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message.get("Body", ""),
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": message.get("MessageAttributes", {}),
+            "md5OfBody": message.get("MD5OfBody"),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.queue_arn,
+        }
+
+    def _release(self, messages: list[dict[str, Any]]) -> None:
+        for message in messages:
+            try:
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
+            except Exception as exc:
+                log.warning("could not release message %s: %s", message.get("MessageId"), exc)
+
+    @contextmanager
+    def _heartbeat(self, receipt_handle: str) -> Iterator[None]:
+        """Extend the message's visibility every half timeout while it is being processed."""
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(self.visibility_timeout / 2):
+                try:
+                    self.sqs.change_message_visibility(
+                        QueueUrl=self.queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=self.visibility_timeout
+                    )
+                except Exception as exc:
+                    log.warning("could not extend visibility: %s", exc)
+
+        thread = threading.Thread(target=beat, name="qps-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
