@@ -39,7 +39,9 @@ def processor() -> BatchProcessor:
 
 def _is_sqs_batch(event: Any) -> bool:
     records = event.get("Records") if isinstance(event, dict) else None
-    return isinstance(records, list) and bool(records) and all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
+    if not isinstance(records, list) or not records:
+        return False
+    return all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
 
 
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
