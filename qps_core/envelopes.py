@@ -67,7 +67,8 @@ def _unwrap(
     if value.get("Event") == "s3:TestEvent":
         emit("skipped", value, "S3 test event (s3:TestEvent)")
         return
-    if "detail-type" in value and "source" in value:
+    if "detail-type" in value and ("source" in value or "detail" in value):
+        # An EventBridge event; input transformers (the spec's custom rule) may drop `source`.
         emit("eventbridge", value)
         return
     emit("body", value)

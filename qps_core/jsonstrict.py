@@ -26,7 +26,16 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise InvalidInput(f"invalid JSON: number {text[:20]} is too large")
+    return value
+
+
+_DECODER = json.JSONDecoder(
+    parse_constant=_reject_constant, object_pairs_hook=_no_duplicates, parse_float=_finite_float
+)
 
 
 def _check(value: Any, max_depth: int) -> None:
@@ -96,6 +105,10 @@ def loads(data: str | bytes | bytearray, *, max_depth: int = MAX_DEPTH) -> Any:
         raise InvalidInput(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise InvalidInput(f"invalid JSON: nesting deeper than {max_depth} levels") from None
+    except ValueError as exc:  # e.g. an integer literal beyond Python's digit limit
+        if isinstance(exc, InvalidInput):
+            raise
+        raise InvalidInput(f"invalid JSON: {' '.join(str(exc).split())}") from None
     if _skip_ws(text, end) != len(text):
         raise InvalidInput("invalid JSON: extra data after the document")
     _check(value, max_depth)

@@ -183,6 +183,8 @@ def resolve_metadata_uri(value: Any, folder: s3paths.S3Folder) -> str:
         depth += -1 if segment == ".." else 0 if segment in ("", ".") else 1
         if depth < 0:
             raise InvalidInput("metadata_uri: a relative path must stay inside the source folder")
+    if depth == 0:
+        raise InvalidInput("metadata_uri: a relative path must name an object inside the source folder")
     joined = posixpath.normpath(folder.prefix + value)
     return f"s3://{folder.bucket}/{joined}"
 

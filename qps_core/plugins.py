@@ -56,11 +56,16 @@ class AdapterSet:
 
     @property
     def order(self) -> list[str]:
-        """Enabled, loaded adapter ids in consultation order (see `dispatch_order`)."""
+        """Enabled, loaded adapter ids in consultation order: the `adapter_order` setting first, then
+        `tryfirst` adapters, normal ones and `trylast` ones, alphabetically by id within each."""
+        rank = {"first": 0, "normal": 1, "last": 2}
         impls = self.manager.hook.qps_describe_event.get_hookimpls()
-        pluggy_order = [impl.plugin_name for impl in reversed(impls)]
-        preferred = [i for i in self.settings.adapter_order if i in pluggy_order]
-        return preferred + [i for i in pluggy_order if i not in preferred]
+        by_priority = sorted(
+            (rank["first" if i.tryfirst else "last" if i.trylast else "normal"], i.plugin_name) for i in impls
+        )
+        ids = [name for _, name in by_priority]
+        preferred = [i for i in self.settings.adapter_order if i in ids]
+        return preferred + [i for i in ids if i not in preferred]
 
     def implementations(self) -> list[tuple[str, Any]]:
         """(adapter id, describe function) pairs in consultation order."""
@@ -72,9 +77,11 @@ class AdapterSet:
 
     def register(self, plugin: object, adapter_id: str, *, description: str = "", distribution: str = "") -> None:
         """Register an adapter object directly (tests, embedding); it is started like any other."""
-        info = AdapterInfo(adapter_id, distribution or "(registered)", "", description, True)
+        enabled = self.settings.adapter_enabled(adapter_id)
+        info = AdapterInfo(adapter_id, distribution or "(registered)", "", description, enabled)
         self.infos[adapter_id] = info
-        self._register(plugin, info)
+        if enabled:
+            self._register(plugin, info)
 
     def _register(self, plugin: object, info: AdapterInfo) -> None:
         self.manager.register(plugin, name=info.id)
@@ -137,9 +144,7 @@ def load_adapters(settings: Settings, *, load_disabled: bool = False) -> Adapter
         adapters.infos[ep.name] = AdapterInfo(ep.name, dist, version, "", settings.adapter_enabled(ep.name),
                                               module=ep.value)
         chosen.append(ep)
-    # pluggy calls the most recently registered implementation first: register in reverse id order
-    # so that adapters of equal priority are consulted alphabetically.
-    for ep in reversed(chosen):
+    for ep in chosen:
         info = adapters.infos[ep.name]
         if not (info.enabled or load_disabled):
             info.description = (ep.dist.metadata["Summary"] or "") if ep.dist else ""
