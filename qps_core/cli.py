@@ -28,10 +28,17 @@ ConfigOpt = Annotated[
 PathsArg = Annotated[list[Path], typer.Argument(help="Event files or folders of *.json event files.")]
 
 
-def _settings(config: Path | None) -> Any:
+def _settings(config: Path | None, endpoint_url: str | None = None) -> Any:
     from .settings import load_settings
 
-    return load_settings(config)
+    settings = load_settings(config)
+    if endpoint_url:
+        settings = settings.model_copy(update={"endpoint_url": endpoint_url})
+    if settings.endpoint_url:
+        from .local_endpoint import credentials_for
+
+        credentials_for(settings.endpoint_url)
+    return settings
 
 
 def _emit(obj: dict[str, Any]) -> None:
@@ -160,9 +167,7 @@ def replay(
     from .inputs import read_events
     from .runner import Runner
 
-    settings = _settings(config)
-    if endpoint_url:
-        settings = settings.model_copy(update={"endpoint_url": endpoint_url})
+    settings = _settings(config, endpoint_url)
     bad = _replay(Runner(settings), list(read_events(paths)), json_out, dry_run)
     raise typer.Exit(1 if bad else 0)
 
@@ -217,9 +222,7 @@ def worker(
     from .sqs_batch import BatchProcessor
     from .worker import Worker
 
-    settings = _settings(config)
-    if endpoint_url:
-        settings = settings.model_copy(update={"endpoint_url": endpoint_url})
+    settings = _settings(config, endpoint_url)
     logging.getLogger("qps").setLevel(logging.INFO)
     runner = Runner(settings)
     for problem in runner.adapters.errors():

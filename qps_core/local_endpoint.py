@@ -80,6 +80,24 @@ class LocalEndpoint:
             self.stop()
 
 
+def is_loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def credentials_for(url: str | None) -> None:
+    """A loopback endpoint (moto, the demo) takes any credentials: supply fake ones if none are found."""
+    if not url or not is_loopback(url):
+        return
+    import boto3
+
+    if boto3.session.Session().get_credentials() is None:
+        for key, value in FAKE_CREDENTIALS.items():
+            os.environ.setdefault(key, value)
+
+
 def use_endpoint(url: str) -> None:
     """Point this process (boto3, quilt3) at `url`, with fake credentials if none are set."""
     os.environ["AWS_ENDPOINT_URL"] = url

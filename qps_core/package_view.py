@@ -16,8 +16,12 @@ def describe_package(
     bucket = _normalise_registry(registry)
     check_package_name(name, "package name")
     if endpoint_url:
+        from .local_endpoint import credentials_for
+
         os.environ["AWS_ENDPOINT_URL"] = endpoint_url
+    credentials_for(os.environ.get("AWS_ENDPOINT_URL"))
     os.environ.setdefault("QUILT_DISABLE_USAGE_METRICS", "true")
+    os.environ.setdefault("QUILT_MINIMIZE_STDOUT", "true")
     import quilt3
 
     try:

@@ -459,3 +459,15 @@ def test_describe_labels():
     assert "aws.omics" in unwrap(OMICS)[0].describe()
     assert "ObjectCreated:Put" in unwrap(s3_notification("a"))[0].describe()
     assert unwrap({"a": 1})[0].describe() == "body event"
+
+
+def test_eventbridge_without_source_still_eventbridge():
+    # An input transformer (the spec's custom rule) may drop `source`; detail-type + detail remain.
+    (event,) = unwrap({"detail-type": "package-object-request", "detail": {"uri": "s3://bkt/a"}})
+    assert event.kind == "eventbridge" and event.is_ready_event
+    assert event.addressed_body == (True, {"uri": "s3://bkt/a"})
+
+
+def test_body_with_detail_type_only_is_a_body():
+    (event,) = unwrap({"detail-type": "x", "other": 1})
+    assert event.kind == "body"

@@ -486,19 +486,10 @@ def test_metadata_uri_invalid_values_rejected(value):
 
 
 @pytest.mark.parametrize("value", [".", "a/.."])
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a relative metadata_uri that normalises to the folder itself ('.', 'a/..') is "
-    "accepted and resolves to s3://bkt/folder (an object beside the folder, not inside it)",
-)
 def test_metadata_uri_naming_the_folder_itself_rejected(value):
     rejection({"source_prefix": SRC, "metadata_uri": value}, "metadata_uri")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: at the bucket root a relative metadata_uri 'a/..' resolves to the bogus URI s3://bkt/.",
-)
 def test_metadata_uri_dot_at_bucket_root_rejected():
     rejection({"source_prefix": "s3://bkt/", "metadata_uri": "a/.."}, "metadata_uri")
 

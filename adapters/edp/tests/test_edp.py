@@ -1,0 +1,117 @@
+"""edp adapter: package-objects-ready events {version, bucket, prefix} from com.quiltdata.edp (DESIGN §3)."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+
+import pytest
+
+try:
+    from tests.helpers import load_event, only_request, plan_one, plan_value
+except ModuleNotFoundError:  # run without tests/ collected: put the repo root on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+    from tests.helpers import load_event, only_request, plan_one, plan_value
+
+ONLY = {"enable_adapters": ["edp"]}
+BOTH = pytest.mark.parametrize("settings", [ONLY, {}], ids=["edp-only", "all-adapters"])
+
+
+def _edp(**detail):
+    event = copy.deepcopy(load_event("ebc-package-objects-ready-edp.json"))
+    event["detail"] = detail
+    return event
+
+
+def test_edp_event_packages_bucket_prefix_in_that_bucket():
+    result = plan_one("ebc-package-objects-ready-edp.json")
+    assert result.adapter == "edp"
+    # description also recognises a package-objects-ready detail and would reject it: listed, never chosen.
+    assert result.also_claimed_by == ["description"]
+    assert only_request(result) == {
+        "source_prefix": "s3://quilt-example/instrument-name/experiment-id/",
+        "registry": "quilt-example",
+        "package_name": "instrument-name/experiment-id",
+        "metadata": None,
+        "metadata_uri": None,
+        "message": "EDP: objects ready in s3://quilt-example/instrument-name/experiment-id/",
+        "workflow": None,
+        "should_copy": False,
+    }
+
+
+def test_edp_alone_claims_it_without_rivals():
+    result = plan_one("ebc-package-objects-ready-edp.json", **ONLY)
+    assert (result.status, result.adapter, result.also_claimed_by) == ("planned", "edp", [])
+
+
+@BOTH
+def test_edp_event_piped_through_sqs(settings):
+    request = only_request(plan_one("sqs-ebc-edp.json", **settings))
+    assert (request["registry"], request["package_name"], request["source_prefix"]) == (
+        "quilt-example", "instrument-h/exp-2025-03-14T20-00", "s3://quilt-example/instrument-h/exp-2025-03-14T20-00/")
+
+
+def test_prefix_without_trailing_slash_and_bucket_root():
+    request = only_request(plan_value(_edp(version="0.1", bucket="quilt-example", prefix="lab/run-17"))[0])
+    assert (request["source_prefix"], request["package_name"]) == ("s3://quilt-example/lab/run-17/", "lab/run-17")
+    root = only_request(plan_value(_edp(version="0.1", bucket="quilt-example", prefix=""))[0])
+    assert (root["source_prefix"], root["package_name"]) == ("s3://quilt-example/", "package/root")
+
+
+def test_prefix_is_a_decoded_key_prefix():
+    request = only_request(plan_value(_edp(version="0.1", bucket="quilt-example", prefix="gc%50/run 7/"))[0])
+    assert request["source_prefix"] == "s3://quilt-example/gc%50/run 7/"
+    assert request["package_name"] == "gc-50/run-7"
+
+
+@BOTH
+def test_missing_prefix_is_rejected(settings):
+    result = plan_one("reject-edp-missing-prefix.json", **settings)
+    assert (result.status, result.adapter) == ("rejected", "edp")
+    assert result.error.startswith("detail: ") and "prefix" in result.error
+
+
+@BOTH
+@pytest.mark.parametrize("detail, parts", [
+    ({"version": "0.1", "bucket": "quilt-example", "prefix": "a/", "extra": 1}, ["detail", "'extra'"]),
+    ({"version": "0.1", "prefix": "a/"}, ["detail", "bucket"]),
+    ({"version": "0.1", "bucket": "quilt-example", "prefix": 7}, ["detail.prefix", "string"]),
+    ({"version": "0.1", "bucket": "Quilt_Example", "prefix": "a/"}, ["detail.bucket", "'Quilt_Example'"]),
+    ({"version": "0.1", "bucket": "quilt-example", "prefix": "a/../b/"}, ["detail.prefix", "'..'"]),
+])
+def test_invalid_edp_details_are_rejected_naming_the_field(settings, detail, parts):
+    result = plan_value(_edp(**detail), **settings)[0]
+    assert (result.status, result.adapter) == ("rejected", "edp")
+    for part in parts:
+        assert part in result.error
+
+
+def test_detail_that_is_not_an_object_is_rejected():
+    event = load_event("ebc-package-objects-ready-edp.json")
+    event["detail"] = "s3://quilt-example/instrument-name/experiment-id/"
+    result = plan_value(event)[0]
+    assert (result.status, result.adapter) == ("rejected", "edp")
+
+
+def test_other_edp_detail_types_are_not_claimed():
+    event = load_event("ebc-package-objects-ready-edp.json")
+    event["detail-type"] = "objects-staged"
+    result = plan_value(event, **ONLY)[0]
+    assert (result.status, result.adapter) == ("ignored", None)
+
+
+def test_edp_shaped_detail_from_another_source_is_not_edp():
+    event = load_event("ebc-package-objects-ready-edp.json")
+    event["source"] = "com.example.lims"
+    assert plan_value(event, **ONLY)[0].status == "ignored"
+    # With every adapter, the ready event is meant for QPS: description rejects the unknown fields.
+    result = plan_value(event)[0]
+    assert (result.status, result.adapter) == ("rejected", "description")
+    assert "'bucket'" in result.error and "'prefix'" in result.error
+
+
+def test_disabled_edp_leaves_the_event_to_description_which_rejects_it():
+    result = plan_one("ebc-package-objects-ready-edp.json", disable_adapters=["edp"])
+    assert (result.status, result.adapter) == ("rejected", "description")

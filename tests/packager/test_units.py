@@ -1,0 +1,123 @@
+"""Pure parts of the packager: checksum reuse decisions and the RO-Crate summary."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+
+from pkghelpers import SAMPLES, quilt_hash
+
+from qps_core import checksums, rocrate_summary
+
+MiB = 1024 * 1024
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def sha(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def test_single_part_checksum_is_converted() -> None:
+    data = os.urandom(1234)
+    assert checksums.from_head({"ChecksumSHA256": b64(sha(data))}, len(data)) == quilt_hash(data)
+    assert checksums.from_head({"ChecksumSHA256": b64(sha(b""))}, 0) == quilt_hash(b"")
+    exact = b"x" * (8 * MiB)
+    assert checksums.from_head({"ChecksumSHA256": b64(sha(exact))}, len(exact)) == quilt_hash(exact)
+
+
+def test_unusable_or_absent_checksums() -> None:
+    assert checksums.from_head({}, 10) is None
+    assert checksums.from_head({"ChecksumCRC32": "AAAAAA=="}, 10) is None
+    big = 8 * MiB + 1
+    assert checksums.from_head({"ChecksumSHA256": "abc-3"}, big) is None  # 3 parts, quilt3 wants 2
+    assert checksums.from_head({"ChecksumSHA256": "abc"}, big) == checksums.NeedParts(None)
+    assert checksums.from_head({"ChecksumSHA256": "abc-2"}, big) == checksums.NeedParts("abc")
+    assert checksums.from_head({"ChecksumSHA256": "abc", "ChecksumType": "COMPOSITE"}, 5) == checksums.NeedParts("abc")
+
+
+def test_one_part_composite_is_used_as_is() -> None:
+    data = os.urandom(3000)
+    composite = b64(sha(sha(data)))
+    assert checksums.from_head({"ChecksumSHA256": f"{composite}-1"}, len(data)) == quilt_hash(data)
+
+
+def test_parts_must_match_quilt_chunks() -> None:
+    data = os.urandom(2 * 8 * MiB + 5)
+    chunks = [data[i : i + 8 * MiB] for i in range(0, len(data), 8 * MiB)]
+    parts = [{"PartNumber": i, "Size": len(c), "ChecksumSHA256": b64(sha(c))} for i, c in enumerate(chunks, 1)]
+    assert checksums.from_parts(parts, len(data), None) == quilt_hash(data)
+    assert checksums.from_parts(list(reversed(parts)), len(data), None) == quilt_hash(data)
+    no_part_sums = [{k: p[k] for k in ("PartNumber", "Size")} for p in parts]
+    assert checksums.from_parts(no_part_sums, len(data), "composite") == "composite"
+    assert checksums.from_parts(parts[:2], len(data), None) is None  # too few parts
+    odd = [{"PartNumber": 1, "Size": 5 * MiB}, {"PartNumber": 2, "Size": 11 * MiB + 5}, {"PartNumber": 3, "Size": 5}]
+    assert checksums.from_parts(odd, len(data), "composite") is None
+
+
+def test_stream_matches_hashlib() -> None:
+    for size in (0, 1, 8 * MiB, 8 * MiB + 17):
+        data = os.urandom(size)
+        pos = 0
+
+        def read(n: int, data: bytes = data) -> bytes:
+            nonlocal pos
+            out = data[pos : pos + n]
+            pos += len(out)
+            return out
+
+        assert checksums.from_stream(read, size) == quilt_hash(data)
+        assert checksums.checksum_bytes(data) == quilt_hash(data)
+    assert checksums.empty_checksum() == quilt_hash(b"")
+
+
+def test_rocrate_summary_of_samples() -> None:
+    crate = json.loads((SAMPLES / "rocrate-1.1" / "ro-crate-metadata.json").read_text())
+    summary = rocrate_summary.summarize(crate, "ro-crate-metadata.json")
+    assert summary == {
+        "file": "ro-crate-metadata.json",
+        "name": "RNA-seq run 0042 - chicken gut tissue",
+        "description": "Paired-end RNA-seq reads, sample sheet and QC report for run 0042 (Illumina NovaSeq X).",
+        "license": "https://creativecommons.org/licenses/by/4.0/",
+        "datePublished": "2025-03-14",
+        "authors": ["Josiah Carberry"],
+        "conformsTo": ["https://w3id.org/ro/crate/1.1"],
+        "hasPart": 3,
+    }
+    nf = json.loads((SAMPLES / "rocrate-nf-prov-wrroc" / "ro-crate-metadata.json").read_text())
+    nf_summary = rocrate_summary.summarize(nf, "ro-crate-metadata.json")
+    assert nf_summary is not None
+    assert nf_summary["authors"] and nf_summary["conformsTo"][0] == "https://w3id.org/ro/crate/1.1"
+
+
+def test_rocrate_summary_edge_cases() -> None:
+    assert rocrate_summary.summarize([], "x") is None
+    assert rocrate_summary.summarize({"@graph": "nope"}, "x") is None
+    assert rocrate_summary.summarize({"@graph": [{"@id": "other"}]}, "x") is None
+    crate = {
+        "@graph": [
+            {"@id": "ro-crate-manifest.json", "about": {"@id": "#root"}, "conformsTo": {"@id": "spec"}},
+            {
+                "@id": "#root",
+                "name": ["First", "Second"],
+                "author": ["Plain Name", {"@id": "#p"}, {"@id": "#unknown"}, {"name": "Inline"}],
+                "license": "MIT",
+                "dateCreated": "2024-01-01",
+                "hasPart": {"@id": "one"},
+            },
+            {"@id": "#p", "givenName": "Ada", "familyName": "Lovelace"},
+        ]
+    }
+    assert rocrate_summary.summarize(crate, "ro-crate-manifest.json") == {
+        "file": "ro-crate-manifest.json",
+        "name": "First",
+        "license": "MIT",
+        "dateCreated": "2024-01-01",
+        "authors": ["Plain Name", "Ada Lovelace", "#unknown", "Inline"],
+        "conformsTo": ["spec"],
+        "hasPart": 1,
+    }
