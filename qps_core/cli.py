@@ -60,6 +60,7 @@ def plan(paths: PathsArg, json_out: JsonOpt = False, config: ConfigOpt = None) -
     from .runner import Runner
 
     runner = Runner(_settings(config))
+    broken = runner.adapters.errors()  # already logged as one-line warnings; they make the plan fail
     rejected = 0
     rows: list[list[str]] = []
     for label, event in read_events(paths):
@@ -77,7 +78,7 @@ def plan(paths: PathsArg, json_out: JsonOpt = False, config: ConfigOpt = None) -
                          (result.adapter or "-") if n == 0 else "", target, detail if n == 0 else ""])
     if not json_out:
         typer.echo(_table(rows, ["INPUT", "STATUS", "ADAPTER", "PACKAGE", "DETAIL"]))
-    raise typer.Exit(1 if rejected else 0)
+    raise typer.Exit(1 if rejected or broken else 0)
 
 
 @app.command()

@@ -44,7 +44,7 @@ def _unwrap(
     max_depth: int,
 ) -> None:
     def emit(kind: Any, payload: Any, note: str | None = None) -> None:
-        out.append(Event(kind, payload, record_id=record_id, via=via, attributes=attributes, note=note))
+        out.append(Event(kind, payload, record_id=record_id, via=via, attributes=dict(attributes), note=note))
 
     if isinstance(value, list) and not via:
         for item in value:
@@ -74,9 +74,18 @@ def _unwrap(
     emit("body", value)
 
 
+_RECORD_MARKERS = ("eventSource", "EventSource", "s3", "Sns")
+
+
 def _looks_like_records(value: dict[str, Any]) -> bool:
-    """`{"Records": [...]}` is an AWS envelope unless it is a request body with other fields."""
-    return set(value) <= {"Records"} or all(isinstance(r, dict) for r in value["Records"])
+    """`{"Records": [...]}` is an AWS envelope; a request body that happens to hold `Records` is not."""
+    if set(value) == {"Records"}:
+        return True
+    records = value["Records"]
+    return bool(records) and all(
+        isinstance(r, dict) and (any(m in r for m in _RECORD_MARKERS) or ("messageId" in r and "body" in r))
+        for r in records
+    ) and not any(k in value for k in ("uri", "source_prefix"))
 
 
 def _unwrap_record(

@@ -66,6 +66,8 @@ class PackageRequest(BaseModel):
         if "source_prefix" not in out:
             raise InvalidInput("source_prefix: is required (an s3:// URI of the folder to package)")
         folder = s3paths.parse_folder(out["source_prefix"], "source_prefix")
+        if s3paths.is_quilt_internal(folder.prefix):
+            raise InvalidInput("source_prefix: must not be under .quilt/, where package pushes write")
         out["source_prefix"] = folder.uri
 
         registry = out.get("registry", folder.bucket)
@@ -145,7 +147,7 @@ def query_to_metadata(query: str) -> dict[str, Any]:
     if not query:
         return {}
     try:
-        parsed = parse_qs(query, keep_blank_values=True, strict_parsing=True, errors="strict")
+        parsed = parse_qs(query, keep_blank_values=True, errors="strict")
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput("uri: the query string is not valid form-encoded UTF-8") from None
     return {k: v[0] if len(v) == 1 else v for k, v in parsed.items()}

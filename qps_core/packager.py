@@ -382,9 +382,7 @@ class Packager:
         if size is not None and int(size) != obj.size:
             raise TransientError(f"{action} on {uri}: the object changed while it was being packaged")
 
-    def _checksum_from_parts(
-        self, params: dict[str, Any], uri: str, obj: _Object, composite: str | None
-    ) -> str | None:
+    def _checksum_from_parts(self, params: dict[str, Any], uri: str, obj: _Object, composite: str | None) -> str | None:
         """GetObjectAttributes: reuse a composite checksum whose parts are exactly quilt3's chunks."""
         request = {k: v for k, v in params.items() if k != "IfMatch"}
         parts: list[dict[str, Any]] = []
@@ -496,4 +494,3 @@ class Packager:
                 self.s3.delete_object(Bucket=pk.bucket, Key=pk.path, VersionId=pk.version_id)
             except Exception:
                 logger.warning("could not remove %s after a failed push", pk)
-

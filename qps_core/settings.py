@@ -98,6 +98,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8") from None
     try:
         if path.suffix == ".toml":
             data: Any = tomllib.loads(text)
@@ -110,6 +112,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a mapping of settings")
     data = data.get("qps", data)
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: 'qps' must hold a mapping of settings")
     if data.get("rules_file"):
         data["rules_file"] = str((path.parent / str(data["rules_file"])).resolve())
     return dict(data)

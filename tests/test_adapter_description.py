@@ -265,9 +265,6 @@ def test_body_that_is_not_an_object_is_rejected():
         assert "JSON object" in result.error
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a body with request fields plus a 'Records' list is unwrapped as an AWS envelope and ignored; "
-    "DESIGN §2: anything else is rejected with an error listing the allowed fields"))
 @pytest.mark.parametrize("records", [[], [{"eventSource": "aws:sqs"}]], ids=["empty", "dicts"])
 def test_request_body_with_a_stray_records_field_is_rejected_not_ignored(records):
     result = _plan_body({"source_prefix": "s3://quilt-example/a/b/", "Records": records})

@@ -332,6 +332,7 @@ def test_invalid_setting_value_is_one_line_error(runs):
 def test_invalid_rules_file_is_reported_on_one_line(runs):
     result = runs["bad_rules_plan"]
     assert "Traceback" not in result.stderr
+    assert result.returncode == 1  # planned with the other adapters, but the user's rules did not load
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "rules.yaml" in lines[0] and "mapped" in lines[0]
     listed = {r["id"]: r for r in json_lines(runs["bad_rules_adapters"].stdout)}

@@ -471,3 +471,9 @@ def test_eventbridge_without_source_still_eventbridge():
 def test_body_with_detail_type_only_is_a_body():
     (event,) = unwrap({"detail-type": "x", "other": 1})
     assert event.kind == "body"
+
+
+def test_request_body_holding_records_is_a_body():
+    body = {"source_prefix": "s3://bkt/a/", "Records": [{"eventSource": "aws:s3", "s3": {}}]}
+    (event,) = unwrap(body)
+    assert event.kind == "body" and event.payload == body

@@ -142,6 +142,15 @@ def test_other_schemes_rejected(uri):
     rejection({"source_prefix": uri}, "source_prefix")
 
 
+@pytest.mark.parametrize("source", ["s3://bkt/.quilt/", "s3://bkt/.quilt/named_packages/a/b/"])
+def test_source_prefix_under_quilt_internal_folder_rejected(source):
+    rejection({"source_prefix": source}, "source_prefix")
+
+
+def test_nested_quilt_folder_is_an_ordinary_folder():
+    assert parse({"source_prefix": "s3://bkt/data/.quilt/x/"}).source_prefix == "s3://bkt/data/.quilt/x/"
+
+
 def test_query_and_fragment_rejected_in_source_prefix():
     rejection({"source_prefix": "s3://bkt/a/?x=1"}, "source_prefix")
     rejection({"source_prefix": "s3://bkt/a/#frag"}, "source_prefix")
@@ -524,6 +533,10 @@ def test_from_uri_blank_values_kept():
     assert PackageRequest.from_uri("s3://bkt/a/?k=").metadata == {"k": ""}
 
 
+def test_from_uri_key_without_value_is_blank():
+    assert PackageRequest.from_uri("s3://bkt/a/?flag&k=v").metadata == {"flag": "", "k": "v"}
+
+
 def test_from_uri_empty_query_means_no_metadata():
     assert PackageRequest.from_uri("s3://bkt/a/?").metadata is None
 
@@ -546,7 +559,7 @@ def test_from_uri_bucket_only_rejected(uri):
 @pytest.mark.parametrize(
     "uri",
     ["https://bkt/a/", "s3://Bad_Bucket/a/", "s3://bkt/../a/", "s3://bkt/a//b/", "s3://bkt/a/#x", "s3://bkt/a/?k=%ff",
-     "s3://bkt/a/?novalue", 5, None],
+     5, None],
 )
 def test_from_uri_invalid_rejected(uri):
     uri_rejection(uri)

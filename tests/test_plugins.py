@@ -560,7 +560,10 @@ def test_every_plan_is_attributed(monkeypatch):
     def rejects(event: Event, settings: Settings) -> Any:
         raise RejectedEvent("no")
 
-    install(monkeypatch, {"planner": fake_module("planner", plans_folder()), "rejecter": fake_module("rejecter", rejects)})
+    install(monkeypatch, {
+        "planner": fake_module("planner", plans_folder()),
+        "rejecter": fake_module("rejecter", rejects),
+    })
     for only in ("planner", "rejecter"):
         result = plan(load_adapters(Settings(enable_adapters=[only])))
         assert result.adapter == only

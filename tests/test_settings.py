@@ -328,11 +328,6 @@ def test_unparseable_config_file(tmp_path, name, text):
     assert name in config_error(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: read_config_file catches only OSError; a non-UTF-8 config file raises a raw "
-    "UnicodeDecodeError instead of ConfigError (qps prints 'internal error')",
-)
 def test_config_file_not_utf8(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_bytes(b"default_prefix: caf\xe9\n")
@@ -347,11 +342,6 @@ def test_config_file_not_a_mapping(tmp_path, text):
 
 
 @pytest.mark.parametrize("text", ["qps: 5\n", "qps: [a, b]\n", "qps: text\n"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a config file whose 'qps' key is not a mapping raises AttributeError/TypeError "
-    "from read_config_file instead of ConfigError (qps prints 'internal error', exit 3)",
-)
 def test_config_file_qps_key_not_a_mapping(tmp_path, text):
     path = tmp_path / "c.yaml"
     path.write_text(text)

@@ -27,6 +27,7 @@ from pkghelpers import (
 )
 
 from qps_core.errors import PermanentError, TransientError
+from qps_core.models import PackageRequest
 from qps_core.packager import Packager, PackageResult
 from qps_core.settings import Settings
 
@@ -68,7 +69,11 @@ def test_versioned_folder_in_place(s3: Any, packager: Packager, settings: Settin
 
     assert isinstance(result, PackageResult)
     assert result.status == "created"
-    assert (result.registry, result.package_name, result.source_prefix) == ("reg-bucket", "runs/r1", "s3://src-bucket/runs/r1/")
+    assert (result.registry, result.package_name, result.source_prefix) == (
+        "reg-bucket",
+        "runs/r1",
+        "s3://src-bucket/runs/r1/",
+    )
     assert result.files == len(files)
     assert result.bytes == sum(len(d) for d in files.values())
     latest = s3.get_object(Bucket="reg-bucket", Key=".quilt/named_packages/runs/r1/latest")["Body"].read().decode()
@@ -126,7 +131,9 @@ def test_metadata_uri(s3: Any, packager: Packager, settings: Settings) -> None:
     make_bucket(s3, "src-bucket")
     put(s3, "src-bucket", "d/file.txt", b"hello")
     put(s3, "src-bucket", "d/meta/info.json", json.dumps({"from": "file", "n": 1}))
-    result = packager.package(request(settings, source_prefix="s3://src-bucket/d", metadata_uri="meta/info.json", message="m"))
+    result = packager.package(
+        request(settings, source_prefix="s3://src-bucket/d", metadata_uri="meta/info.json", message="m")
+    )
     assert browse(result.package_name, "src-bucket").meta == {"from": "file", "n": 1}
     # the metadata file is an ordinary object of the folder too
     assert "meta/info.json" in {lk for lk, _ in browse(result.package_name, "src-bucket").walk()}
@@ -147,7 +154,9 @@ def test_metadata_uri_invalid(s3: Any, packager: Packager, settings: Settings, b
     put(s3, "src-bucket", "d/file.txt", b"hello")
     if body is not None:
         put(s3, "src-bucket", "other/meta.json", body)
-    req = request(settings, source_prefix="s3://src-bucket/d", metadata_uri="s3://src-bucket/other/meta.json", message="m")
+    req = request(
+        settings, source_prefix="s3://src-bucket/d", metadata_uri="s3://src-bucket/other/meta.json", message="m"
+    )
     with pytest.raises(PermanentError) as err:
         packager.package(req)
     assert reason in str(err.value)
@@ -205,7 +214,12 @@ def test_invalid_crate_still_packages(
 ) -> None:
     make_bucket(s3, "src-bucket")
     put(s3, "src-bucket", "c/ro-crate-manifest.json", b"{broken")
-    put(s3, "src-bucket", "c/sub/ro-crate-metadata.json", (SAMPLES / "rocrate-1.1" / "ro-crate-metadata.json").read_bytes())
+    put(
+        s3,
+        "src-bucket",
+        "c/sub/ro-crate-metadata.json",
+        (SAMPLES / "rocrate-1.1" / "ro-crate-metadata.json").read_bytes(),
+    )
     with caplog.at_level(logging.WARNING, logger="qps_core.packager"):
         result = packager.package(request(settings, source_prefix="s3://src-bucket/c", message="m"))
     pkg = browse(result.package_name, "src-bucket")
@@ -284,8 +298,16 @@ def test_empty_folder_is_permanent(s3: Any, packager: Packager, settings: Settin
 def test_quilt_internal_folder_is_empty(s3: Any, packager: Packager, settings: Settings) -> None:
     make_bucket(s3, "src-bucket")
     put(s3, "src-bucket", ".quilt/named_packages/a/b/latest", b"abc")
+    # the model may refuse such a folder up front; the packager must never package it either way
+    req = PackageRequest.model_construct(
+        source_prefix="s3://src-bucket/.quilt/named_packages/",
+        registry="src-bucket",
+        package_name="a/b",
+        message="m",
+        should_copy=False,
+    )
     with pytest.raises(PermanentError, match="no objects"):
-        packager.package(request(settings, source_prefix="s3://src-bucket/.quilt/named_packages", message="m"))
+        packager.package(req)
 
 
 def test_file_uri_means_its_folder(s3: Any, packager: Packager, settings: Settings) -> None:
@@ -433,8 +455,14 @@ def test_should_copy(s3: Any, packager: Packager, settings: Settings) -> None:
     for k, v in data.items():
         put(s3, "src-bucket", f"in/{k}", v, sha256=k == "a.txt")
     result = packager.package(
-        request(settings, source_prefix="s3://src-bucket/in", registry="reg-bucket", package_name="team/ds",
-                should_copy=True, message="copy")
+        request(
+            settings,
+            source_prefix="s3://src-bucket/in",
+            registry="reg-bucket",
+            package_name="team/ds",
+            should_copy=True,
+            message="copy",
+        )
     )
     pkg = browse("team/ds", "reg-bucket")
     for k, v in data.items():
@@ -446,8 +474,14 @@ def test_should_copy(s3: Any, packager: Packager, settings: Settings) -> None:
     # re-delivery: nothing copied again
     versions_before = s3.list_object_versions(Bucket="reg-bucket", Prefix="team/ds/")["Versions"]
     again = packager.package(
-        request(settings, source_prefix="s3://src-bucket/in", registry="reg-bucket", package_name="team/ds",
-                should_copy=True, message="copy")
+        request(
+            settings,
+            source_prefix="s3://src-bucket/in",
+            registry="reg-bucket",
+            package_name="team/ds",
+            should_copy=True,
+            message="copy",
+        )
     )
     assert again.status == "unchanged" and again.top_hash == result.top_hash
     assert s3.list_object_versions(Bucket="reg-bucket", Prefix="team/ds/")["Versions"] == versions_before
@@ -490,22 +524,35 @@ def workflow_registry(s3: Any) -> str:
 
 def test_workflow_passes(s3: Any, packager: Packager, settings: Settings, workflow_registry: str) -> None:
     explicit = packager.package(
-        request(settings, source_prefix="s3://src-bucket/d", registry="reg-bucket", workflow="alpha",
-                metadata={"project": "p"}, message="m")
+        request(
+            settings,
+            source_prefix="s3://src-bucket/d",
+            registry="reg-bucket",
+            workflow="alpha",
+            metadata={"project": "p"},
+            message="m",
+        )
     )
     meta, _ = read_manifest(s3, "reg-bucket", explicit.top_hash)
     assert meta["workflow"]["id"] == "alpha"
     assert meta["workflow"]["config"].startswith("s3://reg-bucket/.quilt/workflows/config.yml")
 
     default = packager.package(
-        request(settings, source_prefix="s3://src-bucket/d", registry="reg-bucket", metadata={"project": "p"},
-                message="m")
+        request(
+            settings, source_prefix="s3://src-bucket/d", registry="reg-bucket", metadata={"project": "p"}, message="m"
+        )
     )
     assert default.status == "unchanged"  # workflow None = the default workflow = alpha: same package
 
     beta = packager.package(
-        request(settings, source_prefix="s3://src-bucket/d", registry="reg-bucket", workflow="beta",
-                package_name="beta/x", message="m")
+        request(
+            settings,
+            source_prefix="s3://src-bucket/d",
+            registry="reg-bucket",
+            workflow="beta",
+            package_name="beta/x",
+            message="m",
+        )
     )
     assert read_manifest(s3, "reg-bucket", beta.top_hash)[0]["workflow"]["id"] == "beta"
 
@@ -638,7 +685,9 @@ def test_allow_list_rejects_before_any_s3_call(s3: Any, settings: Settings) -> N
     assert log.calls == []
 
 
-def test_quilt3_uses_the_packager_client(s3: Any, packager: Packager, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_quilt3_uses_the_packager_client(
+    s3: Any, packager: Packager, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     make_bucket(s3, "src-bucket")
     make_bucket(s3, "reg-bucket")
     for i in range(3):
@@ -654,8 +703,14 @@ def test_quilt3_uses_the_packager_client(s3: Any, packager: Packager, settings: 
     monkeypatch.setattr(boto3.session.Session, "client", counting_client)
     log = CallLog(packager.s3)
     packager.package(
-        request(settings, source_prefix="s3://src-bucket/d", registry="reg-bucket", package_name="beta/p",
-                should_copy=True, message="m")
+        request(
+            settings,
+            source_prefix="s3://src-bucket/d",
+            registry="reg-bucket",
+            package_name="beta/p",
+            should_copy=True,
+            message="m",
+        )
     )
     assert built == []  # quilt3's workflow read, copies and manifest writes all went through packager.s3
     assert log.count("CopyObject", "reg-bucket") == 3

@@ -108,9 +108,6 @@ def test_query_with_percent_and_plus_escapes():
     assert request["metadata"] == {"a b": "c+d", "e": "f g", "empty": ""}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a query field without '=' (?flag) is rejected: parse_qs(strict_parsing=True) refuses it, "
-    "but form-decoding (WHATWG urlencoded) gives {'flag': ''}"))
 def test_query_field_without_equals_sign_is_a_blank_value():
     request = only_request(_plan_uri("s3://quilt-example/runs/run-7?reviewed&tag=a"))
     assert request["metadata"] == {"reviewed": "", "tag": "a"}

@@ -1,0 +1,142 @@
+"""The Lambda handler: SQS partial batches, DLQ for permanent failures, retries for transient ones."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rthelpers import Stack
+from pkghelpers import fail_operation
+
+from qps_core import lambda_handler
+
+SAMPLES = Path(__file__).parents[1] / "fixtures" / "events"
+
+
+def sqs_record(body: str | dict[str, Any], message_id: str, arn: str) -> dict[str, Any]:
+    """A record exactly as Lambda's SQS event source mapping delivers it."""
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"AQEB{message_id}==",
+        "body": body if isinstance(body, str) else json.dumps(body),
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1741945267123",
+                       "SenderId": "AIDAIT2UOQQY3AUEKVGXU", "ApproximateFirstReceiveTimestamp": "1741945267466"},
+        "messageAttributes": {},
+        "md5OfBody": "0" * 32,
+        "eventSource": "aws:sqs",
+        "eventSourceARN": arn,
+        "awsRegion": "us-east-1",
+    }
+
+
+def test_mixed_batch_reports_only_transient_failures_and_dead_letters_permanent_ones(stack: Stack) -> None:
+    good = {"source_prefix": "s3://lab-data/runs/run-1/", "package_name": "runs/run-1"}
+    malformed = '{"uri": "s3://lab-data/runs/run-2/"'
+    permanent = {"source_prefix": "s3://lab-data/runs/empty-folder/"}
+    transient = {"uri": "s3://lab-data/runs/run-2"}
+    records = [
+        sqs_record(good, "m-good", stack.queue_arn),
+        sqs_record(malformed, "m-malformed", stack.queue_arn),
+        sqs_record(permanent, "m-permanent", stack.queue_arn),
+        sqs_record(transient, "m-transient", stack.queue_arn),
+    ]
+    packager = lambda_handler.processor().runner.packager
+    fail_operation(packager.s3, "ListObjectVersions", 503, "SlowDown",
+                   when=lambda p: p.get("Prefix") == "runs/run-2/")
+
+    response = lambda_handler.handler({"Records": records}, None)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m-transient"}]}
+    dead = stack.receive(stack.dlq_url)
+    by_source = {m["MessageAttributes"]["qps-source-message-id"]["StringValue"]: m for m in dead}
+    assert set(by_source) == {"m-malformed", "m-permanent"}
+    assert by_source["m-malformed"]["Body"] == malformed  # the original body, ready for redrive
+    assert "invalid JSON" in by_source["m-malformed"]["MessageAttributes"]["qps-error"]["StringValue"]
+    assert "empty-folder" in by_source["m-permanent"]["MessageAttributes"]["qps-error"]["StringValue"]
+    latest = stack.s3.get_object(Bucket="lab-data", Key=".quilt/named_packages/runs/run-1/latest")
+    assert len(latest["Body"].read()) == 64
+    kinds = sorted((kind, d["package_name"]) for kind, d in stack.notices())
+    assert kinds == [("package-created", "runs/run-1"), ("package-failed", "runs/empty-folder"),
+                     ("package-failed", "runs/run-2")]
+
+
+def test_redelivered_batch_changes_nothing_and_says_unchanged(stack: Stack) -> None:
+    body = {"source_prefix": "s3://lab-data/runs/run-1/"}
+    first = lambda_handler.handler({"Records": [sqs_record(body, "m1", stack.queue_arn)]}, None)
+    versions_before = stack.s3.list_object_versions(Bucket="lab-data", Prefix=".quilt/").get("Versions", [])
+    second = lambda_handler.handler({"Records": [sqs_record(body, "m1", stack.queue_arn)]}, None)
+    versions_after = stack.s3.list_object_versions(Bucket="lab-data", Prefix=".quilt/").get("Versions", [])
+    assert first == second == {"batchItemFailures": []}
+    assert len(versions_after) == len(versions_before)
+    assert [k for k, _ in stack.notices()] == ["package-created", "package-unchanged"]
+
+
+def test_eventbridge_event_delivered_directly(stack: Stack) -> None:
+    event = json.loads((SAMPLES / "omics-run-completed-doc-fields.json").read_text())
+    event["detail"]["runOutputUri"] = "s3://lab-data/runs/run-1"
+    result = lambda_handler.handler(event, None)
+    [outcome] = result["results"]
+    assert outcome["status"] == "created" and outcome["adapter"] == "omics"
+    assert outcome["package_name"] == "runs/run-1" and outcome["files"] == 2
+
+
+def test_bare_package_request_delivered_directly(stack: Stack) -> None:
+    result = lambda_handler.handler({"uri": "s3://lab-data/runs/run-2?shift=night"}, None)
+    assert [r["status"] for r in result["results"]] == ["created"]
+
+
+def test_direct_transient_failure_raises_for_lambda_retry(stack: Stack) -> None:
+    packager = lambda_handler.processor().runner.packager
+    fail_operation(packager.s3, "ListObjectVersions", 500, "InternalError")
+    with pytest.raises(Exception, match="InternalError|500"):
+        lambda_handler.handler({"uri": "s3://lab-data/runs/run-2"}, None)
+    assert stack.receive(stack.dlq_url) == []
+
+
+def test_direct_permanent_failure_goes_to_the_dlq_and_is_not_raised(stack: Stack) -> None:
+    result = lambda_handler.handler({"source_prefix": "s3://no-such-bucket-qps/x/"}, None)
+    assert [r["status"] for r in result["results"]] == ["failed"]
+    [dead] = stack.receive(stack.dlq_url)
+    assert json.loads(dead["Body"]) == {"source_prefix": "s3://no-such-bucket-qps/x/"}
+
+
+def test_sns_notice_carries_the_same_json(stack: Stack) -> None:
+    lambda_handler.handler({"source_prefix": "s3://lab-data/runs/run-1/"}, None)
+    [message] = stack.receive(stack.sns_notices_url)
+    notice = json.loads(message["Body"])
+    assert notice["detail-type"] == "package-created"
+    assert notice["detail"]["registry"] == "lab-data" and len(notice["detail"]["top_hash"]) == 64
+    [(kind, detail)] = stack.notices()
+    assert detail == notice["detail"]
+
+
+def test_failing_notices_never_lose_the_package(stack: Stack, monkeypatch: pytest.MonkeyPatch,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("QPS_EVENT_BUS_NAME", "no-such-bus")
+    monkeypatch.setenv("QPS_NOTICE_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:no-such-topic")
+    result = lambda_handler.handler({"source_prefix": "s3://lab-data/runs/run-1/"}, None)
+    assert [r["status"] for r in result["results"]] == ["created"]
+    assert "not published" in caplog.text
+
+
+def test_ignored_events_never_import_quilt3_or_boto3() -> None:
+    event = (SAMPLES / "omics-run-running.json").read_text()
+    code = (
+        "import json, sys\n"
+        "from qps_core.lambda_handler import handler\n"
+        f"print(json.dumps(handler(json.loads({event!r}), None)))\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'quilt3', 'boto3', 'botocore'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert json.loads(out[0])["results"][0]["status"] == "ignored"
+    assert out[1] == "[]"
+
+
+def test_adapters_and_settings_load_once_per_cold_start(stack: Stack) -> None:
+    first = lambda_handler.processor()
+    lambda_handler.handler({"source_prefix": "s3://lab-data/runs/run-1/"}, None)
+    assert lambda_handler.processor() is first
