@@ -4,4 +4,4 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from rthelpers import aws_env, stack  # noqa: E402, F401
+from rthelpers import aws_env, stack  # noqa: F401

@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "packager"))
 sys.path.insert(0, str(Path(__file__).parent))
-from pkghelpers import make_bucket, put  # noqa: E402
+from pkghelpers import make_bucket, put
 
 REGION = "us-east-1"
 

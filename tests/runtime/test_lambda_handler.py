@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rthelpers import Stack
 from pkghelpers import fail_operation
+from rthelpers import Stack
 
 from qps_core import lambda_handler
 
@@ -92,7 +92,7 @@ def test_bare_package_request_delivered_directly(stack: Stack) -> None:
 def test_direct_transient_failure_raises_for_lambda_retry(stack: Stack) -> None:
     packager = lambda_handler.processor().runner.packager
     fail_operation(packager.s3, "ListObjectVersions", 500, "InternalError")
-    with pytest.raises(Exception, match="InternalError|500"):
+    with pytest.raises(Exception, match=r"InternalError|500"):
         lambda_handler.handler({"uri": "s3://lab-data/runs/run-2"}, None)
     assert stack.receive(stack.dlq_url) == []
 
@@ -111,6 +111,7 @@ def test_sns_notice_carries_the_same_json(stack: Stack) -> None:
     assert notice["detail-type"] == "package-created"
     assert notice["detail"]["registry"] == "lab-data" and len(notice["detail"]["top_hash"]) == 64
     [(kind, detail)] = stack.notices()
+    assert kind == "package-created"
     assert detail == notice["detail"]
 
 
