@@ -36,5 +36,8 @@ demo: install
 bench: install
 	$(BIN)/python bench/packaging.py
 
+lambda: install
+	PYTHON=$(BIN)/python bash deploy/build_lambda.sh
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info adapters/*/*.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -40,3 +40,11 @@ class TransientError(PackagingError):
     """A failure worth retrying later (throttling, 5xx, timeouts, connection errors)."""
 
     permanent = False
+
+
+class NotReadyError(TransientError):
+    """The source folder is still being written (an object is younger than the quiet period)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

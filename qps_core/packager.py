@@ -14,10 +14,12 @@ This module imports boto3 and quilt3; nothing else in qps_core imports it at mod
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 # quilt3 reads these when it is imported / called: no telemetry, no progress bars on stderr.
@@ -31,7 +33,7 @@ from quilt3.packages import PackageEntry
 from quilt3.util import PhysicalKey, QuiltException
 
 from . import checksums, jsonstrict, rocrate_summary, s3paths
-from .errors import InvalidInput, PackagingError, PermanentError, TransientError
+from .errors import InvalidInput, NotReadyError, PackagingError, PermanentError, TransientError
 from .models import PackageRequest
 from .s3client import classify, find_client_error, is_not_found, make_client, quilt3_uses
 from .settings import Settings
@@ -64,6 +66,7 @@ class _Object:
     etag: str | None
     algorithms: tuple[str, ...] | None  # ChecksumAlgorithm from the listing, None if S3 did not say
     checksum: str | None = field(default=None)
+    last_modified: datetime | None = None
 
 
 class Packager:
@@ -122,6 +125,7 @@ class Packager:
                 objects = self._list(folder)
         if not objects:
             raise PermanentError(f"ListObjectVersions on {folder.uri}: the folder holds no objects to package")
+        self._check_quiet(folder, objects)
 
         registry = get_package_registry(f"s3://{registry_bucket}")
         latest = self._read_latest(registry.pointer_latest_pk(name))
@@ -234,6 +238,7 @@ class Packager:
                             version_id=None if version_id in (None, "", "null") else version_id,
                             etag=version.get("ETag"),
                             algorithms=tuple(algorithms) if algorithms is not None else None,
+                            last_modified=version.get("LastModified"),
                         )
                     )
         except PackagingError:
@@ -241,6 +246,21 @@ class Packager:
         except Exception as exc:
             raise classify(exc, "ListObjectVersions", folder.uri) from exc
         return objects
+
+    def _check_quiet(self, folder: s3paths.S3Folder, objects: list[_Object]) -> None:
+        """Readiness: wait while any object is younger than `quiet_period_seconds` (still being written)."""
+        quiet = self.settings.quiet_period_seconds
+        stamps = [o.last_modified for o in objects if o.last_modified is not None]
+        if quiet <= 0 or not stamps:
+            return
+        age = (datetime.now(UTC) - max(stamps)).total_seconds()
+        if age < quiet:
+            wait = max(1, math.ceil(quiet - age))
+            raise NotReadyError(
+                f"ListObjectVersions on {folder.uri}: the newest object is {max(age, 0):.0f} s old, "
+                f"younger than the {quiet} s quiet period; retry in {wait} s",
+                retry_after=wait,
+            )
 
     def _folder_of_named_object(self, folder: s3paths.S3Folder) -> s3paths.S3Folder | None:
         """DESIGN §2: a path that names an existing object means that object's folder."""

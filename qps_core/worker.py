@@ -15,9 +15,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from .errors import ConfigError
 from .sqs_batch import BatchProcessor
 
 log = logging.getLogger("qps.worker")
+_FATAL_CODES = frozenset({
+    "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "AccessDenied", "AccessDeniedException",
+    "InvalidAddress", "InvalidClientTokenId", "UnrecognizedClientException",
+})
 
 
 class Worker:
@@ -60,17 +65,23 @@ class Worker:
 
     def run(self, *, max_polls: int | None = None) -> int:
         """Poll until stopped (or `max_polls` receives); return the number of messages handled."""
-        handled = polls = 0
+        handled = polls = failures = 0
         while not self.stopping.is_set() and (max_polls is None or polls < max_polls):
             polls += 1
-            messages = self.sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=self.batch_size,
-                WaitTimeSeconds=self.wait_seconds,
-                VisibilityTimeout=self.visibility_timeout,
-                MessageSystemAttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
+            try:
+                messages = self.sqs.receive_message(
+                    QueueUrl=self.queue_url,
+                    MaxNumberOfMessages=self.batch_size,
+                    WaitTimeSeconds=self.wait_seconds,
+                    VisibilityTimeout=self.visibility_timeout,
+                    MessageSystemAttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                ).get("Messages", [])
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                self._receive_failed(exc, failures)
+                continue
             for position, message in enumerate(messages):
                 if self.stopping.is_set():
                     self._release(messages[position:])
@@ -78,6 +89,16 @@ class Worker:
                 self.handle(message)
                 handled += 1
         return handled
+
+    def _receive_failed(self, exc: Exception, failures: int) -> None:
+        """A queue that does not exist or is denied stops the worker; anything else is retried with backoff."""
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+        text = " ".join(str(exc).split())
+        if code in _FATAL_CODES:
+            raise ConfigError(f"ReceiveMessage on {self.queue_url}: {text}")
+        delay = min(2 ** min(failures, 5), 30)
+        log.warning("ReceiveMessage on %s failed (%s); retrying in %d s", self.queue_url, text, delay)
+        self.stopping.wait(delay)
 
     def handle(self, message: dict[str, Any]) -> str:
         record = self.to_lambda_record(message)

@@ -141,3 +141,24 @@ def test_adapters_and_settings_load_once_per_cold_start(stack: Stack) -> None:
     first = lambda_handler.processor()
     lambda_handler.handler({"source_prefix": "s3://lab-data/runs/run-1/"}, None)
     assert lambda_handler.processor() is first
+
+
+def test_a_folder_still_being_written_is_retried_later_not_packaged(stack: Stack,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QPS_QUIET_PERIOD_SECONDS", "3600")
+    stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps({"uri": "s3://lab-data/runs/run-1"}))
+    [message] = stack.sqs.receive_message(QueueUrl=stack.queue_url, VisibilityTimeout=1)["Messages"]
+    record = sqs_record(message["Body"], message["MessageId"], stack.queue_arn)
+    record["receiptHandle"] = message["ReceiptHandle"]
+
+    response = lambda_handler.handler({"Records": [record]}, None)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
+    # The visibility was pushed out to the remaining quiet period (about an hour), not the queue's 1 s.
+    import time
+
+    time.sleep(1.5)
+    assert stack.sqs.receive_message(QueueUrl=stack.queue_url, WaitTimeSeconds=0).get("Messages", []) == []
+    listed = stack.s3.list_objects_v2(Bucket="lab-data", Prefix=".quilt/")
+    assert listed.get("KeyCount", 0) == 0  # nothing was written
+    assert stack.receive(stack.dlq_url) == []

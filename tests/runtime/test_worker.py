@@ -1,0 +1,141 @@
+"""`qps worker`: the Lambda semantics in a long-running process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from typing import Any
+
+import pytest
+from pkghelpers import fail_operation
+from rthelpers import Stack
+
+from qps_core.runner import Runner
+from qps_core.settings import load_settings
+from qps_core.sqs_batch import BatchProcessor
+from qps_core.worker import Worker
+
+
+def make_worker(stack: Stack, **kw: Any) -> Worker:
+    processor = BatchProcessor(Runner(load_settings()))
+    return Worker(processor, stack.queue_url, wait_seconds=0, **kw)
+
+
+def send(stack: Stack, body: Any) -> str:
+    text = body if isinstance(body, str) else json.dumps(body)
+    return stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=text)["MessageId"]
+
+
+def in_flight(stack: Stack) -> int:
+    attrs = stack.sqs.get_queue_attributes(QueueUrl=stack.queue_url, AttributeNames=["All"])["Attributes"]
+    return int(attrs["ApproximateNumberOfMessagesNotVisible"]) + int(attrs["ApproximateNumberOfMessages"])
+
+
+def test_worker_deletes_done_and_dead_lettered_messages_and_leaves_transient_ones(stack: Stack) -> None:
+    worker = make_worker(stack)
+    fail_operation(worker.processor.runner.packager.s3, "ListObjectVersions", 503, "SlowDown",
+                   when=lambda p: p.get("Prefix") == "runs/run-2/")
+    send(stack, {"source_prefix": "s3://lab-data/runs/run-1/"})
+    send(stack, "not json at all")
+    transient_id = send(stack, {"uri": "s3://lab-data/runs/run-2"})
+
+    assert worker.run(max_polls=1) == 3
+
+    assert in_flight(stack) == 1  # only the transient failure stays on the queue, for SQS to retry
+    [dead] = stack.receive(stack.dlq_url)
+    assert dead["Body"] == "not json at all"
+    assert stack.s3.get_object(Bucket="lab-data", Key=".quilt/named_packages/runs/run-1/latest")
+    kinds = sorted(kind for kind, _ in stack.notices())
+    assert kinds == ["package-created", "package-failed"]
+    assert transient_id
+
+
+def test_sigterm_finishes_the_current_message_and_releases_the_rest(stack: Stack) -> None:
+    worker = make_worker(stack, visibility_timeout=300)
+    worker.install_signal_handlers()
+    handled: list[str] = []
+    real = worker.processor.process_record
+
+    def process_then_get_terminated(record: dict[str, Any]) -> Any:
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives while this message is being processed
+        result = real(record)
+        handled.append(record["messageId"])
+        return result
+
+    worker.processor.process_record = process_then_get_terminated  # type: ignore[method-assign]
+    try:
+        for n in range(3):
+            send(stack, {"source_prefix": f"s3://lab-data/runs/run-{1 + n % 2}/"})
+        assert worker.run() == 1
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    assert len(handled) == 1
+    # The two unstarted messages were released at once (visible again), not held for 300 s.
+    visible = stack.sqs.receive_message(QueueUrl=stack.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    assert len(visible) == 2
+
+
+def test_visibility_is_extended_while_a_package_is_being_built(stack: Stack) -> None:
+    worker = make_worker(stack, visibility_timeout=1)
+    extensions: list[int] = []
+    worker.sqs.meta.events.register(
+        "before-parameter-build.sqs.ChangeMessageVisibility",
+        lambda params, **_: extensions.append(params["VisibilityTimeout"]),
+    )
+    real = worker.processor.process_record
+
+    def slow(record: dict[str, Any]) -> Any:
+        time.sleep(1.3)
+        return real(record)
+
+    worker.processor.process_record = slow  # type: ignore[method-assign]
+    send(stack, {"source_prefix": "s3://lab-data/runs/run-1/"})
+    assert worker.run(max_polls=1) == 1
+    assert extensions and all(v == 1 for v in extensions)
+    assert in_flight(stack) == 0
+
+
+def run_worker_command(*args: str, **env_vars: str) -> Any:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    qps = Path(sys.executable).parent / "qps"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QPS_")}
+    env.update(AWS_MAX_ATTEMPTS="1", **env_vars)
+    return subprocess.run([str(qps), "worker", "--wait-seconds", "0", "--max-polls", "1", *args],
+                          capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_worker_command_stops_with_one_line_on_a_queue_that_does_not_exist() -> None:
+    from moto.server import ThreadedMotoServer
+    from pkghelpers import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    try:
+        out = run_worker_command("--queue-url", f"http://127.0.0.1:{port}/123456789012/no-such-queue",
+                                 "--endpoint-url", f"http://127.0.0.1:{port}")
+    finally:
+        server.stop()
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    [line] = out.stderr.strip().splitlines()
+    assert "no-such-queue" in line
+
+
+def test_worker_command_survives_an_unreachable_endpoint_with_a_warning() -> None:
+    out = run_worker_command("--queue-url", "http://127.0.0.1:9/123456789012/q", "--endpoint-url",
+                             "http://127.0.0.1:9")
+    assert "Traceback" not in out.stderr
+    assert "retrying" in out.stderr
+    assert out.returncode == 0
+
+
+@pytest.fixture(autouse=True)
+def _quiet_boto_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")

@@ -1,0 +1,359 @@
+"""deploy/template.yaml: cfn-lint clean, the wiring the runtime relies on, and a deployment on moto."""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import subprocess
+import sys
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "deploy" / "template.yaml"
+READY_TYPES = {"package-objects-ready", "package-object-request"}
+SENTINELS = ("ro-crate-metadata.json", "ro-crate-manifest.json")
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """PyYAML that reads CloudFormation's short-form tags (!Ref, !GetAtt, !Sub, ...) as long form."""
+
+
+def _cfn_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if suffix == "Ref":
+        return {"Ref": value}
+    if suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    if suffix == "Condition":
+        return {"Condition": value}
+    return {f"Fn::{suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _cfn_tag)
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
+
+
+def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def _refs(node: Any) -> set[str]:
+    """Every parameter or resource a node refers to through Ref, GetAtt or ${...} in Sub (no AWS:: pseudo names)."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref":
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found.add(value[0])
+            elif key == "Fn::Sub":
+                text = value if isinstance(value, str) else value[0]
+                found.update(part.split("}", 1)[0].split(".")[0] for part in text.split("${")[1:])
+            found |= _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= _refs(item)
+    return {name for name in found if not name.startswith("AWS::")}
+
+
+def _rules(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return _resources(template, "AWS::Events::Rule")
+
+
+def _rule_where(template: dict[str, Any], predicate: Any) -> tuple[str, dict[str, Any]]:
+    matches = [(name, r) for name, r in _rules(template).items() if predicate(r["Properties"]["EventPattern"])]
+    assert len(matches) == 1, f"expected one matching rule, found {[name for name, _ in matches]}"
+    return matches[0]
+
+
+def _condition_parameters(template: dict[str, Any], condition: str) -> set[str]:
+    return _refs(template["Conditions"][condition])
+
+
+def test_cfn_lint_passes() -> None:
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    if not cfn_lint.exists():
+        pytest.fail(f"cfn-lint is not installed beside {sys.executable} (pip install cfn-lint)")
+    result = subprocess.run([str(cfn_lint), str(TEMPLATE)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, f"cfn-lint found problems:\n{result.stdout}{result.stderr}"
+
+
+def test_queue_dlq_and_redrive(template: dict[str, Any]) -> None:
+    params = template["Parameters"]
+    assert params["QueueName"]["Default"] == "QuiltPackager"
+    assert params["MaxReceiveCount"]["Default"] == 5
+    queue = template["Resources"]["Queue"]["Properties"]
+    assert queue["QueueName"] == {"Ref": "QueueName"}
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}
+    assert template["Resources"]["DeadLetterQueue"]["Type"] == "AWS::SQS::Queue"
+    # visibility timeout >= 6x the function timeout (AWS's advice for SQS event sources), for every choice
+    visibility = {"Fn::FindInMap": ["VisibilityTimeouts", {"Ref": "FunctionTimeout"}, "Seconds"]}
+    assert queue["VisibilityTimeout"] == visibility
+    timeouts = params["FunctionTimeout"]["AllowedValues"]
+    mapping = template["Mappings"]["VisibilityTimeouts"]
+    assert set(timeouts) == set(mapping)
+    for timeout in timeouts:
+        assert mapping[timeout]["Seconds"] >= 6 * int(timeout)
+
+
+def test_function_and_event_source_mapping(template: dict[str, Any]) -> None:
+    function = template["Resources"]["Function"]["Properties"]
+    assert function["Handler"] == "qps_core.lambda_handler.handler"
+    assert function["Runtime"] in {"python3.11", "python3.12"}
+    assert function["Timeout"] == {"Ref": "FunctionTimeout"}
+    assert function["Code"]["S3Bucket"] == {"Ref": "CodeBucket"}
+    assert function["Code"]["S3Key"] == {"Ref": "CodeKey"}
+    env = function["Environment"]["Variables"]
+    assert env["QPS_DEAD_LETTER_QUEUE_URL"] == {"Ref": "DeadLetterQueue"}
+    assert env["QPS_EVENT_BUS_NAME"] == "default"
+    assert env["QPS_NOTICE_TOPIC_ARN"] == {"Ref": "NoticeTopic"}
+    assert _refs(env["QPS_ALLOWED_REGISTRIES"]) == {"Buckets"}
+    assert _refs(env["QPS_QUIET_PERIOD_SECONDS"]) == {"QuietPeriodSeconds"}
+    assert env["QPS_DISABLE_ADAPTERS"] == {"Ref": "DisableAdapters"}
+
+    (mapping,) = _resources(template, "AWS::Lambda::EventSourceMapping").values()
+    props = mapping["Properties"]
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["EventSourceArn"] == {"Fn::GetAtt": ["Queue", "Arn"]}
+    assert props["FunctionName"] == {"Ref": "Function"}
+    assert props["BatchSize"] == {"Ref": "BatchSize"}
+    assert template["Resources"]["NoticeTopic"]["Type"] == "AWS::SNS::Topic"
+
+
+def test_rules_feed_the_queue(template: dict[str, Any]) -> None:
+    rules = _rules(template)
+    assert len(rules) == 3
+    for name, rule in rules.items():
+        props = rule["Properties"]
+        assert props.get("EventBusName", "default") == "default", name
+        assert [t["Arn"] for t in props["Targets"]] == [{"Fn::GetAtt": ["Queue", "Arn"]}], name
+
+
+def test_ready_rule_is_scoped_to_the_buckets(template: dict[str, Any]) -> None:
+    _, rule = _rule_where(template, lambda p: set(p.get("detail-type", [])) == READY_TYPES)
+    pattern = rule["Properties"]["EventPattern"]
+    assert "Condition" not in rule
+    alternatives = pattern["detail"]["$or"]
+    fields = {key for alt in alternatives for key in alt}
+    assert fields == {"source_prefix", "uri", "bucket"}
+    for alt in alternatives:
+        assert "Buckets" in _refs(alt), alt
+
+
+def test_omics_rule_switched_by_parameter(template: dict[str, Any]) -> None:
+    _, rule = _rule_where(template, lambda p: p.get("source") == ["aws.omics"])
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["detail-type"] == ["Run Status Change"]
+    assert pattern["detail"]["status"] == ["COMPLETED"]
+    assert "Buckets" in _refs(pattern["detail"]["runOutputUri"])
+    assert _condition_parameters(template, rule["Condition"]) == {"EnableOmics"}
+    assert template["Parameters"]["EnableOmics"]["AllowedValues"] == ["true", "false"]
+
+
+def test_rocrate_rule_switched_by_parameter(template: dict[str, Any]) -> None:
+    _, rule = _rule_where(template, lambda p: p.get("source") == ["aws.s3"])
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["detail-type"] == ["Object Created"]
+    assert pattern["detail"]["bucket"]["name"] == {"Ref": "Buckets"}
+    keys = pattern["detail"]["object"]["key"]
+    for sentinel in SENTINELS:
+        assert sentinel in keys  # at the bucket root
+        assert {"suffix": f"/{sentinel}"} in keys  # in a folder; x-ro-crate-metadata.json does not match
+    assert _condition_parameters(template, rule["Condition"]) == {"EnableRoCrate"}
+    assert template["Parameters"]["EnableRoCrate"]["AllowedValues"] == ["true", "false"]
+
+
+def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    role = template["Resources"]["FunctionRole"]["Properties"]
+    return [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+
+
+def _strings(node: Any) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    values = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+    return [s for value in values for s in _strings(value)]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else action
+
+
+def test_iam_least_privilege(template: dict[str, Any]) -> None:
+    statements = _statements(template)
+    granted: dict[str, list[dict[str, Any]]] = {}
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        assert "*" not in _strings(statement["Resource"]), statement
+        for action in _actions(statement):
+            assert "*" not in action, action
+            granted.setdefault(action, []).append(statement)
+            if action.startswith("s3:"):
+                assert "Buckets" in _refs(statement["Resource"]), statement
+    for action in ("s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes", "s3:ListBucket",
+                   "s3:ListBucketVersions", "s3:GetBucketVersioning", "s3:PutObject"):
+        assert action in granted, action
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"):
+        assert any(s["Resource"] == {"Fn::GetAtt": ["Queue", "Arn"]} for s in granted[action]), action
+    assert [s["Resource"] for s in granted["sqs:SendMessage"]] == [{"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}]
+    assert [s["Resource"] for s in granted["sns:Publish"]] == [{"Ref": "NoticeTopic"}]
+    (put_events,) = granted["events:PutEvents"]
+    assert put_events["Resource"]["Fn::Sub"].endswith(":event-bus/default")
+    assert "logs:PutLogEvents" in granted
+
+
+def test_queue_policy_lets_only_the_rules_send(template: dict[str, Any]) -> None:
+    (policy,) = _resources(template, "AWS::SQS::QueuePolicy").values()
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Resource"] == {"Fn::GetAtt": ["Queue", "Arn"]}
+    assert _refs(statement["Condition"]["ArnEquals"]["aws:SourceArn"]) == set(_rules(template))
+
+
+def test_outputs(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    for name in ("QueueUrl", "QueueArn", "DeadLetterQueueUrl", "NoticeTopicArn", "FunctionName"):
+        assert name in outputs, name
+    assert outputs["QueueUrl"]["Value"] == {"Ref": "Queue"}
+    assert outputs["DeadLetterQueueUrl"]["Value"] == {"Ref": "DeadLetterQueue"}
+    assert outputs["NoticeTopicArn"]["Value"] == {"Ref": "NoticeTopic"}
+
+
+# -- the template deployed on moto: the Fn::Split/Fn::Select bucket slots evaluate, the rules route ------------------
+
+
+def _event(source: str, detail_type: str, detail: dict[str, Any]) -> dict[str, str]:
+    return {"Source": source, "DetailType": detail_type, "Detail": json.dumps(detail)}
+
+
+def _s3_created(bucket: str, key: str) -> dict[str, str]:
+    return _event("aws.s3", "Object Created", {"bucket": {"name": bucket}, "object": {"key": key}})
+
+
+def test_deploys_on_moto_and_routes_only_this_stacks_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    boto3 = pytest.importorskip("boto3")
+    moto = pytest.importorskip("moto")
+    for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+    with moto.mock_aws(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # moto skips AWS::SQS::QueuePolicy, and says so
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket="qps-code")
+        bundle = io.BytesIO()
+        with zipfile.ZipFile(bundle, "w") as zf:
+            zf.writestr("qps_core/__init__.py", "")
+        s3.put_object(Bucket="qps-code", Key="qps-lambda.zip", Body=bundle.getvalue())
+
+        cfn = boto3.client("cloudformation")
+        params = {"CodeBucket": "qps-code", "CodeKey": "qps-lambda.zip", "Buckets": "data-a,data-b",
+                  "EnableOmics": "true", "EnableRoCrate": "true",
+                  # moto would run the function in Docker for each message: keep them in the queue
+                  "EnableProcessing": "false"}
+        cfn.create_stack(StackName="qps", TemplateBody=TEMPLATE.read_text(), Capabilities=["CAPABILITY_IAM"],
+                         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()])
+        (stack,) = cfn.describe_stacks(StackName="qps")["Stacks"]
+        assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
+        assert outputs["QueueUrl"] == "https://sqs.us-east-1.amazonaws.com/123456789012/QuiltPackager"
+        assert outputs["DeadLetterQueueUrl"].endswith("/QuiltPackager-DLQ")
+        assert outputs["NoticeTopicArn"].startswith("arn:aws:sns:")
+
+        sqs = boto3.client("sqs")
+        attrs = sqs.get_queue_attributes(QueueUrl=outputs["QueueUrl"], AttributeNames=["All"])["Attributes"]
+        assert json.loads(attrs["RedrivePolicy"])["deadLetterTargetArn"].endswith(":QuiltPackager-DLQ")
+        assert int(attrs["VisibilityTimeout"]) == 1800
+
+        env = boto3.client("lambda").get_function_configuration(FunctionName=outputs["FunctionName"])
+        assert env["Environment"]["Variables"]["QPS_ALLOWED_REGISTRIES"] == "data-a,data-b"
+        assert env["Environment"]["Variables"]["QPS_DEAD_LETTER_QUEUE_URL"] == outputs["DeadLetterQueueUrl"]
+
+        iam = boto3.client("iam")
+        (role,) = iam.list_roles()["Roles"]
+        (policy_name,) = iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"]
+        document = iam.get_role_policy(RoleName=role["RoleName"], PolicyName=policy_name)["PolicyDocument"]
+        if isinstance(document, str):  # moto returns a CloudFormation-made inline policy as a Python repr
+            document = ast.literal_eval(document)
+        s3_resources = {r for s in document["Statement"] if s["Sid"].endswith(("Buckets", "Objects"))
+                        for r in s["Resource"]}
+        assert s3_resources == {"arn:aws:s3:::data-a", "arn:aws:s3:::data-b",
+                                "arn:aws:s3:::data-a/*", "arn:aws:s3:::data-b/*"}
+
+        wanted = [
+            _event("test", "package-objects-ready", {"uri": "s3://data-a/runs/1?k=v"}),
+            _event("test", "package-object-request", {"source_prefix": "s3://data-b/x/y", "package_name": "a/b"}),
+            _event("com.quiltdata.edp", "package-objects-ready", {"version": "0.1", "bucket": "data-b", "prefix": "p"}),
+            _event("aws.omics", "Run Status Change", {"status": "COMPLETED", "runOutputUri": "s3://data-a/omics/7"}),
+            _s3_created("data-a", f"a/b/{SENTINELS[0]}"),
+            _s3_created("data-b", SENTINELS[1]),
+        ]
+        unwanted = [
+            _event("test", "package-objects-ready", {"uri": "s3://other-stack/runs/1"}),
+            _event("test", "package-objects-ready", {"uri": "s3://data-a-not/runs/1"}),
+            _event("aws.omics", "Run Status Change", {"status": "RUNNING", "runOutputUri": "s3://data-a/omics/7"}),
+            _event("aws.omics", "Run Status Change", {"status": "COMPLETED", "runOutputUri": "s3://elsewhere/o/7"}),
+            _s3_created("data-a", "a/x-ro-crate-metadata.json"),
+            _s3_created("data-a", "a/ro-crate-metadata.json.tmp"),
+            _s3_created("elsewhere", SENTINELS[0]),
+        ]
+        events = boto3.client("events")
+        for batch_of_entries in (wanted, unwanted):  # at most 10 entries per call
+            assert events.put_events(Entries=batch_of_entries)["FailedEntryCount"] == 0
+
+        delivered = []
+        while batch := sqs.receive_message(QueueUrl=outputs["QueueUrl"], MaxNumberOfMessages=10).get("Messages"):
+            delivered += [json.loads(m["Body"]) for m in batch]
+        got = sorted(json.dumps([e["detail-type"], e["detail"]], sort_keys=True) for e in delivered)
+        expected = sorted(json.dumps([e["DetailType"], json.loads(e["Detail"])], sort_keys=True) for e in wanted)
+        assert got == expected
+
+
+def test_toggles_off_create_no_omics_or_rocrate_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    boto3 = pytest.importorskip("boto3")
+    moto = pytest.importorskip("moto")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with moto.mock_aws(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        boto3.client("s3").create_bucket(Bucket="code")
+        bundle = io.BytesIO()
+        with zipfile.ZipFile(bundle, "w") as zf:
+            zf.writestr("x.py", "")
+        boto3.client("s3").put_object(Bucket="code", Key="b.zip", Body=bundle.getvalue())
+        params = {"CodeBucket": "code", "CodeKey": "b.zip", "Buckets": "only-bucket", "QueueName": "OtherPackager",
+                  "EnableProcessing": "false"}
+        cfn = boto3.client("cloudformation")
+        cfn.create_stack(StackName="qps2", TemplateBody=TEMPLATE.read_text(), Capabilities=["CAPABILITY_IAM"],
+                         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()])
+        summaries = cfn.list_stack_resources(StackName="qps2")["StackResourceSummaries"]
+        resources = {r["LogicalResourceId"] for r in summaries}
+        assert "PackageObjectsReadyRule" in resources
+        assert not resources & {"OmicsRule", "RoCrateRule"}
+        (rule,) = boto3.client("events").list_rules()["Rules"]
+        pattern = json.loads(rule["EventPattern"])
+        prefixes = [p for p in pattern["detail"]["$or"][0]["source_prefix"] if p]
+        assert prefixes == [{"prefix": "s3://only-bucket/"}]

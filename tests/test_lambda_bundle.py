@@ -1,0 +1,133 @@
+"""The Lambda bundle (deploy/build_lambda.sh, `make lambda`): entry points survive, adapters load from it alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "deploy" / "build_lambda.sh"
+FIRST_PARTY_ADAPTERS = {"omics", "rocrate", "uri", "edp", "description", "mapped"}
+DISTRIBUTIONS = {"qps_core", "qps_adapter_omics", "qps_adapter_rocrate", "qps_adapter_uri", "qps_adapter_edp"}
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
+# pip's words when it cannot reach a package index at all (as opposed to a real resolution failure)
+OFFLINE = re.compile(
+    r"Failed to establish a new connection|Temporary failure in name resolution|Name or service not known"
+    r"|Network is unreachable|Max retries exceeded|ProxyError|Could not fetch URL|Connection refused",
+)
+
+# Runs with `python -I -S`: no site-packages, no PYTHON* variables, no current directory on sys.path.
+PROBE = r"""
+import json, os, sys, sysconfig
+
+bundle = sys.argv[1]
+sys.path.insert(0, bundle)
+leaks = [p for p in sys.path if "site-packages" in p or "dist-packages" in p]
+assert not leaks, f"sys.path is not bundle + stdlib: {leaks}"
+
+import qps_core.lambda_handler
+
+ignored = qps_core.lambda_handler.handler(
+    {"source": "aws.omics", "detail-type": "Run Status Change", "detail": {"status": "RUNNING"}}, None
+)
+adapters = qps_core.lambda_handler.processor().runner.adapters
+stdlib = {os.path.realpath(sysconfig.get_paths()[k]) for k in ("stdlib", "platstdlib")}
+roots = tuple(stdlib) + (os.path.realpath(bundle),)
+outside = sorted(
+    name for name, module in list(sys.modules.items())
+    if getattr(module, "__file__", None) and not os.path.realpath(module.__file__).startswith(roots)
+)
+print(json.dumps({
+    "adapters": {i.id: {"loaded": i.loaded, "error": i.error, "distribution": i.distribution}
+                 for i in adapters.infos.values()},
+    "outside": outside,
+    "ignored": [r["status"] for r in ignored["results"]],
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def bundle_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("lambda") / "qps-lambda.zip"
+    env = {**os.environ, "PYTHON": sys.executable}
+    result = subprocess.run(["bash", str(SCRIPT), str(out)], capture_output=True, text=True, env=env, timeout=900)
+    if result.returncode != 0:
+        output = result.stdout + result.stderr
+        if OFFLINE.search(output):
+            pytest.skip(f"pip cannot reach a package index to build the Lambda bundle: {OFFLINE.search(output)[0]}")
+        pytest.fail(f"{SCRIPT.name} failed ({result.returncode}):\n{output[-6000:]}")
+    assert out.is_file()
+    assert "MiB unzipped" in result.stdout, "the build script prints the bundle's size"
+    return out
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(bundle_zip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("bundle")
+    with zipfile.ZipFile(bundle_zip) as zf:
+        zf.extractall(target)
+    return target
+
+
+def test_bundle_fits_lambda_and_keeps_entry_points(bundle_zip: Path) -> None:
+    with zipfile.ZipFile(bundle_zip) as zf:
+        infos = zf.infolist()
+    names = {i.filename for i in infos}
+    unzipped = sum(i.file_size for i in infos)
+    assert bundle_zip.stat().st_size < LAMBDA_UNZIPPED_LIMIT
+    assert unzipped < LAMBDA_UNZIPPED_LIMIT, f"{unzipped / 2**20:.0f} MiB unzipped exceeds Lambda's 250 MB"
+    # installed, not editable: each distribution's metadata (and so its entry points) is in the zip
+    dist_infos = {n.split("/", 1)[0] for n in names if ".dist-info/" in n}
+    for dist in DISTRIBUTIONS:
+        matching = [d for d in dist_infos if d.startswith(f"{dist}-")]
+        assert matching, f"{dist} has no .dist-info in the bundle"
+        assert f"{matching[0]}/entry_points.txt" in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert not [n for n in names if n.endswith((".pth", ".egg-link")) or "__editable__" in n]
+    for needed in ("qps_core/plugins.py", "boto3/__init__.py", "botocore/__init__.py", "quilt3/__init__.py"):
+        assert needed in names, needed
+
+
+@pytest.mark.skipif(
+    not (sys.platform == "linux" and platform.machine() == "x86_64" and sys.version_info[:2] == (3, 11)
+         and sys.implementation.name == "cpython"),
+    reason="the bundle holds Lambda's CPython 3.11 manylinux x86_64 wheels; this interpreter cannot import them",
+)
+def test_adapters_load_from_the_bundle_alone(bundle_dir: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "XDG_STATE_HOME": str(home / "state"),
+        "QUILT_DISABLE_USAGE_METRICS": "true",
+        # what the Lambda runtime provides
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "LAMBDA_TASK_ROOT": str(bundle_dir),
+    }
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", PROBE, str(bundle_dir)],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-6000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    adapters = report["adapters"]
+    print("adapters loaded from the bundle:", sorted(adapters))
+    assert set(adapters) == FIRST_PARTY_ADAPTERS
+    for adapter_id, info in adapters.items():
+        assert info["loaded"] and info["error"] is None, (adapter_id, info)
+    assert report["outside"] == [], f"modules imported from outside the bundle and stdlib: {report['outside']}"
+    assert report["ignored"] == ["ignored"]
