@@ -7,6 +7,7 @@ that cannot be unwrapped becomes a `broken` event on its own; its neighbours go 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import jsonstrict
@@ -16,13 +17,94 @@ from .events import Event
 _FIFO_ATTRIBUTES = ("MessageGroupId", "MessageDeduplicationId", "SequenceNumber")
 
 
+@dataclass(frozen=True)
+class _Where:
+    """Where an event came from: the envelopes crossed, the SQS message, its FIFO attributes."""
+
+    via: tuple[str, ...] = ()
+    record_id: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    def inside(self, envelope: str, **changes: Any) -> _Where:
+        return replace(self, via=(*self.via, envelope), **changes)
+
+
+class _Unwrapper:
+    def __init__(self, max_depth: int) -> None:
+        self.max_depth = max_depth
+        self.events: list[Event] = []
+
+    def emit(self, kind: Any, payload: Any, where: _Where, note: str | None = None) -> None:
+        self.events.append(Event(kind, payload, record_id=where.record_id, via=where.via,
+                                 attributes=dict(where.attributes), note=note))
+
+    def value(self, value: Any, where: _Where) -> None:
+        if isinstance(value, list) and not where.via:
+            for item in value:
+                self.value(item, _Where(via=("batch",)))
+            return
+        if not isinstance(value, dict):
+            self.emit("body", value, where)
+            return
+        records = value.get("Records")
+        if isinstance(records, list) and _looks_like_records(value):
+            if not records:
+                self.emit("skipped", value, where, "the envelope holds no records")
+            for record in records:
+                self.record(record, where)
+            return
+        if value.get("Type") == "Notification" and "Message" in value and "TopicArn" in value:
+            self.text(value["Message"], "SNS Message", where.inside("sns"))
+        elif value.get("Event") == "s3:TestEvent":
+            self.emit("skipped", value, where, "S3 test event (s3:TestEvent)")
+        elif "detail-type" in value and ("source" in value or "detail" in value):
+            # An EventBridge event; input transformers (the spec's custom rule) may drop `source`.
+            self.emit("eventbridge", value, where)
+        else:
+            self.emit("body", value, where)
+
+    def record(self, record: Any, where: _Where) -> None:
+        if not isinstance(record, dict):
+            self.emit("broken", record, where, "a record is not a JSON object")
+            return
+        source = record.get("eventSource") or record.get("EventSource")
+        if source == "aws:sqs" or ("messageId" in record and "body" in record):
+            message_id = record.get("messageId")
+            attrs = record.get("attributes")
+            attrs = attrs if isinstance(attrs, dict) else {}
+            fifo = {k: attrs[k] for k in _FIFO_ATTRIBUTES if k in attrs}
+            self.text(record.get("body"), "SQS body", where.inside(
+                "sqs", record_id=message_id if isinstance(message_id, str) else None,
+                attributes={**where.attributes, **fifo}))
+        elif source == "aws:sns" or isinstance(record.get("Sns"), dict):
+            self.text((record.get("Sns") or {}).get("Message"), "SNS Message", where.inside("sns"))
+        elif source == "aws:s3" or isinstance(record.get("s3"), dict):
+            self.emit("s3", record, where.inside("s3"))
+        else:
+            self.emit("skipped", record, where, f"unsupported record (eventSource {source!r})")
+
+    def text(self, text: Any, what: str, where: _Where) -> None:
+        if not isinstance(text, str):
+            self.emit("broken", text, where, f"{what} is not a string")
+            return
+        try:
+            value = jsonstrict.loads(text, max_depth=self.max_depth)
+        except InvalidInput as exc:
+            self.emit("broken", text, where, f"{what}: {exc}")
+            return
+        if isinstance(value, list):
+            self.emit("body", value, where)
+        else:
+            self.value(value, where)
+
+
 def unwrap(value: Any, *, max_depth: int = jsonstrict.MAX_DEPTH) -> list[Event]:
     """Every event inside `value`, numbered from 0 depth first."""
-    events: list[Event] = []
-    _unwrap(value, events, via=(), record_id=None, attributes={}, max_depth=max_depth)
-    for index, event in enumerate(events):
+    unwrapper = _Unwrapper(max_depth)
+    unwrapper.value(value, _Where())
+    for index, event in enumerate(unwrapper.events):
         event.index = index
-    return events
+    return unwrapper.events
 
 
 def unwrap_bytes(data: bytes | str, *, max_depth: int = jsonstrict.MAX_DEPTH) -> list[Event]:
@@ -32,46 +114,6 @@ def unwrap_bytes(data: bytes | str, *, max_depth: int = jsonstrict.MAX_DEPTH) ->
     except InvalidInput as exc:
         return [Event("broken", None, note=str(exc))]
     return unwrap(value, max_depth=max_depth)
-
-
-def _unwrap(
-    value: Any,
-    out: list[Event],
-    *,
-    via: tuple[str, ...],
-    record_id: str | None,
-    attributes: dict[str, Any],
-    max_depth: int,
-) -> None:
-    def emit(kind: Any, payload: Any, note: str | None = None) -> None:
-        out.append(Event(kind, payload, record_id=record_id, via=via, attributes=dict(attributes), note=note))
-
-    if isinstance(value, list) and not via:
-        for item in value:
-            _unwrap(item, out, via=("batch",), record_id=None, attributes={}, max_depth=max_depth)
-        return
-    if not isinstance(value, dict):
-        emit("body", value)
-        return
-    records = value.get("Records")
-    if isinstance(records, list) and _looks_like_records(value):
-        if not records:
-            emit("skipped", value, "the envelope holds no records")
-        for record in records:
-            _unwrap_record(record, out, via=via, record_id=record_id, attributes=attributes, max_depth=max_depth)
-        return
-    if value.get("Type") == "Notification" and "Message" in value and "TopicArn" in value:
-        _unwrap_text(value["Message"], "SNS Message", out, via=(*via, "sns"), record_id=record_id,
-                     attributes=attributes, max_depth=max_depth)
-        return
-    if value.get("Event") == "s3:TestEvent":
-        emit("skipped", value, "S3 test event (s3:TestEvent)")
-        return
-    if "detail-type" in value and ("source" in value or "detail" in value):
-        # An EventBridge event; input transformers (the spec's custom rule) may drop `source`.
-        emit("eventbridge", value)
-        return
-    emit("body", value)
 
 
 _RECORD_MARKERS = ("eventSource", "EventSource", "s3", "Sns")
@@ -86,60 +128,3 @@ def _looks_like_records(value: dict[str, Any]) -> bool:
         isinstance(r, dict) and (any(m in r for m in _RECORD_MARKERS) or ("messageId" in r and "body" in r))
         for r in records
     ) and not any(k in value for k in ("uri", "source_prefix"))
-
-
-def _unwrap_record(
-    record: Any,
-    out: list[Event],
-    *,
-    via: tuple[str, ...],
-    record_id: str | None,
-    attributes: dict[str, Any],
-    max_depth: int,
-) -> None:
-    if not isinstance(record, dict):
-        out.append(Event("broken", record, record_id=record_id, via=via, note="a record is not a JSON object"))
-        return
-    source = record.get("eventSource") or record.get("EventSource")
-    if source == "aws:sqs" or ("messageId" in record and "body" in record):
-        rid = record.get("messageId") if isinstance(record.get("messageId"), str) else None
-        attrs = record.get("attributes")
-        attrs = attrs if isinstance(attrs, dict) else {}
-        fifo = {k: attrs[k] for k in _FIFO_ATTRIBUTES if k in attrs}
-        _unwrap_text(record.get("body"), "SQS body", out, via=(*via, "sqs"), record_id=rid,
-                     attributes={**attributes, **fifo}, max_depth=max_depth)
-    elif source == "aws:sns" or isinstance(record.get("Sns"), dict):
-        sns = record.get("Sns") or {}
-        _unwrap_text(sns.get("Message"), "SNS Message", out, via=(*via, "sns"), record_id=record_id,
-                     attributes=attributes, max_depth=max_depth)
-    elif source == "aws:s3" or isinstance(record.get("s3"), dict):
-        out.append(Event("s3", record, record_id=record_id, via=(*via, "s3"), attributes=attributes))
-    else:
-        out.append(Event("skipped", record, record_id=record_id, via=via, attributes=attributes,
-                         note=f"unsupported record (eventSource {source!r})"))
-
-
-def _unwrap_text(
-    text: Any,
-    what: str,
-    out: list[Event],
-    *,
-    via: tuple[str, ...],
-    record_id: str | None,
-    attributes: dict[str, Any],
-    max_depth: int,
-) -> None:
-    if not isinstance(text, str):
-        out.append(Event("broken", text, record_id=record_id, via=via, attributes=attributes,
-                         note=f"{what} is not a string"))
-        return
-    try:
-        value = jsonstrict.loads(text, max_depth=max_depth)
-    except InvalidInput as exc:
-        out.append(Event("broken", text, record_id=record_id, via=via, attributes=attributes,
-                         note=f"{what}: {exc}"))
-        return
-    if isinstance(value, list):
-        out.append(Event("body", value, record_id=record_id, via=via, attributes=attributes))
-        return
-    _unwrap(value, out, via=via, record_id=record_id, attributes=attributes, max_depth=max_depth)
