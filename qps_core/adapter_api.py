@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import ConfigError, IgnoredEvent, InvalidInput, RejectedEvent
+from .errors import ConfigError, IgnoredEvent, InvalidInput, RejectedEvent, shown
 from .events import Event, S3ObjectEvent
 from .hookspecs import hookimpl
 from .models import PackageRequest
-from .s3paths import S3Folder, basename, check_bucket, derive_package_name, folder_of_key, parse_folder
+from .s3paths import (
+    S3Folder,
+    basename,
+    check_bucket,
+    derive_package_name,
+    folder_of_key,
+    folder_uri,
+    is_quilt_internal,
+    parse_folder,
+)
 from .settings import Settings
 
 __all__ = [
@@ -27,15 +36,12 @@ __all__ = [
     "folder_of_key",
     "folder_uri",
     "hookimpl",
+    "is_quilt_internal",
     "parse_folder",
     "request_for_folder",
     "request_from_body",
+    "shown",
 ]
-
-
-def folder_uri(bucket: str, prefix: str) -> str:
-    """`s3://bucket/prefix` from a decoded key prefix ('%' escaped, so it is not decoded twice)."""
-    return f"s3://{bucket}/{prefix.replace('%', '%25')}"
 
 
 def request_for_folder(settings: Settings, uri: str, *, field: str = "source_prefix", **fields: Any) -> PackageRequest:

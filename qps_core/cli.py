@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .errors import QPSError
+from .errors import QPSError, describe_exception
 
 app = typer.Typer(
     name="qps",
@@ -254,8 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if debug:
             raise
-        text = " ".join(str(exc).split())
-        sys.stderr.write(f"qps: internal error: {type(exc).__name__}: {text} (QPS_DEBUG=1 shows the traceback)\n")
+        sys.stderr.write(f"qps: internal error: {describe_exception(exc)} (QPS_DEBUG=1 shows the traceback)\n")
         sys.exit(3)
 
 

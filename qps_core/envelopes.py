@@ -14,6 +14,7 @@ from . import jsonstrict
 from .errors import InvalidInput
 from .events import Event
 
+_SNS_CONFIRMATIONS = ("SubscriptionConfirmation", "UnsubscribeConfirmation")
 _FIFO_ATTRIBUTES = ("MessageGroupId", "MessageDeduplicationId", "SequenceNumber")
 
 
@@ -55,6 +56,8 @@ class _Unwrapper:
             return
         if value.get("Type") == "Notification" and "Message" in value and "TopicArn" in value:
             self.text(value["Message"], "SNS Message", where.inside("sns"))
+        elif value.get("Type") in _SNS_CONFIRMATIONS and "TopicArn" in value:
+            self.emit("skipped", value, where, f"SNS {value['Type']} (confirm subscriptions out of band)")
         elif value.get("Event") == "s3:TestEvent":
             self.emit("skipped", value, where, "S3 test event (s3:TestEvent)")
         elif "detail-type" in value and ("source" in value or "detail" in value):

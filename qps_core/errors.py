@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 
+def one_line(value: object) -> str:
+    """Any text (an exception message, a response) collapsed to one line."""
+    return " ".join(str(value).split())
+
+
+def shown(value: object, limit: int = 80) -> str:
+    """`repr(value)`, shortened: user input echoed in an error never floods a log line."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 5]}…{text[-3:]}"
+
+
+def describe_exception(exc: BaseException) -> str:
+    """`Type: message` on one line (just the message for QPS's own errors)."""
+    if isinstance(exc, QPSError):
+        return str(exc)
+    text = one_line(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 class QPSError(Exception):
     """Base class for every error QPS reports to a user."""
 
     permanent = True
 
     def __str__(self) -> str:
-        return " ".join(str(self.args[0]).split()) if self.args else self.__class__.__name__
+        return one_line(self.args[0]) if self.args else self.__class__.__name__
 
 
 class InvalidInput(QPSError, ValueError):

@@ -14,7 +14,10 @@ def expand_paths(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*.json") if p.is_file()))
+            found = sorted(p for p in path.rglob("*.json") if p.is_file())
+            if not found:
+                raise InvalidInput(f"{path}: the folder holds no *.json event files")
+            files.extend(found)
         elif path.is_file():
             files.append(path)
         else:
@@ -29,6 +32,6 @@ def read_events(paths: list[Path]) -> Iterator[tuple[str, Event]]:
             data = file.read_bytes()
         except OSError as exc:
             raise InvalidInput(f"{file}: {exc.strerror}") from None
-        events = unwrap_bytes(data)
+        events = unwrap_bytes(data) or [Event("skipped", None, note="the file holds no events")]
         for event in events:
             yield (str(file) if len(events) == 1 else f"{file}#{event.index}"), event

@@ -15,8 +15,10 @@ import logging
 import os
 from typing import Any
 
-from .errors import TransientError
-from .sqs_batch import BatchProcessor
+from . import jsonstrict
+from .errors import InvalidInput, TransientError
+from .runner import RunOutcome
+from .sqs_batch import BatchProcessor, RecordResult
 
 log = logging.getLogger("qps")
 _PROCESSOR: BatchProcessor | None = None
@@ -48,6 +50,12 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
     proc = processor()
     if _is_sqs_batch(event):
         return proc.process_batch(event["Records"])
+    try:
+        jsonstrict.check_value(event)  # the runtime parsed it: apply QPS's strict-JSON rules here
+    except InvalidInput as exc:
+        rejected = RecordResult(None, "dead-lettered", [RunOutcome("rejected", error=str(exc))], [str(exc)])
+        proc.dead_letter(event, rejected)
+        return {"results": [o.as_dict() for o in rejected.outcomes]}
     result = proc.process_value(event)
     summary = {"results": [o.as_dict() for o in result.outcomes]}
     if result.decision == "dead-lettered":

@@ -5,12 +5,12 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Mapping
 from typing import Any, Literal
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, ValidationError, model_validator
 
 from . import s3paths
-from .errors import InvalidInput
+from .errors import InvalidInput, shown
 from .jsonstrict import dumps_compact
 
 DEFAULT_MAX_METADATA_BYTES = 256 * 1024
@@ -54,7 +54,7 @@ class PackageRequest(BaseModel):
         unknown = sorted(k for k in data if k not in REQUEST_FIELDS and k not in _ALIASES)
         if unknown:
             raise InvalidInput(
-                f"unknown field {', '.join(repr(k) for k in unknown)}; allowed fields are: "
+                f"unknown field {', '.join(shown(k, 40) for k in unknown[:5])}; allowed fields are: "
                 + ", ".join(REQUEST_FIELDS)
                 + " (commit_message is an alias of message)"
             )
@@ -71,7 +71,7 @@ class PackageRequest(BaseModel):
         out["source_prefix"] = folder.uri
 
         registry = out.get("registry", folder.bucket)
-        out["registry"] = _normalise_registry(registry)
+        out["registry"] = normalise_registry(registry)
         allowed = ctx.get("allowed_registries") or ()
         if allowed and out["registry"] not in allowed:
             raise InvalidInput(
@@ -121,11 +121,12 @@ class PackageRequest(BaseModel):
         bucket, path, query = s3paths.split_s3_uri(uri, "uri", allow_query=True)
         if not path.strip("/"):
             raise InvalidInput("uri: must name a folder inside the bucket, not only the bucket")
-        body: dict[str, Any] = {"source_prefix": f"s3://{bucket}/{path}"}
+        body: dict[str, Any] = {}
         metadata = query_to_metadata(query)
         if metadata:
             body["metadata"] = metadata
-        return cls.parse(_quote_percent(body), **context)
+        body["source_prefix"] = s3paths.folder_uri(bucket, path)
+        return cls.parse(body, **context)
 
     def normalised(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -134,12 +135,6 @@ class PackageRequest(BaseModel):
     def folder(self) -> s3paths.S3Folder:
         bucket, _, prefix = self.source_prefix[5:].partition("/")
         return s3paths.S3Folder(bucket, prefix)
-
-
-def _quote_percent(body: dict[str, Any]) -> dict[str, Any]:
-    # The path is already decoded; escape '%' so parse_folder does not decode it twice.
-    body["source_prefix"] = body["source_prefix"].replace("%", "%25")
-    return body
 
 
 def query_to_metadata(query: str) -> dict[str, Any]:
@@ -153,7 +148,7 @@ def query_to_metadata(query: str) -> dict[str, Any]:
     return {k: v[0] if len(v) == 1 else v for k, v in parsed.items()}
 
 
-def _normalise_registry(registry: Any) -> str:
+def normalise_registry(registry: Any) -> str:
     if not isinstance(registry, str):
         raise InvalidInput("registry: must be a string (a bucket name or s3://bucket)")
     if registry.startswith("s3://"):
@@ -178,16 +173,22 @@ def resolve_metadata_uri(value: Any, folder: s3paths.S3Folder) -> str:
     if ":" in value.split("/", 1)[0]:
         scheme = value.split(":", 1)[0]
         raise InvalidInput(f"metadata_uri: scheme {scheme!r} is not allowed; use s3:// or a relative path")
-    if value.startswith("/") or value.endswith("/") or any(ord(c) < 0x20 for c in value):
+    if "?" in value or "#" in value:
+        raise InvalidInput("metadata_uri: must not contain '?' or '#'; percent-encode them as %3F and %23")
+    try:
+        path = unquote(value, errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidInput("metadata_uri: the path is not valid percent-encoded UTF-8") from None
+    if path.startswith("/") or path.endswith("/") or "//" in path or any(ord(c) < 0x20 for c in path):
         raise InvalidInput("metadata_uri: a relative path must name an object inside the source folder")
     depth = 0
-    for segment in value.split("/"):
-        depth += -1 if segment == ".." else 0 if segment in ("", ".") else 1
+    for segment in path.split("/"):
+        depth += -1 if segment == ".." else 0 if segment == "." else 1
         if depth < 0:
             raise InvalidInput("metadata_uri: a relative path must stay inside the source folder")
     if depth == 0:
         raise InvalidInput("metadata_uri: a relative path must name an object inside the source folder")
-    joined = posixpath.normpath(folder.prefix + value)
+    joined = posixpath.normpath(folder.prefix + path)
     return f"s3://{folder.bucket}/{joined}"
 
 

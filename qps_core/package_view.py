@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .errors import PermanentError
-from .models import _normalise_registry
+from .errors import PermanentError, one_line
+from .models import normalise_registry
 from .s3paths import check_package_name
 
 
 def describe_package(
     registry: str, name: str, *, top_hash: str | None = None, endpoint_url: str | None = None
 ) -> dict[str, Any]:
-    bucket = _normalise_registry(registry)
+    bucket = normalise_registry(registry)
     check_package_name(name, "package name")
     if endpoint_url:
         from .local_endpoint import credentials_for
@@ -27,8 +27,7 @@ def describe_package(
     try:
         pkg = quilt3.Package.browse(name, registry=f"s3://{bucket}", top_hash=top_hash)
     except Exception as exc:
-        text = " ".join(str(exc).split())
-        raise PermanentError(f"cannot read package {name} from s3://{bucket}: {text}") from None
+        raise PermanentError(f"cannot read package {name} from s3://{bucket}: {one_line(exc)}") from None
     entries = [
         {
             "logical_key": lk,

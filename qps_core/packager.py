@@ -104,13 +104,14 @@ class Packager:
             where = f"packaging {request.source_prefix} into s3://{request.registry}"
             if inner is not None:
                 raise classify(inner, "S3", where) from exc
-            raise PermanentError(f"{where}: internal error ({type(exc).__name__}: {exc})") from exc
+            raise  # a bug, not a classified S3 failure: the runner reports it and SQS retries, then redrives
 
     def _package(self, request: PackageRequest) -> PackageResult:
         registry_bucket = request.registry
         folder = request.folder
         name = request.package_name
         objects = self._list(folder)
+        metadata_uri = request.metadata_uri
         if not objects and folder.prefix:
             parent = self._folder_of_named_object(folder)
             if parent is not None:
@@ -121,8 +122,14 @@ class Packager:
                     name = s3paths.derive_package_name(
                         parent, self.settings.default_prefix, self.settings.default_suffix
                     )
+                if metadata_uri and metadata_uri.startswith(folder.uri):  # relative to the path as given
+                    metadata_uri = parent.uri + metadata_uri[len(folder.uri) :]
                 folder = parent
                 objects = self._list(folder)
+        if request.should_copy and registry_bucket == folder.bucket:
+            # Copies land in s3://registry/<name>/...: never package earlier copies as new files.
+            copies = f"{name}/"
+            objects = [o for o in objects if not o.key.startswith(copies)]
         if not objects:
             raise PermanentError(f"ListObjectVersions on {folder.uri}: the folder holds no objects to package")
         self._check_quiet(folder, objects)
@@ -130,7 +137,7 @@ class Packager:
         registry = get_package_registry(f"s3://{registry_bucket}")
         latest = self._read_latest(registry.pointer_latest_pk(name))
 
-        meta = self._metadata(request)
+        meta = self._metadata(request, metadata_uri)
         summary = self._crate_summary(folder, objects)
         if summary is not None and "ro-crate" not in meta:
             meta["ro-crate"] = summary
@@ -301,12 +308,11 @@ class Packager:
 
     # ------------------------------------------------------------------ metadata
 
-    def _metadata(self, request: PackageRequest) -> dict[str, Any]:
+    def _metadata(self, request: PackageRequest, uri: str | None) -> dict[str, Any]:
         if request.metadata is not None:
             return dict(request.metadata)
-        if not request.metadata_uri:
+        if not uri:
             return {}
-        uri = request.metadata_uri
         bucket, _, key = uri[5:].partition("/")
         data = self._get_bytes(uri, MAX_METADATA_FILE_BYTES, Bucket=bucket, Key=key)
         if data is None:

@@ -11,7 +11,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import QPSError
+from .errors import describe_exception
 from .settings import Settings
 
 ENTRY_POINT_GROUP = "qps.adapters"
@@ -92,7 +92,7 @@ class AdapterSet:
                 startup(settings=self.settings)
         except Exception as exc:  # an adapter's failure never takes the others down
             self.manager.unregister(name=info.id)
-            info.error = _one_line(exc)
+            info.error = describe_exception(exc)
             log.warning("adapter %r disabled: %s", info.id, info.error)
             return
         info.loaded = True
@@ -103,13 +103,6 @@ def _priority(manager: pluggy.PluginManager, name: str) -> str:
         if impl.plugin_name == name:
             return "first" if impl.tryfirst else "last" if impl.trylast else "normal"
     return "none"
-
-
-def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, QPSError):
-        return str(exc)
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _entry_points() -> list[EntryPoint]:
@@ -144,6 +137,9 @@ def load_adapters(settings: Settings, *, load_disabled: bool = False) -> Adapter
         adapters.infos[ep.name] = AdapterInfo(ep.name, dist, version, "", settings.adapter_enabled(ep.name),
                                               module=ep.value)
         chosen.append(ep)
+    named = set(settings.enable_adapters) | set(settings.disable_adapters) | set(settings.adapter_order)
+    for unknown in sorted(named - set(adapters.infos)):
+        log.warning("setting names adapter %r, which is not installed", unknown)
     for ep in chosen:
         info = adapters.infos[ep.name]
         if not (info.enabled or load_disabled):
@@ -152,7 +148,7 @@ def load_adapters(settings: Settings, *, load_disabled: bool = False) -> Adapter
         try:
             module = ep.load()
         except Exception as exc:
-            info.error = f"cannot be imported: {_one_line(exc)}"
+            info.error = f"cannot be imported: {describe_exception(exc)}"
             info.description = _describe(None, ep)
             log.warning("adapter %r %s", ep.name, info.error)
             continue
@@ -168,5 +164,5 @@ def _register_checked(adapters: AdapterSet, module: ModuleType, info: AdapterInf
     try:
         adapters._register(module, info)
     except (ValueError, pluggy.PluginValidationError) as exc:
-        info.error = f"is not a valid adapter: {_one_line(exc)}"
+        info.error = f"is not a valid adapter: {describe_exception(exc)}"
         log.warning("adapter %r %s", info.id, info.error)

@@ -1,11 +1,12 @@
 """One runner: envelopes → events → enabled adapters → package requests (→ packager).
 
-Dispatch rule (documented in docs/adapters.md): every enabled adapter is asked about every event,
+Dispatch rule (documented in docs/plugins.md): every enabled adapter is asked about every event,
 in consultation order (`Settings.adapter_order` first, then pluggy priority: `tryfirst` adapters,
-normal ones, `trylast` ones; alphabetical by id within a priority). The first adapter that plans
-or rejects the event decides it; every other adapter that also planned or rejected it is listed in
-`also_claimed_by`. An adapter that raises an unexpected exception is reported by id and never stops
-the others. Events under the bucket-root `.quilt/` prefix are never offered to adapters.
+normal ones, `trylast` ones; alphabetical by id within a priority). The first adapter that plans,
+rejects or deliberately ignores (`IgnoredEvent`) the event decides it; every later adapter that
+would also have planned it is listed in `also_claimed_by`. An adapter that raises an unexpected
+exception is reported by id and never stops the others. Events under the bucket-root `.quilt/`
+prefix are never offered to adapters.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from . import envelopes
-from .errors import IgnoredEvent, InvalidInput, QPSError
+from .errors import IgnoredEvent, InvalidInput, QPSError, describe_exception
 from .events import Event
 from .models import PackageRequest
 from .plugins import AdapterSet, load_adapters
@@ -64,11 +65,16 @@ class Runner:
     """Plans events with the enabled adapters. Built once (per process, per Lambda cold start)."""
 
     def __init__(
-        self, settings: Settings | None = None, adapters: AdapterSet | None = None, packager: Any = None
+        self,
+        settings: Settings | None = None,
+        adapters: AdapterSet | None = None,
+        packager: Any = None,
+        notifier: Any = None,
     ) -> None:
         self.settings = settings or default_settings()
         self.adapters = adapters or load_adapters(self.settings)
         self._packager = packager
+        self._notifier = notifier
 
     @property
     def packager(self) -> Any:
@@ -79,12 +85,14 @@ class Runner:
             self._packager = Packager(self.settings)
         return self._packager
 
-    def run_event(self, event: Event, *, dry_run: bool = False) -> tuple[Plan, list[RunOutcome]]:
-        """Plan one event and package what it implies."""
-        plan = self.plan_event(event)
-        if plan.status != "planned" or dry_run:
-            return plan, execute_plan(plan, None, dry_run=dry_run)
-        return plan, execute_plan(plan, self.packager)
+    @property
+    def notifier(self) -> Any:
+        """Completion notices (a no-op unless a bus or topic is set)."""
+        if self._notifier is None:
+            from .notices import Notifier
+
+            self._notifier = Notifier(self.settings)
+        return self._notifier
 
     # -- planning ---------------------------------------------------------------------------
     def plan_value(self, value: Any) -> list[Plan]:
@@ -103,7 +111,6 @@ class Runner:
             return Plan(event, "ignored", reason=f"{s3obj.key!r} is under .quilt/, where package pushes write")
 
         decided: Plan | None = None
-        ignored: Plan | None = None
         claimants: list[str] = []
         errors: list[str] = []
         for adapter_id, describe in self.adapters.implementations():
@@ -113,9 +120,7 @@ class Runner:
                     continue
                 requests = [_with_message(adapter_id, r) for r in result]
             except IgnoredEvent as exc:
-                if ignored is None:
-                    ignored = Plan(event, "ignored", adapter=adapter_id, reason=str(exc))
-                continue
+                outcome = Plan(event, "ignored", adapter=adapter_id, reason=str(exc))
             except InvalidInput as exc:
                 outcome = Plan(event, "rejected", adapter=adapter_id, error=str(exc))
             except Exception as exc:
@@ -130,18 +135,27 @@ class Runner:
                     outcome = Plan(event, "ignored", adapter=adapter_id, reason="the adapter found nothing to package")
             if decided is None:
                 decided = outcome
-            else:
+            elif outcome.status == "planned":  # a competing plan; a fallback's rejection is no competition
                 claimants.append(adapter_id)
         if decided is None:
-            if ignored is not None:
-                decided = ignored
-            elif errors:
+            if errors:  # it may have been that adapter's event: never drop it silently
                 decided = Plan(event, "rejected", error=errors[0])
             else:
                 decided = Plan(event, "ignored", reason=f"no enabled adapter claims this {event.describe()}")
         decided.also_claimed_by = claimants
         decided.adapter_errors = errors
         return decided
+
+
+    def run_event(self, event: Event, *, dry_run: bool = False) -> tuple[Plan, list[RunOutcome]]:
+        """Plan one event, package what it implies, and publish a completion notice per request."""
+        plan = self.plan_event(event)
+        if plan.status != "planned" or dry_run:
+            return plan, execute_plan(plan, None, dry_run=dry_run)
+        outcomes = execute_plan(plan, self.packager)
+        for outcome in outcomes:
+            self.notifier.publish(outcome)
+        return plan, outcomes
 
 
 def _with_message(adapter_id: str, request: Any) -> PackageRequest:
@@ -153,12 +167,7 @@ def _with_message(adapter_id: str, request: Any) -> PackageRequest:
 
 
 def _adapter_failure(adapter_id: str, exc: Exception) -> str:
-    if isinstance(exc, QPSError):
-        return f"adapter {adapter_id!r} failed: {exc}"
-    text = " ".join(str(exc).split())
-    return f"adapter {adapter_id!r} failed: {type(exc).__name__}: {text}" if text else (
-        f"adapter {adapter_id!r} failed: {type(exc).__name__}"
-    )
+    return f"adapter {adapter_id!r} failed: {describe_exception(exc)}"
 
 
 RunStatus = Literal["created", "unchanged", "planned", "ignored", "rejected", "failed"]
@@ -215,8 +224,7 @@ def execute_plan(plan: Plan, packager: Any, *, dry_run: bool = False) -> list[Ru
                                        retry_after=getattr(exc, "retry_after", None)))
         except Exception as exc:  # a bug, not the input's fault: report it, keep going
             log.exception("packaging %s failed unexpectedly", request.source_prefix)
-            text = " ".join(str(exc).split())
-            outcomes.append(RunOutcome("failed", plan.adapter, request, error=f"{type(exc).__name__}: {text}",
+            outcomes.append(RunOutcome("failed", plan.adapter, request, error=describe_exception(exc),
                                        retryable=True))
         else:
             outcomes.append(RunOutcome(result.status, plan.adapter, request, result.top_hash, result.files,

@@ -23,7 +23,7 @@ from botocore.config import Config
 from quilt3 import data_transfer as _q3_transfer
 from quilt3.backends import s3 as _q3_backend_s3
 
-from .errors import PackagingError, PermanentError, TransientError
+from .errors import PackagingError, PermanentError, TransientError, one_line
 
 MAX_POOL_CONNECTIONS = 32
 
@@ -92,10 +92,6 @@ def make_client(endpoint_url: str | None = None, session: boto3.Session | None =
     return session.client("s3", **kwargs)
 
 
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
 def error_code(exc: botocore.exceptions.ClientError) -> str:
     err = exc.response.get("Error") or {}
     return str(err.get("Code") or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or "")
@@ -123,7 +119,7 @@ def classify(exc: BaseException, action: str, uri: str) -> PackagingError:
     if isinstance(exc, botocore.exceptions.ClientError):
         code = error_code(exc)
         status = http_status(exc)
-        message = _one_line((exc.response.get("Error") or {}).get("Message") or "")
+        message = one_line((exc.response.get("Error") or {}).get("Message") or "")
         detail = f" ({code}: {message})" if message else f" ({code})" if code else ""
         if code == "NoSuchBucket":
             return PermanentError(f"{where}: no such bucket")
@@ -139,13 +135,13 @@ def classify(exc: BaseException, action: str, uri: str) -> PackagingError:
             return TransientError(f"{where}: temporary S3 failure{detail}")
         return PermanentError(f"{where}: S3 refused the request{detail}")
     if isinstance(exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError):
-        return PermanentError(f"{where}: no AWS credentials ({_one_line(exc)})")
+        return PermanentError(f"{where}: no AWS credentials ({one_line(exc)})")
     if isinstance(exc, botocore.exceptions.ParamValidationError):
-        return PermanentError(f"{where}: invalid request ({_one_line(exc)})")
+        return PermanentError(f"{where}: invalid request ({one_line(exc)})")
     if isinstance(exc, botocore.exceptions.BotoCoreError | ConnectionError | TimeoutError):
         # Connection errors, timeouts, truncated bodies, credential-endpoint hiccups.
-        return TransientError(f"{where}: connection failed, retry later ({type(exc).__name__}: {_one_line(exc)})")
-    return PermanentError(f"{where}: {type(exc).__name__}: {_one_line(exc)}")
+        return TransientError(f"{where}: connection failed, retry later ({type(exc).__name__}: {one_line(exc)})")
+    return PermanentError(f"{where}: {type(exc).__name__}: {one_line(exc)}")
 
 
 def find_client_error(exc: BaseException) -> BaseException | None:

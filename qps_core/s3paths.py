@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import unquote, unquote_plus
+from urllib.parse import quote, unquote, unquote_plus
 
-from .errors import InvalidInput
+from .errors import InvalidInput, shown
 
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _IPV4_RE = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
@@ -31,7 +31,7 @@ def check_bucket(name: str, field: str = "bucket") -> str:
         or name.startswith(_BAD_BUCKET_PREFIXES)
         or name.endswith(_BAD_BUCKET_SUFFIXES)
     ):
-        raise InvalidInput(f"{field}: {name!r} is not a valid S3 bucket name")
+        raise InvalidInput(f"{field}: {shown(name)} is not a valid S3 bucket name")
     return name
 
 
@@ -74,10 +74,12 @@ def split_s3_uri(uri: object, field: str, *, allow_query: bool = False) -> tuple
     rest = uri[5:]
     query = ""
     if "#" in rest:
-        raise InvalidInput(f"{field}: an S3 URI must not contain a fragment ('#')")
+        raise InvalidInput(f"{field}: an S3 URI must not contain a fragment ('#'); percent-encode a literal '#' as %23")
     if "?" in rest:
         if not allow_query:
-            raise InvalidInput(f"{field}: an S3 URI here must not contain a query string ('?')")
+            raise InvalidInput(
+                f"{field}: an S3 URI here must not contain a query string ('?'); percent-encode a literal '?' as %3F"
+            )
         rest, query = rest.split("?", 1)
     bucket, _, path = rest.partition("/")
     check_bucket(bucket, field)
@@ -95,6 +97,12 @@ def parse_folder(uri: object, field: str = "source_prefix") -> S3Folder:
     if path and not path.endswith("/"):
         path += "/"
     return S3Folder(bucket, path)
+
+
+def folder_uri(bucket: str, path: str) -> str:
+    """`s3://bucket/path` for a decoded key or prefix, percent-encoded so that parsing gives it back
+    exactly (a key may hold '%', '?', '#', spaces or any Unicode)."""
+    return f"s3://{bucket}/{quote(path, safe='/')}"
 
 
 def decode_event_key(raw_key: str) -> str:
@@ -122,7 +130,7 @@ def check_package_name(name: object, field: str = "package_name") -> str:
         raise InvalidInput(f"{field}: must be a string")
     if not _NAME_RE.fullmatch(name):
         raise InvalidInput(
-            f"{field}: {name!r} is not a valid package name; use 'prefix/suffix' with letters, digits, '_' or '-'"
+            f"{field}: {shown(name)} is not a valid package name; use 'prefix/suffix' with letters, digits, '_' or '-'"
         )
     return name
 

@@ -58,6 +58,25 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("allowed_registries")
+    @classmethod
+    def _registries(cls, value: list[str]) -> list[str]:
+        from .errors import InvalidInput
+        from .models import normalise_registry
+
+        try:
+            return [normalise_registry(v) for v in value]
+        except InvalidInput as exc:
+            raise ValueError(str(exc).removeprefix("registry: ")) from None
+
+    @field_validator("sentinel_names")
+    @classmethod
+    def _basenames(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if "/" in v]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a file name (sentinels are matched on the key's basename)")
+        return value
+
     @field_validator("default_prefix", "default_suffix")
     @classmethod
     def _name_part(cls, value: str) -> str:

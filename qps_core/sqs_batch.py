@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from . import envelopes
-from .notices import Notifier
 from .runner import Runner, RunOutcome
 
 log = logging.getLogger("qps.sqs")
@@ -33,12 +32,11 @@ class RecordResult:
 
 
 class BatchProcessor:
-    """One per process (per Lambda cold start): the runner, the notifier and lazily an SQS client."""
+    """One per process (per Lambda cold start): the runner and, lazily, an SQS client."""
 
-    def __init__(self, runner: Runner, notifier: Notifier | None = None, sqs: Any = None) -> None:
+    def __init__(self, runner: Runner, sqs: Any = None) -> None:
         self.runner = runner
         self.settings = runner.settings
-        self.notifier = notifier or Notifier(self.settings)
         self._sqs = sqs
         self._queue_urls: dict[str, str] = {}
 
@@ -56,8 +54,6 @@ class BatchProcessor:
         outcomes: list[RunOutcome] = []
         for event in envelopes.unwrap(value):
             _, results = self.runner.run_event(event)
-            for outcome in results:
-                self.notifier.publish(outcome)
             outcomes.extend(results)
         retry = [o for o in outcomes if o.status == "failed" and o.retryable]
         permanent = [o for o in outcomes if o.status == "rejected" or (o.status == "failed" and not o.retryable)]

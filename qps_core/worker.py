@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .errors import ConfigError
+from .errors import ConfigError, one_line
 from .sqs_batch import BatchProcessor
 
 log = logging.getLogger("qps.worker")
@@ -93,7 +93,7 @@ class Worker:
     def _receive_failed(self, exc: Exception, failures: int) -> None:
         """A queue that does not exist or is denied stops the worker; anything else is retried with backoff."""
         code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-        text = " ".join(str(exc).split())
+        text = one_line(exc)
         if code in _FATAL_CODES:
             raise ConfigError(f"ReceiveMessage on {self.queue_url}: {text}")
         delay = min(2 ** min(failures, 5), 30)
@@ -110,7 +110,10 @@ class Worker:
                 log.exception("message %s failed unexpectedly", message.get("MessageId"))
                 decision = "retry"
         if decision in ("done", "dead-lettered"):
-            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            try:
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+            except Exception as exc:  # it comes back after its visibility timeout; re-packaging is idempotent
+                log.warning("could not delete message %s: %s", message.get("MessageId"), one_line(exc))
         return decision
 
     def to_lambda_record(self, message: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,14 @@ OMICS_RUNNING = {
     "account": "123456789012", "time": "2025-03-14T12:00:00Z", "region": "us-east-1", "resources": [],
     "detail": {"runId": "1", "status": "RUNNING", "runOutputUri": "s3://bkt/omics/1"},
 }
+CRATE_CREATED = {
+    "version": "0", "id": "1e8938f6-3f3a-4a46-9e7a-6d4d6898e4b7", "detail-type": "Object Created",
+    "source": "aws.s3", "account": "123456789012", "time": "2025-03-14T09:41:07Z", "region": "us-east-1",
+    "resources": ["arn:aws:s3:::bkt"],
+    "detail": {"version": "0", "bucket": {"name": "bkt"},
+               "object": {"key": "runs/run-9/ro-crate-metadata.json", "size": 2453, "etag": "19319a9557b5fc67"},
+               "request-id": "0I9LZQMOAKBVFR68", "requester": "123456789012", "reason": "PutObject"},
+}
 EDP = {
     "version": "0", "id": "2", "source": "com.quiltdata.edp", "detail-type": "package-objects-ready",
     "detail": {"version": "1", "bucket": "bkt", "prefix": "a/b/"},
@@ -116,6 +124,16 @@ def runs(tmp_path_factory):
     bad_config.write_text("x = [\n")
     bad_rules = root / "rules.yaml"
     bad_rules.write_text("rules: [\n")
+    overlap_rules = root / "overlap.yaml"
+    overlap_rules.write_text(
+        "rules:\n  - name: crates\n    match: s3.created && ends_with(s3.key, 'ro-crate-metadata.json')\n"
+        "    request:\n      source_prefix: s3_uri(s3.bucket, dirname(s3.key))\n"
+        "      registry: \"'crate-packages'\"\n"
+    )
+    crate = write(root / "crate" / "crate.json", CRATE_CREATED)
+    (root / "no-json").mkdir()
+    (root / "no-json" / "x.JSON.txt").write_text("{}")
+    empty_batch = write(root / "empty" / "empty.json", [])
 
     r = Runs(root)
     r.paths = {"events": events, "good": good, "omics": omics, "broken": broken, "first": first,  # type: ignore[attr-defined]
@@ -138,6 +156,10 @@ def runs(tmp_path_factory):
     r.start("bad_setting", "plan", good, QPS_MAX_METADATA_BYTES="lots")
     r.start("bad_rules_plan", "plan", "--json", good, QPS_RULES_FILE=str(bad_rules))
     r.start("bad_rules_adapters", "adapters", "--json", QPS_RULES_FILE=str(bad_rules))
+    r.start("plan_overlap", "plan", "--json", crate, QPS_RULES_FILE=str(overlap_rules))
+    r.start("plan_overlap_table", "plan", crate, QPS_RULES_FILE=str(overlap_rules))
+    r.start("plan_no_json", "plan", root / "no-json")
+    r.start("plan_empty_batch", "plan", "--json", empty_batch)
     r.start("no_args")
     r.start("heavy", cmd=[sys.executable, "-c", HEAVY_CHECK.format(events=str(events))])
     yield r
@@ -197,8 +219,12 @@ def test_plan_json_rejection_error_is_one_line(runs):
 
 
 def test_plan_json_also_claimed_by(runs):
+    [crate] = json_lines(runs["plan_overlap"].stdout)
+    assert (crate["status"], crate["adapter"], crate["also_claimed_by"]) == ("planned", "mapped", ["rocrate"])
+    assert [p["registry"] for p in crate["packages"]] == ["crate-packages"]
+    # description's rejection of an EDP detail is a fallback's, not a competing claim
     edp = json_lines(runs["plan_json"].stdout)[4]
-    assert edp["also_claimed_by"] == ["description"]
+    assert edp["adapter"] == "edp" and "also_claimed_by" not in edp
 
 
 def test_plan_exit_1_when_anything_rejected(runs):
@@ -246,7 +272,7 @@ def test_plan_table(runs):
     assert len(lines) == 6
     assert "b_batch.json#1" in body and "rejected" in body
     assert "s3://bkt results/run-1 <- s3://bkt/results/run.1/" in body
-    assert "also claimed by description" in body
+    assert "also claimed by rocrate" in runs["plan_overlap_table"].stdout
     assert "not a valid S3 bucket name" in body
     for line in lines[1:]:
         assert line.split()[1] in ("planned", "ignored", "rejected")
@@ -351,3 +377,15 @@ def test_plan_never_imports_quilt3_or_boto(runs):
     heavy = [line for line in result.stdout.splitlines() if line.startswith("HEAVY=")]
     assert heavy == ["HEAVY=[]"], result.stdout[-2000:]
     assert len(json_lines(result.stdout.replace(heavy[0], ""))) == 5
+
+
+def test_plan_folder_without_event_files_is_a_one_line_error(runs):
+    result = runs["plan_no_json"]
+    assert result.returncode == 2
+    assert "no *.json event files" in assert_one_line_error(result)
+
+
+def test_plan_file_without_events_says_so(runs):
+    result = runs["plan_empty_batch"]
+    [row] = json_lines(result.stdout)
+    assert row["status"] == "ignored" and row["reason"] == "the file holds no events"

@@ -477,3 +477,22 @@ def test_request_body_holding_records_is_a_body():
     body = {"source_prefix": "s3://bkt/a/", "Records": [{"eventSource": "aws:s3", "s3": {}}]}
     (event,) = unwrap(body)
     assert event.kind == "body" and event.payload == body
+
+
+def test_sns_subscription_confirmations_are_skipped_not_rejected():
+    for kind in ("SubscriptionConfirmation", "UnsubscribeConfirmation"):
+        message = {
+            "Type": kind,
+            "MessageId": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+            "Token": "2336412f37fb687f5d51e6e241d09c805a5a57b30d712f794cc5f6a988666d92768dd60a747ba6f3",
+            "TopicArn": "arn:aws:sns:us-east-1:123456789012:quilt-example-s3-events",
+            "Message": "You have chosen to subscribe to the topic. To confirm, visit the SubscribeURL.",
+            "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&Token=2336412f37",
+            "Timestamp": "2025-03-14T09:41:07.214Z",
+            "SignatureVersion": "1",
+            "Signature": "EXAMPLEpH+DcEwjAPg8O9mY8dReBSwksfg2S7WKQcikcNKWLQjwu6A4VbeS0QHVCkhRS7fUQvi2egU3N858fiTDN6bkk"
+                         "OxYDVrY0Ad8L10Hs3zH81mtnPk5uvvolIC1CXGu43obcgFxeL3khZl8IKvO61GWB6jI9b5+gLPoBc1Q=",
+            "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-fde336129856c97d93ca61a1b0430402.pem",
+        }
+        [event] = unwrap({"Records": [{"messageId": "m1", "body": json.dumps(message), "eventSource": "aws:sqs"}]})
+        assert event.kind == "skipped" and kind in (event.note or "")

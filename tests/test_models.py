@@ -598,3 +598,28 @@ def test_from_uri_metadata_obeys_size_limit():
 def test_rejections_are_one_line_and_name_the_field(body, field):
     message = rejection(body, field)
     assert message.startswith(field) or f"'{field}'" in message or field in message.split(":")[0]
+
+
+def test_relative_metadata_uri_is_percent_decoded_like_an_absolute_one():
+    relative = req(metadata_uri="m%20x.json").metadata_uri
+    absolute = req(metadata_uri=SRC.rstrip("/") + "/m%20x.json").metadata_uri
+    assert relative == absolute and relative.endswith("/m x.json")
+
+
+@pytest.mark.parametrize("value", ["m.json?x=1", "m.json#frag", "a//m.json", "m%ZZ.json%FF"])
+def test_relative_metadata_uri_rejects_query_fragment_empty_segment_and_bad_escapes(value):
+    rejection({"source_prefix": SRC, "metadata_uri": value}, "metadata_uri")
+
+
+def test_echoed_input_is_shortened_in_errors():
+    message = rejection({"source_prefix": SRC, "package_name": "x" * 1_000_000}, "package_name")
+    assert len(message) < 300
+    message = rejection({"source_prefix": SRC, "y" * 500_000: 1}, None)
+    assert len(message) < 400
+
+
+@pytest.mark.parametrize("key", ["plate#1", "sample?1", "50%", "café lab"])
+def test_from_uri_round_trips_keys_through_folder_uri(key):
+    from qps_core.s3paths import folder_uri, parse_folder
+
+    assert parse_folder(folder_uri("bkt", f"runs/{key}/")).prefix == f"runs/{key}/"

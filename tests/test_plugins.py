@@ -502,23 +502,35 @@ def test_rejection_also_claims(monkeypatch):
     assert result.also_claimed_by == ["bbb"]
 
 
-def test_later_rejection_listed_in_also_claimed_by(monkeypatch):
+def test_later_rejection_is_no_competing_claim(monkeypatch):
     def rejects(event: Event, settings: Settings) -> Any:
         raise RejectedEvent("bad")
 
     install(monkeypatch, {"aaa": fake_module("aaa", plans_folder()), "bbb": fake_module("bbb", rejects)})
     result = plan(load_adapters(Settings()))
-    assert (result.status, result.adapter, result.also_claimed_by) == ("planned", "aaa", ["bbb"])
+    assert (result.status, result.adapter, result.also_claimed_by) == ("planned", "aaa", [])
 
 
-def test_ignored_event_loses_to_a_planning_adapter(monkeypatch):
+def test_later_plan_after_a_rejection_is_listed(monkeypatch):
+    def rejects(event: Event, settings: Settings) -> Any:
+        raise RejectedEvent("bad")
+
+    install(monkeypatch, {"aaa": fake_module("aaa", rejects), "bbb": fake_module("bbb", plans_folder())})
+    result = plan(load_adapters(Settings()))
+    assert (result.status, result.adapter, result.also_claimed_by) == ("rejected", "aaa", ["bbb"])
+
+
+def test_ignoring_is_a_claim_decided_in_order(monkeypatch):
     def ignores(event: Event, settings: Settings) -> Any:
         raise IgnoredEvent("status is RUNNING")
 
     install(monkeypatch, {"aaa": fake_module("aaa", ignores), "zzz": fake_module("zzz", plans_folder())})
     result = plan(load_adapters(Settings()))
-    assert (result.status, result.adapter) == ("planned", "zzz")
-    assert result.also_claimed_by == []
+    assert (result.status, result.adapter, result.reason) == ("ignored", "aaa", "status is RUNNING")
+    assert result.also_claimed_by == ["zzz"]
+    install(monkeypatch, {"aaa": fake_module("aaa", plans_folder()), "zzz": fake_module("zzz", ignores)})
+    result = plan(load_adapters(Settings()))
+    assert (result.status, result.adapter, result.also_claimed_by) == ("planned", "aaa", [])
 
 
 def test_ignored_event_alone_is_ignored_with_reason_and_adapter(monkeypatch):
@@ -545,7 +557,8 @@ def test_first_ignoring_adapter_gives_the_reason(monkeypatch):
 
 def test_no_claimant_is_ignored_without_adapter(monkeypatch):
     install(monkeypatch, {"aaa": fake_module("aaa"), "bbb": fake_module("bbb")})
-    result = plan(load_adapters(Settings()))
+    event = Event("eventbridge", {"source": "aws.ec2", "detail-type": "EC2 Instance State-change", "detail": {}})
+    result = plan(load_adapters(Settings()), event)
     assert result.status == "ignored" and result.adapter is None
     assert "no enabled adapter" in result.reason
 

@@ -368,3 +368,28 @@ def test_invalid_value_in_file(tmp_path, text, field):
     path = tmp_path / "c.yaml"
     path.write_text(text)
     assert field in config_error(path)
+
+
+def test_allowed_registries_are_normalised_to_bucket_names(monkeypatch):
+    monkeypatch.setenv("QPS_ALLOWED_REGISTRIES", "s3://bkt, other-bkt,s3://third-bkt/")
+    assert load_settings().allowed_registries == ["bkt", "other-bkt", "third-bkt"]
+
+
+def test_allowed_registries_with_a_path_or_a_bad_name_is_a_config_error(monkeypatch):
+    monkeypatch.setenv("QPS_ALLOWED_REGISTRIES", "s3://bkt/some/path")
+    assert "allowed_registries" in config_error()
+    monkeypatch.setenv("QPS_ALLOWED_REGISTRIES", "Not_A_Bucket")
+    assert "allowed_registries" in config_error()
+
+
+def test_sentinel_names_must_be_basenames(monkeypatch):
+    monkeypatch.setenv("QPS_SENTINEL_NAMES", "crates/ro-crate-metadata.json")
+    assert "sentinel_names" in config_error()
+
+
+def test_unknown_adapter_ids_in_settings_are_warned_about(monkeypatch, caplog):
+    from qps_core.plugins import load_adapters
+
+    monkeypatch.setenv("QPS_DISABLE_ADAPTERS", "omic")
+    load_adapters(load_settings())
+    assert "'omic'" in caplog.text and "not installed" in caplog.text

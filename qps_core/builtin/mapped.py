@@ -20,7 +20,8 @@ from ..adapter_api import (
     hookimpl,
     request_from_body,
 )
-from ..s3paths import basename, folder_of_key, valid_name_part
+from ..errors import one_line
+from ..s3paths import basename, folder_of_key, folder_uri, valid_name_part
 
 REQUEST_KEYS = ("uri", "source_prefix", "registry", "package_name", "metadata", "metadata_uri", "message",
                 "commit_message", "workflow", "should_copy")
@@ -39,7 +40,7 @@ class _Functions(functions.Functions):
 
     @functions.signature({"types": ["string"]}, {"types": ["string"]})
     def _func_s3_uri(self, bucket: str, key: str) -> str:
-        return f"s3://{bucket}/{key.replace('%', '%25')}"
+        return folder_uri(bucket, key)
 
 
 OPTIONS = jmespath.Options(custom_functions=_Functions())
@@ -64,7 +65,7 @@ class Rule:
             try:
                 value = expression.search(data, options=OPTIONS)
             except JMESPathError as exc:
-                raise RejectedEvent(f"rule {self.name!r}: {field}: {_one_line(exc)}") from None
+                raise RejectedEvent(f"rule {self.name!r}: {field}: {one_line(exc)}") from None
             if value is not None:
                 body[field] = value
         return body
@@ -74,17 +75,13 @@ def _truthy(value: Any) -> bool:
     return value not in (None, False, "", [], {})
 
 
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split())
-
-
 def _compile(rule_name: str, what: str, expression: Any) -> Any:
     if not isinstance(expression, str) or not expression.strip():
         raise ConfigError(f"rule {rule_name!r}: {what} must be a JMESPath expression string")
     try:
         return jmespath.compile(expression)
     except JMESPathError as exc:
-        raise ConfigError(f"rule {rule_name!r}: invalid {what} expression: {_one_line(exc)}") from None
+        raise ConfigError(f"rule {rule_name!r}: invalid {what} expression: {one_line(exc)}") from None
 
 
 def load_rules(path: Path) -> list[Rule]:
@@ -101,7 +98,7 @@ def load_rules(path: Path) -> list[Rule]:
 
             data = yaml.safe_load(text)
     except Exception as exc:
-        raise ConfigError(f"rules file {path} cannot be parsed: {_one_line(exc)}") from None
+        raise ConfigError(f"rules file {path} cannot be parsed: {one_line(exc)}") from None
     raw_rules = data.get("rules") if isinstance(data, dict) else None
     if not isinstance(raw_rules, list):
         raise ConfigError(f"rules file {path} must hold a list named 'rules'")
@@ -136,20 +133,17 @@ def load_rules(path: Path) -> list[Rule]:
     return rules
 
 
-_CACHE: dict[tuple[str, float], list[Rule]] = {}
+_LOADED: dict[Path, list[Rule]] = {}
 
 
 def rules_for(settings: Settings) -> list[Rule]:
-    if settings.rules_file is None:
+    """The compiled rules of `settings.rules_file`, read once per process (at `qps_startup`)."""
+    path = settings.rules_file
+    if path is None:
         return []
-    path = Path(settings.rules_file)
-    try:
-        key = (str(path.resolve()), path.stat().st_mtime)
-    except OSError as exc:
-        raise ConfigError(f"rules file {path}: {exc.strerror}") from None
-    if key not in _CACHE:
-        _CACHE[key] = load_rules(path)
-    return _CACHE[key]
+    if path not in _LOADED:
+        _LOADED[path] = load_rules(Path(path))
+    return _LOADED[path]
 
 
 def event_view(event: Event) -> dict[str, Any]:

@@ -162,3 +162,63 @@ def test_a_folder_still_being_written_is_retried_later_not_packaged(stack: Stack
     listed = stack.s3.list_objects_v2(Bucket="lab-data", Prefix=".quilt/")
     assert listed.get("KeyCount", 0) == 0  # nothing was written
     assert stack.receive(stack.dlq_url) == []
+
+
+def test_direct_events_get_the_strict_json_rules_too(stack: Stack) -> None:
+    deep: dict[str, Any] = {}
+    node = deep
+    for _ in range(200):
+        node["x"] = {}
+        node = node["x"]
+    event = {"source_prefix": "s3://lab-data/runs/run-1/", "metadata": deep}
+    result = lambda_handler.handler(event, None)
+    [outcome] = result["results"]
+    assert outcome["status"] == "rejected" and "nesting deeper" in outcome["error"]
+    [dead] = stack.receive(stack.dlq_url)
+    assert "nesting deeper" in dead["MessageAttributes"]["qps-error"]["StringValue"]
+    assert stack.s3.list_objects_v2(Bucket="lab-data", Prefix=".quilt/").get("KeyCount", 0) == 0
+
+
+def test_fifo_batch_stops_at_the_first_record_to_retry(stack: Stack) -> None:
+    arn = stack.queue_arn + ".fifo"
+    records = [sqs_record({"source_prefix": "s3://lab-data/runs/run-1/"}, "f1", arn),
+               sqs_record({"uri": "s3://lab-data/runs/run-2"}, "f2", arn),
+               sqs_record({"source_prefix": "s3://lab-data/runs/run-1/", "package_name": "runs/other"}, "f3", arn)]
+    for record in records:
+        record["attributes"].update(MessageGroupId="lab", SequenceNumber="1",
+                                    MessageDeduplicationId=record["messageId"])
+    packager = lambda_handler.processor().runner.packager
+    fail_operation(packager.s3, "ListObjectVersions", 503, "SlowDown", when=lambda p: p.get("Prefix") == "runs/run-2/")
+    response = lambda_handler.handler({"Records": records}, None)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "f2"}, {"itemIdentifier": "f3"}]}
+    # f3 was not even tried: its package does not exist yet, so the order is kept
+    with pytest.raises(stack.s3.exceptions.NoSuchKey):
+        stack.s3.get_object(Bucket="lab-data", Key=".quilt/named_packages/runs/other/latest")
+
+
+def test_an_unexpected_packager_bug_is_retried_not_dead_lettered(stack: Stack,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    packager = lambda_handler.processor().runner.packager
+
+    def bug(*_: Any, **__: Any) -> None:
+        raise RuntimeError("a bug in the packager")
+
+    monkeypatch.setattr(packager, "_hash_all", bug)
+    response = lambda_handler.handler({"Records": [sqs_record({"uri": "s3://lab-data/runs/run-1"}, "m1",
+                                                              stack.queue_arn)]}, None)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert stack.receive(stack.dlq_url) == []
+    [(kind, detail)] = stack.notices()
+    assert kind == "package-failed" and detail["retryable"] is True and "RuntimeError" in detail["error"]
+
+
+def test_the_runner_publishes_notices_for_every_entry_point(stack: Stack) -> None:
+    from qps_core.envelopes import unwrap
+    from qps_core.runner import Runner
+    from qps_core.settings import load_settings
+
+    runner = Runner(load_settings())  # as `qps replay` builds it
+    [event] = unwrap({"uri": "s3://lab-data/runs/run-2"})
+    _, [outcome] = runner.run_event(event)
+    assert outcome.status == "created"
+    assert [kind for kind, _ in stack.notices()] == ["package-created"]

@@ -139,3 +139,24 @@ def test_worker_command_survives_an_unreachable_endpoint_with_a_warning() -> Non
 @pytest.fixture(autouse=True)
 def _quiet_boto_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+
+
+def test_a_failed_delete_is_logged_and_the_worker_goes_on(stack: Stack, caplog: pytest.LogCaptureFixture) -> None:
+    worker = make_worker(stack)
+    real_delete = worker.sqs.delete_message
+    calls: list[str] = []
+
+    def flaky_delete(**params: Any) -> Any:
+        calls.append(params["ReceiptHandle"])
+        if len(calls) == 1:
+            from botocore.exceptions import EndpointConnectionError
+
+            raise EndpointConnectionError(endpoint_url=stack.queue_url)
+        return real_delete(**params)
+
+    worker.sqs.delete_message = flaky_delete  # type: ignore[method-assign]
+    send(stack, {"source_prefix": "s3://lab-data/runs/run-1/"})
+    send(stack, {"source_prefix": "s3://lab-data/runs/run-2/"})
+    assert worker.run(max_polls=1) == 2
+    assert len(calls) == 2
+    assert "could not delete message" in caplog.text

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from qps_core.adapter_api import (
     Event,
+    IgnoredEvent,
     PackageRequest,
     RejectedEvent,
     Settings,
     check_bucket,
     folder_uri,
     hookimpl,
+    is_quilt_internal,
     request_for_folder,
 )
 
@@ -22,6 +24,8 @@ def qps_describe_event(event: Event, settings: Settings) -> list[PackageRequest]
     if event.source != SOURCE or not event.is_ready_event:
         return None
     detail = event.detail
+    if isinstance(detail, dict) and ("uri" in detail or "source_prefix" in detail):
+        return None  # a URI form or a package description from EDP's source: other adapters' bodies
     if not isinstance(detail, dict):
         raise RejectedEvent("detail: an EDP event's detail must be a JSON object {version, bucket, prefix}")
     missing = [f for f in FIELDS if f not in detail]
@@ -34,5 +38,7 @@ def qps_describe_event(event: Event, settings: Settings) -> list[PackageRequest]
         raise RejectedEvent(f"detail.{bad[0]}: must be a string")
     bucket = check_bucket(detail["bucket"], "detail.bucket")
     prefix = detail["prefix"]
+    if is_quilt_internal(prefix.lstrip("/")):
+        raise IgnoredEvent(f"prefix {prefix!r} is under .quilt/, where package pushes write")
     message = f"EDP: objects ready in s3://{bucket}/{prefix}"
     return [request_for_folder(settings, folder_uri(bucket, prefix), field="detail.prefix", message=message)]

@@ -27,8 +27,8 @@ def _edp(**detail):
 def test_edp_event_packages_bucket_prefix_in_that_bucket():
     result = plan_one("ebc-package-objects-ready-edp.json")
     assert result.adapter == "edp"
-    # description also recognises a package-objects-ready detail and would reject it: listed, never chosen.
-    assert result.also_claimed_by == ["description"]
+    # description also looks at a package-objects-ready detail, but its rejection is no competing claim.
+    assert result.also_claimed_by == []
     assert only_request(result) == {
         "source_prefix": "s3://quilt-example/instrument-name/experiment-id/",
         "registry": "quilt-example",
@@ -115,3 +115,15 @@ def test_edp_shaped_detail_from_another_source_is_not_edp():
 def test_disabled_edp_leaves_the_event_to_description_which_rejects_it():
     result = plan_one("ebc-package-objects-ready-edp.json", disable_adapters=["edp"])
     assert (result.status, result.adapter) == ("rejected", "description")
+
+
+def test_prefix_with_a_hash_is_packaged():
+    result = plan_value(_edp(version="0.1", bucket="quilt-example", prefix="plates/plate#1/"))[0]
+    assert result.status == "planned"
+    assert result.requests[0].source_prefix == "s3://quilt-example/plates/plate#1/"
+
+
+def test_prefix_under_quilt_internal_folder_is_ignored_not_rejected():
+    result = plan_value(_edp(version="0.1", bucket="quilt-example", prefix=".quilt/named_packages/a/b/"))[0]
+    assert (result.status, result.adapter) == ("ignored", "edp")
+    assert ".quilt/" in result.reason

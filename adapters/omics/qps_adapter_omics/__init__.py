@@ -10,6 +10,7 @@ from qps_core.adapter_api import (
     Settings,
     hookimpl,
     request_for_folder,
+    shown,
 )
 
 SOURCE = "aws.omics"
@@ -31,8 +32,10 @@ def qps_describe_event(event: Event, settings: Settings) -> list[PackageRequest]
     if status != "COMPLETED":
         raise IgnoredEvent(f"HealthOmics run status is {status!r}; only COMPLETED runs are packaged")
     uri = detail.get("runOutputUri")
-    if not isinstance(uri, str) or not uri.startswith("s3://"):
-        raise RejectedEvent(f"runOutputUri: a COMPLETED HealthOmics run needs an s3:// output URI, got {uri!r}")
+    if not isinstance(uri, str) or not uri.startswith("s3://") or not uri[5:].partition("/")[2].strip("/"):
+        raise RejectedEvent(
+            f"runOutputUri: a COMPLETED HealthOmics run needs the s3:// URI of its output folder, got {shown(uri)}"
+        )
     run_id, name = detail.get("runId"), detail.get("runName")
     message = f"HealthOmics run {run_id}" + (f" ({name})" if name else "") + " COMPLETED"
     metadata = {"omics": {k: detail[k] for k in RUN_FIELDS if k in detail}}

@@ -146,3 +146,12 @@ def test_run_output_uri_with_trailing_slash_is_the_same_package():
 def test_other_sources_are_not_claimed_by_omics():
     for name in ("s3eb-rocrate-metadata-depth2.json", "ebc-package-objects-ready-edp.json", "sqs-uri-query.json"):
         assert plan_one(name, **ONLY).status == "ignored"
+
+
+@pytest.mark.parametrize("uri", ["s3://quilt-example", "s3://quilt-example/", "s3://quilt-example//"])
+def test_run_output_uri_naming_only_a_bucket_is_rejected(uri):
+    event = load_event("omics-run-completed-doc-fields.json")
+    event["detail"]["runOutputUri"] = uri
+    result = plan_value(event)[0]
+    assert (result.status, result.adapter) == ("rejected", "omics")
+    assert result.error.startswith("runOutputUri:")

@@ -210,3 +210,13 @@ def test_registry_allow_list_applies():
     result = plan_one("s3eb-rocrate-metadata-depth2.json", allowed_registries=["quilt-packages"])
     assert (result.status, result.adapter) == ("rejected", "rocrate")
     assert "registry" in result.error
+
+
+@pytest.mark.parametrize("raw, folder, name", [
+    ("runs/plate%231/ro-crate-metadata.json", "runs/plate#1/", "runs/plate-1"),
+    ("runs/sample%3F1/ro-crate-metadata.json", "runs/sample?1/", "runs/sample-1"),
+    ("runs/caf%C3%A9+lab/ro-crate-metadata.json", "runs/café lab/", "runs/café-lab"),
+])
+def test_keys_with_hash_question_mark_or_unicode_are_packaged(raw, folder, name):
+    result = plan_value(_s3n_with_key(raw))[0]
+    assert _target(result) == ("quilt-example", name, f"s3://quilt-example/{folder}")

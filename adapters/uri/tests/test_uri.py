@@ -155,10 +155,10 @@ def test_uri_adapter_does_not_claim_package_descriptions():
         assert (result.status, result.adapter) == ("ignored", None)
 
 
-def test_uri_form_in_a_ready_event_that_is_also_an_edp_source_is_edp_business():
+def test_uri_form_in_a_ready_event_from_the_edp_source_is_the_uri_adapters():
     event = load_event("ebc-package-objects-ready-uri.json")
     event["source"] = "com.quiltdata.edp"
     result = plan_value(event)[0]
-    # EDP claims its own source first (normal priority) and rejects a detail that is not {version, bucket, prefix}.
-    assert (result.status, result.adapter) == ("rejected", "edp")
-    assert result.also_claimed_by == ["uri"]
+    # EDP leaves a {"uri": ...} detail from its own source to the uri adapter.
+    assert (result.status, result.adapter) == ("planned", "uri")
+    assert result.also_claimed_by == []

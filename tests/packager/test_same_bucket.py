@@ -1,0 +1,38 @@
+"""Packaging where the registry is the source bucket, and paths that name an object."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pkghelpers import keys, make_bucket, put, request
+
+from qps_core.packager import Packager
+from qps_core.settings import Settings
+
+
+def test_should_copy_into_the_source_bucket_is_idempotent(s3: Any, packager: Packager, settings: Settings) -> None:
+    make_bucket(s3, "bkt")
+    put(s3, "bkt", "proj/a.txt", "a")
+    put(s3, "bkt", "proj/b.txt", "b")
+    req = request(settings, source_prefix="s3://bkt/proj", package_name="proj/v1", should_copy=True)
+    first = packager.package(req)
+    assert (first.status, first.files) == ("created", 2)
+    assert sorted(k for k in keys(s3, "bkt", "proj/v1/")) == ["proj/v1/a.txt", "proj/v1/b.txt"]
+    for _ in range(2):  # re-deliveries: the copies under proj/v1/ are never packaged as new files
+        again = packager.package(req)
+        assert (again.status, again.files, again.top_hash) == ("unchanged", 2, first.top_hash)
+
+
+def test_relative_metadata_uri_follows_a_path_that_names_an_object(
+    s3: Any, packager: Packager, settings: Settings
+) -> None:
+    make_bucket(s3, "bkt")
+    put(s3, "bkt", "data/run1/manifest.json", "{}")
+    put(s3, "bkt", "data/run1/reads.fq", "ACGT")
+    put(s3, "bkt", "data/run1/m.json", json.dumps({"run": "run1"}))
+    req = request(settings, source_prefix="s3://bkt/data/run1/manifest.json", metadata_uri="m.json")
+    result = packager.package(req)
+    assert (result.status, result.package_name, result.source_prefix) == ("created", "data/run1", "s3://bkt/data/run1/")
+    manifest = s3.get_object(Bucket="bkt", Key=f".quilt/packages/{result.top_hash}")["Body"].read().decode()
+    assert json.loads(manifest.splitlines()[0])["user_meta"] == {"run": "run1"}
