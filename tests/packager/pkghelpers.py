@@ -15,7 +15,7 @@ from qps_core.models import PackageRequest
 from qps_core.settings import Settings
 
 CHUNK = 8 * 1024 * 1024
-SAMPLES = Path("/work/shared/events")
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "crates"  # the sample RO-Crates
 
 
 def quilt_hash(data: bytes) -> str:
