@@ -14,44 +14,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_moto(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/moto-api/", timeout=1).close()
-            return proc
-        except OSError:
-            if proc.poll() is not None:
-                raise SystemExit("moto server exited early") from None
-            time.sleep(0.1)
-    proc.terminate()
-    raise SystemExit("moto server did not start")
 
 
 class RequestCounter:
@@ -83,8 +55,11 @@ def main() -> None:
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="qps-bench-"))
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
+    sys.path.insert(0, str(ROOT))
+    from qps_core.local_endpoint import LocalEndpoint
+
+    local = LocalEndpoint.start()
+    endpoint = local.url
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench",
         AWS_SECRET_ACCESS_KEY="bench",
@@ -98,17 +73,8 @@ def main() -> None:
     )
     for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL_S3"):
         os.environ.pop(var, None)
-    sys.path.insert(0, str(ROOT))
-
-    proc = start_moto(port)
-    try:
+    with local:
         run(args, endpoint)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def run(args: argparse.Namespace, endpoint: str) -> None:
