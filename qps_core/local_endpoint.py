@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
@@ -26,10 +27,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def is_alive(url: str, timeout: float = 0.5) -> bool:
+def is_alive(url: str, timeout: float = 1.0) -> bool:
+    """Any HTTP answer (even an error status) means a server is listening there."""
     try:
-        with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=timeout):
+        with urllib.request.urlopen(f"{url}/", timeout=timeout):
             return True
+    except urllib.error.HTTPError:
+        return True
     except OSError:
         return False
 

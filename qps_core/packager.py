@@ -126,9 +126,11 @@ class Packager:
                     metadata_uri = parent.uri + metadata_uri[len(folder.uri) :]
                 folder = parent
                 objects = self._list(folder)
-        if request.should_copy and registry_bucket == folder.bucket:
-            # Copies land in s3://registry/<name>/...: never package earlier copies as new files.
-            copies = f"{name}/"
+        copies = f"{name}/"
+        if request.should_copy and registry_bucket == folder.bucket and copies.startswith(folder.prefix) and (
+            copies != folder.prefix
+        ):
+            # Copies land in s3://registry/<name>/..., inside this folder: never package them as new files.
             objects = [o for o in objects if not o.key.startswith(copies)]
         if not objects:
             raise PermanentError(f"ListObjectVersions on {folder.uri}: the folder holds no objects to package")
@@ -467,6 +469,8 @@ class Packager:
         config_uri = str(registry.workflow_conf_pk)
         try:
             with quilt3_uses(self.s3):
+                if workflow is None and registry.get_workflow_config() is None:
+                    workflow = ...  # "" asks for no workflow; a registry without a config has none anyway
                 pkg._validate_with_workflow(registry=registry, workflow=workflow, name=name, message=message)
         except Exception as exc:
             inner = find_client_error(exc)

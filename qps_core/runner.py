@@ -227,6 +227,11 @@ def execute_plan(plan: Plan, packager: Any, *, dry_run: bool = False) -> list[Ru
             outcomes.append(RunOutcome("failed", plan.adapter, request, error=describe_exception(exc),
                                        retryable=True))
         else:
+            if (result.package_name, result.source_prefix) != (request.package_name, request.source_prefix):
+                # the path named an object: the packager packaged (and named) that object's folder
+                request = request.model_copy(
+                    update={"package_name": result.package_name, "source_prefix": result.source_prefix}
+                )
             outcomes.append(RunOutcome(result.status, plan.adapter, request, result.top_hash, result.files,
                                        result.bytes))
     return outcomes

@@ -36,3 +36,15 @@ def test_relative_metadata_uri_follows_a_path_that_names_an_object(
     assert (result.status, result.package_name, result.source_prefix) == ("created", "data/run1", "s3://bkt/data/run1/")
     manifest = s3.get_object(Bucket="bkt", Key=f".quilt/packages/{result.top_hash}")["Body"].read().decode()
     assert json.loads(manifest.splitlines()[0])["user_meta"] == {"run": "run1"}
+
+
+def test_should_copy_when_the_folder_is_already_the_copy_destination(
+    s3: Any, packager: Packager, settings: Settings
+) -> None:
+    make_bucket(s3, "bkt")
+    put(s3, "bkt", "instrument-b/run-0311/a.csv", "a")
+    req = request(settings, source_prefix="s3://bkt/instrument-b/run-0311/", should_copy=True, workflow="")
+    result = packager.package(req)  # "" = no workflow: fine on a registry without a workflow config
+    assert (result.status, result.package_name, result.files) == ("created", "instrument-b/run-0311", 1)
+    assert keys(s3, "bkt", "instrument-b/") == ["instrument-b/run-0311/a.csv"]  # nothing copied onto itself
+    assert packager.package(req).status == "unchanged"
