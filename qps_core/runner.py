@@ -57,8 +57,10 @@ class Plan:
         return out
 
 
-def default_message(adapter: str, request: PackageRequest) -> str:
-    return f"QPS {adapter}: package {request.source_prefix}"
+def default_message(request: PackageRequest) -> str:
+    """The same folder gets the same message whichever event asked for it, so re-deliveries and
+    overlapping events (an RO-Crate sentinel and a package-objects-ready event) find it unchanged."""
+    return f"QPS: package {request.source_prefix}"
 
 
 class Runner:
@@ -162,7 +164,7 @@ def _with_message(adapter_id: str, request: Any) -> PackageRequest:
     if not isinstance(request, PackageRequest):
         raise TypeError(f"adapter {adapter_id!r} returned {type(request).__name__}, not PackageRequest")
     if request.message is None:
-        return request.model_copy(update={"message": default_message(adapter_id, request)})
+        return request.model_copy(update={"message": default_message(request)})
     return request
 
 

@@ -56,7 +56,7 @@ def test_minimal_body_gets_every_default(settings):
         "package_name": "instrument-e/run-0204",
         "metadata": None,
         "metadata_uri": None,
-        "message": "QPS description: package s3://quilt-example/instrument-e/run-0204/",
+        "message": "QPS: package s3://quilt-example/instrument-e/run-0204/",
         "workflow": None,
         "should_copy": False,
     }
@@ -94,7 +94,7 @@ def test_null_fields_mean_absent():
         "package_name": "instrument-e/run-0205",
         "metadata": None,
         "metadata_uri": None,
-        "message": "QPS description: package s3://quilt-example/instrument-e/run-0205/",
+        "message": "QPS: package s3://quilt-example/instrument-e/run-0205/",
         "workflow": None,
         "should_copy": False,
     }
@@ -124,7 +124,7 @@ def test_fifo_batch_alias_empty_workflow_copy_and_relative_metadata_uri():
         "package_name": "instrument-b/run-0312",
         "metadata": None,
         "metadata_uri": "s3://quilt-example/instrument-b/run-0312/qc/summary.json",
-        "message": "QPS description: package s3://quilt-example/instrument-b/run-0312/",
+        "message": "QPS: package s3://quilt-example/instrument-b/run-0312/",
         "workflow": None,
         "should_copy": False,
     }

@@ -24,7 +24,7 @@ def _manifest_request(folder: str) -> dict:
         "package_name": f"folder/{folder.replace(' ', '-')}",
         "metadata": None,
         "metadata_uri": None,
-        "message": f"QPS rule manifest-json: package s3://bkt/path/to/folder/{folder}/",
+        "message": f"QPS: package s3://bkt/path/to/folder/{folder}/",
         "workflow": None,
         "should_copy": False,
     }
@@ -99,7 +99,7 @@ def test_mapped_wins_a_conflict_with_rocrate(rules):
         "package_name": "crates/run-0044",
         "metadata": None,
         "metadata_uri": None,
-        "message": "QPS rule crate-in-bkt: package s3://bkt/crates/run-0044/",
+        "message": "QPS: package s3://bkt/crates/run-0044/",
         "workflow": None,
         "should_copy": False,
     }

@@ -584,12 +584,15 @@ def test_every_plan_is_attributed(monkeypatch):
         assert result.status in ("planned", "rejected")
 
 
-def test_default_message_is_deterministic_and_attributed(monkeypatch):
+def test_default_message_is_deterministic_and_the_same_for_every_adapter(monkeypatch):
     install(monkeypatch, {"aaa": fake_module("aaa", plans_folder())})
     adapters = load_adapters(Settings())
     first, second = plan(adapters), plan(adapters)
-    assert first.requests[0].message == "QPS aaa: package s3://bkt/a/b/"
+    assert first.requests[0].message == "QPS: package s3://bkt/a/b/"
     assert first.requests == second.requests
+    assert first.adapter == "aaa"  # attribution is the plan's, not the commit message's
+    install(monkeypatch, {"bbb": fake_module("bbb", plans_folder())})
+    assert plan(load_adapters(Settings())).requests == first.requests
 
 
 def test_adapter_message_kept(monkeypatch):

@@ -36,14 +36,9 @@ QPS = Path(sys.executable).parent / "qps"
 EVENTS_ARG = "tests/fixtures/events"
 
 # Packages that legitimately get two different revisions in one replay (registry, package name).
-EXPECTED_REVISED = {
-    # the same folder, planned by `description` and by `rocrate`: the default commit message names
-    # the adapter, and quilt3's top hash covers the message
-    ("quilt-example", "package/run-0042"): "same folder, another adapter's default message",
-    ("quilt-example", "results/run-2025-03-14"): "same folder, another adapter's default message",
-    # `my project/run 7/` and `my project/run=7/` both derive the name `my-project/run-7` (DESIGN §4)
-    ("quilt-example", "my-project/run-7"): "two folders derive the same name",
-}
+# None: the same folder gets the same package whichever adapter asked for it (one default message),
+# and the fixtures give no two folders the same derived name.
+EXPECTED_REVISED: dict[tuple[str, str], str] = {}
 
 # DESIGN §2: the path names a file, so its folder is packaged, under the folder's derived name.
 NAMED_FILE_EVENT = "tests/fixtures/events/ebc-package-object-request-uri.json"
@@ -199,6 +194,7 @@ def test_second_run_is_unchanged_with_the_same_top_hashes(replays: Replays) -> N
         latest_after_first[_key(line)] = line["top_hash"]
     twice = [b for b in second if _key(b) in EXPECTED_REVISED]
     assert [b["status"] for b in twice] == _expected_statuses(twice, latest_after_first) == ["created"] * len(twice)
+    assert len(once) == len(second)  # with these fixtures: every package is unchanged
 
 
 def test_exit_status_is_zero_only_without_rejected_or_failed(replays: Replays) -> None:
@@ -270,16 +266,14 @@ def test_packages_read_back_with_quilt3(replays: Replays, quilt3_on_endpoint: An
     assert "qc/summary.json" in pkg
 
 
-def test_revisions_of_one_folder_differ_only_in_message(replays: Replays, quilt3_on_endpoint: Any) -> None:
-    quilt3 = quilt3_on_endpoint
-    for (registry, name), reason in EXPECTED_REVISED.items():
-        if "message" not in reason:
-            continue
-        hashes = _revisions(replays.checked(0))[(registry, name)]
-        a, b = (quilt3.Package.browse(name, registry=f"s3://{registry}", top_hash=h) for h in hashes)
-        assert {k: e.physical_key for k, e in a.walk()} == {k: e.physical_key for k, e in b.walk()}
-        assert a.meta == b.meta
-        assert a._meta["message"] != b._meta["message"]  # the manifest's commit message
+def test_one_folder_reached_by_two_adapters_is_one_package(replays: Replays) -> None:
+    # body-description-derived-names.json#0 (description) and s3eb-rocrate-one-level.json (rocrate) both
+    # name s3://quilt-example/run-0042/: the second finds the first's revision unchanged.
+    lines = {line["input"]: line for line in replays.checked(0)}
+    a = lines["tests/fixtures/events/body-description-derived-names.json#0"]
+    b = lines["tests/fixtures/events/s3eb-rocrate-one-level.json"]
+    assert (a["package_name"], b["package_name"]) == ("package/run-0042", "package/run-0042")
+    assert a["top_hash"] == b["top_hash"] and {a["status"], b["status"]} == {"created", "unchanged"}
 
 
 def test_seeding_again_changes_nothing(replays: Replays) -> None:

@@ -179,8 +179,6 @@ def qps_describe_event(event: Event, settings: Settings) -> list[PackageRequest]
         except RejectedEvent as exc:
             text = str(exc)
             raise RejectedEvent(text if text.startswith("rule ") else f"rule {rule.name!r}: {text}") from None
-        if request.message is None:
-            request = request.model_copy(update={"message": f"QPS rule {rule.name}: package {request.source_prefix}"})
         if request not in requests:
             requests.append(request)
     return requests or None

@@ -40,5 +40,4 @@ def qps_describe_event(event: Event, settings: Settings) -> list[PackageRequest]
     prefix = detail["prefix"]
     if is_quilt_internal(prefix.lstrip("/")):
         raise IgnoredEvent(f"prefix {prefix!r} is under .quilt/, where package pushes write")
-    message = f"EDP: objects ready in s3://{bucket}/{prefix}"
-    return [request_for_folder(settings, folder_uri(bucket, prefix), field="detail.prefix", message=message)]
+    return [request_for_folder(settings, folder_uri(bucket, prefix), field="detail.prefix")]

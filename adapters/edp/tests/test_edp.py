@@ -35,7 +35,7 @@ def test_edp_event_packages_bucket_prefix_in_that_bucket():
         "package_name": "instrument-name/experiment-id",
         "metadata": None,
         "metadata_uri": None,
-        "message": "EDP: objects ready in s3://quilt-example/instrument-name/experiment-id/",
+        "message": "QPS: package s3://quilt-example/instrument-name/experiment-id/",
         "workflow": None,
         "should_copy": False,
     }

@@ -23,5 +23,4 @@ def qps_describe_event(event: Event, settings: Settings) -> list[PackageRequest]
     if not obj.created:
         raise IgnoredEvent(f"{obj.event_name!r} of an RO-Crate sentinel is not an object creation")
     folder = folder_of_key(obj.key)
-    message = f"RO-Crate {basename(obj.key)} in s3://{obj.bucket}/{folder}"
-    return [request_for_folder(settings, folder_uri(obj.bucket, folder), field="s3.object.key", message=message)]
+    return [request_for_folder(settings, folder_uri(obj.bucket, folder), field="s3.object.key")]

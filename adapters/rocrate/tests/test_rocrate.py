@@ -50,7 +50,7 @@ def test_eventbridge_object_created_sentinel_packages_its_folder(settings):
         "package_name": "nextflow/rnaseq-nf-20250314",
         "metadata": None,
         "metadata_uri": None,
-        "message": "RO-Crate ro-crate-metadata.json in s3://quilt-example/nextflow/rnaseq-nf-20250314/",
+        "message": "QPS: package s3://quilt-example/nextflow/rnaseq-nf-20250314/",
         "workflow": None,
         "should_copy": False,
     }
@@ -58,22 +58,22 @@ def test_eventbridge_object_created_sentinel_packages_its_folder(settings):
 
 @BOTH
 def test_url_encoded_notification_keys_are_decoded_with_unquote_plus(settings):
-    # `my+project/run%3D7/ro-crate-metadata.json` is the key `my project/run=7/ro-crate-metadata.json`.
+    # `my+project/run%3D9/ro-crate-metadata.json` is the key `my project/run=9/ro-crate-metadata.json`.
     first, second = plan("s3n-direct-two-crates.json", **settings)
-    assert first.event.payload["s3"]["object"]["key"] == "my+project/run%3D7/ro-crate-metadata.json"
+    assert first.event.payload["s3"]["object"]["key"] == "my+project/run%3D9/ro-crate-metadata.json"
     assert only_request(first) == {
-        "source_prefix": "s3://quilt-example/my project/run=7/",
+        "source_prefix": "s3://quilt-example/my project/run=9/",
         "registry": "quilt-example",
-        "package_name": "my-project/run-7",
+        "package_name": "my-project/run-9",
         "metadata": None,
         "metadata_uri": None,
-        "message": "RO-Crate ro-crate-metadata.json in s3://quilt-example/my project/run=7/",
+        "message": "QPS: package s3://quilt-example/my project/run=9/",
         "workflow": None,
         "should_copy": False,
     }
     # The spec's name for the sentinel works too (multipart upload of a large manifest).
     assert _target(second) == ("quilt-example", "nf-prov/rnaseq", "s3://quilt-example/nf-prov/rnaseq/")
-    assert second.requests[0].message == "RO-Crate ro-crate-manifest.json in s3://quilt-example/nf-prov/rnaseq/"
+    assert second.requests[0].message == "QPS: package s3://quilt-example/nf-prov/rnaseq/"
 
 
 def test_encoded_plus_and_percent_in_keys():
@@ -115,7 +115,7 @@ def test_sentinel_names_are_configurable():
     result = plan_value(_s3eb_with_key("lab/run-0099/crate.json"), **settings)[0]
     assert (result.status, result.adapter) == ("planned", "rocrate")
     assert _target(result) == ("quilt-example", "lab/run-0099", "s3://quilt-example/lab/run-0099/")
-    assert result.requests[0].message == "RO-Crate crate.json in s3://quilt-example/lab/run-0099/"
+    assert result.requests[0].message == "QPS: package s3://quilt-example/lab/run-0099/"
 
 
 def test_sentinel_names_from_environment_are_comma_separated(monkeypatch):

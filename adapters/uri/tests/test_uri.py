@@ -32,7 +32,7 @@ def test_spec_example_uri_with_query_in_an_sqs_body(settings):
         "package_name": "to/data",
         "metadata": {"key": "value"},
         "metadata_uri": None,
-        "message": "QPS uri: package s3://quilt-example/path/to/data/",
+        "message": "QPS: package s3://quilt-example/path/to/data/",
         "workflow": None,
         "should_copy": False,
     }
@@ -48,7 +48,7 @@ def test_repeated_query_keys_become_lists_and_values_are_form_decoded(settings):
         "package_name": "sequencing/flowcell-22FJKLLT3",
         "metadata": {"project": "alpha", "sample": ["S1", "S2"], "note": "first pass"},
         "metadata_uri": None,
-        "message": "QPS uri: package s3://quilt-example/sequencing/flowcell-22FJKLLT3/",
+        "message": "QPS: package s3://quilt-example/sequencing/flowcell-22FJKLLT3/",
         "workflow": None,
         "should_copy": False,
     }
