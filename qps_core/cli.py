@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from .errors import QPSError, describe_exception
+from .errors import QPSError, describe_exception, one_line
 
 app = typer.Typer(
     name="qps",
@@ -19,6 +19,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
@@ -240,22 +241,32 @@ def main(argv: list[str] | None = None) -> None:
     debug = os.environ.get("QPS_DEBUG", "") not in ("", "0", "false")
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="qps: %(levelname)s: %(message)s")
     try:
-        app(args=argv, prog_name="qps")
+        code = app(args=argv, prog_name="qps", standalone_mode=False)
     except SystemExit:
         raise
+    except typer.TyperException as exc:  # click's usage errors, as typer vendors them: one line too
+        message = exc.format_message()
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            sys.stderr.write(message + "\n")  # `qps` alone shows the help
+        else:
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+            sys.stderr.write(f"qps: error: {one_line(message)}{where}\n")
+        sys.exit(getattr(exc, "exit_code", 2))
+    except (KeyboardInterrupt, typer.Abort):
+        sys.stderr.write("qps: interrupted\n")
+        sys.exit(130)
     except QPSError as exc:
         if debug:
             raise
         sys.stderr.write(f"qps: error: {exc}\n")
         sys.exit(2)
-    except KeyboardInterrupt:
-        sys.stderr.write("qps: interrupted\n")
-        sys.exit(130)
     except Exception as exc:
         if debug:
             raise
         sys.stderr.write(f"qps: internal error: {describe_exception(exc)} (QPS_DEBUG=1 shows the traceback)\n")
         sys.exit(3)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -160,6 +160,9 @@ def runs(tmp_path_factory):
     r.start("plan_overlap_table", "plan", crate, QPS_RULES_FILE=str(overlap_rules))
     r.start("plan_no_json", "plan", root / "no-json")
     r.start("plan_empty_batch", "plan", "--json", empty_batch)
+    r.start("usage_missing_paths", "plan")
+    r.start("usage_bad_option", "replay", "--bogus", good)
+    r.start("usage_bad_value", "worker", "--queue-url", "http://127.0.0.1:9/1/q", "--batch-size", "50")
     r.start("no_args")
     r.start("heavy", cmd=[sys.executable, "-c", HEAVY_CHECK.format(events=str(events))])
     yield r
@@ -389,3 +392,15 @@ def test_plan_file_without_events_says_so(runs):
     result = runs["plan_empty_batch"]
     [row] = json_lines(result.stdout)
     assert row["status"] == "ignored" and row["reason"] == "the file holds no events"
+
+
+@pytest.mark.parametrize("name, words", [
+    ("usage_missing_paths", "Missing argument"),
+    ("usage_bad_option", "No such option: --bogus"),
+    ("usage_bad_value", "--batch-size"),
+])
+def test_usage_errors_are_one_line(runs, name, words):
+    result = runs[name]
+    assert result.returncode == 2
+    line = assert_one_line_error(result)
+    assert line.startswith("qps: error: ") and words in line and "--help" in line
