@@ -68,6 +68,11 @@ def from_head(head: Mapping[str, Any], size: int) -> Reuse:
         return None
     kind = head.get("ChecksumType")
     want = expected_parts(size)
+    etag_parts = _etag_part_count(head.get("ETag"))
+    if "-" not in value and etag_parts and kind != "FULL_OBJECT":
+        # A multipart upload's SHA-256 is composite even when the endpoint leaves out `-N`
+        # (moto does): never hash it again as if it were a full-object digest.
+        value = f"{value}-{etag_parts}"
     if "-" in value:
         digest, _, count = value.partition("-")
         if not count.isdigit() or int(count) != want:
@@ -83,6 +88,14 @@ def from_head(head: Mapping[str, Any], size: int) -> Reuse:
     # A large object with a full-object checksum, or a composite one whose part count S3 did not
     # say: only the part layout can tell.
     return NeedParts(None)
+
+
+def _etag_part_count(etag: Any) -> int | None:
+    """N for a multipart upload's ETag `"<md5>-N"`, else None."""
+    if not isinstance(etag, str):
+        return None
+    _, dash, count = etag.strip('"').rpartition("-")
+    return int(count) if dash and count.isdigit() else None
 
 
 def from_parts(parts: Iterable[Mapping[str, Any]], size: int, composite_digest: str | None) -> str | None:

@@ -54,7 +54,9 @@ class _Unwrapper:
             for record in records:
                 self.record(record, where)
             return
-        if value.get("Type") == "Notification" and "Message" in value and "TopicArn" in value:
+        if _is_sqs_record(value):  # an EventBridge Pipes item from an SQS source, passed on whole
+            self.record(value, where)
+        elif value.get("Type") == "Notification" and "Message" in value and "TopicArn" in value:
             self.text(value["Message"], "SNS Message", where.inside("sns"))
         elif value.get("Type") in _SNS_CONFIRMATIONS and "TopicArn" in value:
             self.emit("skipped", value, where, f"SNS {value['Type']} (confirm subscriptions out of band)")
@@ -76,8 +78,10 @@ class _Unwrapper:
             attrs = record.get("attributes")
             attrs = attrs if isinstance(attrs, dict) else {}
             fifo = {k: attrs[k] for k in _FIFO_ATTRIBUTES if k in attrs}
+            # The outermost SQS message is the one to retry (a Pipes item may sit inside one).
+            own_id = message_id if isinstance(message_id, str) else None
             self.text(record.get("body"), "SQS body", where.inside(
-                "sqs", record_id=message_id if isinstance(message_id, str) else None,
+                "sqs", record_id=where.record_id or own_id,
                 attributes={**where.attributes, **fifo}))
         elif source == "aws:sns" or isinstance(record.get("Sns"), dict):
             self.text((record.get("Sns") or {}).get("Message"), "SNS Message", where.inside("sns"))
@@ -95,7 +99,10 @@ class _Unwrapper:
         except InvalidInput as exc:
             self.emit("broken", text, where, f"{what}: {exc}")
             return
-        if isinstance(value, list):
+        if isinstance(value, list) and value and all(_is_sqs_record(item) for item in value):
+            for item in value:  # an EventBridge Pipes batch of SQS items
+                self.record(item, where)
+        elif isinstance(value, list):
             self.emit("body", value, where)
         else:
             self.value(value, where)
@@ -117,6 +124,15 @@ def unwrap_bytes(data: bytes | str, *, max_depth: int = jsonstrict.MAX_DEPTH) ->
     except InvalidInput as exc:
         return [Event("broken", None, note=str(exc))]
     return unwrap(value, max_depth=max_depth)
+
+
+def _is_sqs_record(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and value.get("eventSource") == "aws:sqs"
+        and isinstance(value.get("messageId"), str)
+        and "body" in value
+    )
 
 
 _RECORD_MARKERS = ("eventSource", "EventSource", "s3", "Sns")

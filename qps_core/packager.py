@@ -16,9 +16,10 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
@@ -180,6 +181,13 @@ class Packager:
         if request.should_copy:
             pkg, created = self._copy_into_registry(pkg, registry_bucket, name)
             top_hash = pkg.top_hash
+        elif self._manifest_exists(registry, name, top_hash):
+            # quilt3 keeps one manifest per top hash, and the top hash leaves out physical keys: another
+            # package with the same files (e.g. copied into the registry) owns it. Never repoint that
+            # package's entries: reuse its manifest (byte-identical data) and add only our revision.
+            self._point_to(registry, name, top_hash)
+            logger.info("%s@%s in s3://%s reuses an existing manifest", name, top_hash, registry_bucket)
+            return replace(result, status="created")
         try:
             with quilt3_uses(self.s3):
                 written = pkg._build(name, registry, message)
@@ -499,6 +507,11 @@ class Packager:
         try:
             with quilt3_uses(self.s3):
                 results = _q3_transfer.copy_file_list(file_list, message=None)
+        except KeyError as exc:  # quilt3 reads the copy's checksum from the response
+            raise PermanentError(
+                f"CopyObject into s3://{registry_bucket}/{name}/: the S3 endpoint returned no {exc.args[0]} for a "
+                "copied object (AWS S3 always does; some S3-compatible stores and moto omit it for multipart copies)"
+            ) from exc
         except Exception as exc:
             raise self._error(exc, "CopyObject", f"s3://{registry_bucket}/{name}/") from exc
         created: list[PhysicalKey] = []
@@ -514,6 +527,23 @@ class Packager:
                 new_entry.hash = {"type": checksums.HASH_TYPE, "value": copied_checksum}
             pkg.set(logical_key, new_entry)
         return pkg, created
+
+    def _manifest_exists(self, registry: Any, name: str, top_hash: str) -> bool:
+        pk = registry.manifest_pk(name, top_hash)
+        try:
+            self.s3.head_object(Bucket=pk.bucket, Key=pk.path)
+        except Exception as exc:
+            if is_not_found(exc):
+                return False
+            raise classify(exc, "HeadObject", f"s3://{pk.bucket}/{pk.path}") from exc
+        return True
+
+    def _point_to(self, registry: Any, name: str, top_hash: str) -> None:
+        """Write a revision pointer and `latest` for an existing manifest (what quilt3's push adds)."""
+        body = top_hash.encode()
+        for pk in (registry.pointer_pk(name, str(int(time.time()))), registry.pointer_latest_pk(name)):
+            self._call("PutObject", f"s3://{pk.bucket}/{pk.path}", self.s3.put_object,
+                       Bucket=pk.bucket, Key=pk.path, Body=body)
 
     def _discard(self, created: Iterable[PhysicalKey]) -> None:
         """Best effort: remove object versions this request copied, so a failure leaves nothing behind."""

@@ -496,3 +496,33 @@ def test_sns_subscription_confirmations_are_skipped_not_rejected():
         }
         [event] = unwrap({"Records": [{"messageId": "m1", "body": json.dumps(message), "eventSource": "aws:sqs"}]})
         assert event.kind == "skipped" and kind in (event.note or "")
+
+
+def _pipes_item(message_id: str, body: str) -> dict:
+    """An item of an EventBridge Pipes SQS source, as Pipes passes it on to a target unchanged."""
+    return {
+        "messageId": message_id,
+        "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
+        "body": body,
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1741945267123",
+                       "SenderId": "AIDAIENQZJOLO23YVJ4VO", "ApproximateFirstReceiveTimestamp": "1741945267466"},
+        "messageAttributes": {},
+        "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:lims-source",
+        "awsRegion": "us-east-1",
+    }
+
+
+def test_eventbridge_pipes_sqs_items_are_unwrapped_inside_an_sqs_message():
+    inner = _pipes_item("inner-1", json.dumps({"uri": "s3://bkt/runs/run-1"}))
+    outer = {"Records": [{"messageId": "outer-1", "body": json.dumps(inner), "eventSource": "aws:sqs",
+                          "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:QuiltPackager"}]}
+    [event] = unwrap(outer)
+    assert event.kind == "body" and event.payload == {"uri": "s3://bkt/runs/run-1"}
+    assert event.record_id == "outer-1"  # the message Lambda must retry is the outer one
+    assert event.via == ("sqs", "sqs")
+    batch = [_pipes_item(f"i-{n}", json.dumps({"uri": f"s3://bkt/runs/run-{n}"})) for n in range(3)]
+    events = unwrap({"Records": [{"messageId": "outer-2", "body": json.dumps(batch), "eventSource": "aws:sqs"}]})
+    assert [e.payload["uri"] for e in events] == [f"s3://bkt/runs/run-{n}" for n in range(3)]
+    assert {e.record_id for e in events} == {"outer-2"}

@@ -48,3 +48,26 @@ def test_should_copy_when_the_folder_is_already_the_copy_destination(
     assert (result.status, result.package_name, result.files) == ("created", "instrument-b/run-0311", 1)
     assert keys(s3, "bkt", "instrument-b/") == ["instrument-b/run-0311/a.csv"]  # nothing copied onto itself
     assert packager.package(req).status == "unchanged"
+
+
+def test_a_copied_package_keeps_its_copies_when_an_in_place_package_has_the_same_files(
+    s3: Any, packager: Packager, settings: Settings
+) -> None:
+    make_bucket(s3, "data")
+    make_bucket(s3, "registry")
+    put(s3, "data", "keys/a.txt", "a")
+    put(s3, "data", "keys/b.txt", "b")
+    copied = packager.package(request(settings, source_prefix="s3://data/keys/", registry="registry",
+                                      package_name="qa/copied", should_copy=True, message="m"))
+    in_place = packager.package(request(settings, source_prefix="s3://data/keys/", registry="registry",
+                                        package_name="qa/in-place", message="m"))
+    # quilt3's top hash leaves out physical keys: both packages have the same one...
+    assert in_place.status == "created" and in_place.top_hash == copied.top_hash
+    latest = s3.get_object(Bucket="registry", Key=".quilt/named_packages/qa/in-place/latest")["Body"].read()
+    assert latest.decode() == copied.top_hash
+    # ...and the manifest they share still points at the registry's copies, never back at the source.
+    manifest = s3.get_object(Bucket="registry", Key=f".quilt/packages/{copied.top_hash}")["Body"].read().decode()
+    entries = [json.loads(line) for line in manifest.splitlines()[1:]]
+    assert all(e["physical_keys"][0].startswith("s3://registry/qa/copied/") for e in entries), entries
+    assert packager.package(request(settings, source_prefix="s3://data/keys/", registry="registry",
+                                    package_name="qa/in-place", message="m")).status == "unchanged"

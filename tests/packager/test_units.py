@@ -121,3 +121,15 @@ def test_rocrate_summary_edge_cases() -> None:
         "conformsTo": ["spec"],
         "hasPart": 1,
     }
+
+
+def test_one_part_multipart_checksum_without_suffix_is_not_hashed_twice() -> None:
+    # moto (and some S3-compatible stores) report a multipart upload's composite SHA-256 without `-N`;
+    # the ETag's `-1` says it is composite: sha256(sha256(part)) is already quilt3's hash.
+    data = b"q" * (8 * 1024 * 1024)
+    composite = b64(sha(sha(data)))
+    head = {"ChecksumSHA256": composite, "ETag": '"0123456789abcdef0123456789abcdef-1"'}
+    assert checksums.from_head(head, len(data)) == quilt_hash(data)
+    big = 8 * 1024 * 1024 + 1
+    two = {"ChecksumSHA256": "abc", "ETag": '"0123456789abcdef0123456789abcdef-2"'}
+    assert checksums.from_head(two, big) == checksums.NeedParts("abc")
