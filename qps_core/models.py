@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, ValidationError, model_validator
@@ -197,7 +197,6 @@ _TYPE_MESSAGES = {
     "bool_type": "must be a JSON boolean (true or false)",
     "dict_type": "must be a JSON object",
     "missing": "is required",
-    "extra_forbidden": "is not an allowed field",
 }
 
 
@@ -210,5 +209,3 @@ def describe_validation_error(exc: ValidationError) -> str:
     msg = _TYPE_MESSAGES.get(err["type"], err["msg"])
     return f"{loc}: {msg}"
 
-
-Status = Literal["planned", "ignored", "rejected"]
