@@ -43,14 +43,17 @@ print(json.dumps({"import": t1 - t0, "ignored": t2 - t1, "package": t3 - t2,
 
 
 def run(code: str, *args: str, env: dict[str, str] | None = None) -> dict[str, float]:
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True,
-                         env=env, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, env=env, cwd=ROOT
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def timed_import(module: str) -> str:
-    return (f"import time, json; t=time.perf_counter(); import {module}; "
-            f"print(json.dumps({{'import': time.perf_counter() - t}}))")
+    return (
+        f"import time, json; t=time.perf_counter(); import {module}; "
+        f"print(json.dumps({{'import': time.perf_counter() - t}}))"
+    )
 
 
 def main() -> None:
@@ -62,8 +65,13 @@ def main() -> None:
     with LocalEndpoint.start() as endpoint:
         import boto3
 
-        s3 = boto3.client("s3", endpoint_url=endpoint.url, region_name="us-east-1",
-                          aws_access_key_id="testing", aws_secret_access_key="testing")
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint.url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
         s3.create_bucket(Bucket="bench-cold")
         s3.put_bucket_versioning(Bucket="bench-cold", VersioningConfiguration={"Status": "Enabled"})
         for i in range(5):

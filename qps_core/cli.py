@@ -23,9 +23,7 @@ app = typer.Typer(
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="Settings file (TOML or YAML); default $QPS_CONFIG.")
-]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Settings file (TOML or YAML); default $QPS_CONFIG.")]
 PathsArg = Annotated[list[Path], typer.Argument(help="Event files or folders of *.json event files.")]
 
 
@@ -75,8 +73,15 @@ def plan(paths: PathsArg, json_out: JsonOpt = False, config: ConfigOpt = None) -
             detail = (detail + "; " if detail else "") + "also claimed by " + ", ".join(result.also_claimed_by)
         targets = [f"s3://{r.registry} {r.package_name} <- {r.source_prefix}" for r in result.requests] or ["-"]
         for n, target in enumerate(targets):
-            rows.append([label if n == 0 else "", result.status if n == 0 else "",
-                         (result.adapter or "-") if n == 0 else "", target, detail if n == 0 else ""])
+            rows.append(
+                [
+                    label if n == 0 else "",
+                    result.status if n == 0 else "",
+                    (result.adapter or "-") if n == 0 else "",
+                    target,
+                    detail if n == 0 else "",
+                ]
+            )
     if not json_out:
         typer.echo(_table(rows, ["INPUT", "STATUS", "ADAPTER", "PACKAGE", "DETAIL"]))
     raise typer.Exit(1 if rejected or broken else 0)
@@ -99,8 +104,17 @@ def adapters(
         for info in infos:
             _emit(info.as_dict())
     else:
-        rows = [[i.id, i.distribution, i.version, "yes" if i.enabled else "no", i.priority,
-                 f"ERROR: {i.error}" if i.error else i.description] for i in infos]
+        rows = [
+            [
+                i.id,
+                i.distribution,
+                i.version,
+                "yes" if i.enabled else "no",
+                i.priority,
+                f"ERROR: {i.error}" if i.error else i.description,
+            ]
+            for i in infos
+        ]
         typer.echo(_table(rows, ["ID", "DISTRIBUTION", "VERSION", "ENABLED", "PRIORITY", "DESCRIPTION"]))
     if verbose:
         typer.echo("")
@@ -145,9 +159,17 @@ def _replay(runner: Any, labelled: list[tuple[str, Any]], json_out: bool, dry_ru
                     sys.stdout.flush()
                 else:
                     name = f"s3://{data['registry']} {data['package_name']}" if data["registry"] else "-"
-                    rows.append([label, outcome.status, outcome.adapter or "-", name,
-                                 (data["top_hash"] or "")[:12], "" if data["files"] is None else str(data["files"]),
-                                 data["error"] or ""])
+                    rows.append(
+                        [
+                            label,
+                            outcome.status,
+                            outcome.adapter or "-",
+                            name,
+                            (data["top_hash"] or "")[:12],
+                            "" if data["files"] is None else str(data["files"]),
+                            data["error"] or "",
+                        ]
+                    )
     if not json_out:
         typer.echo(_table(rows, ["INPUT", "STATUS", "ADAPTER", "PACKAGE", "TOP HASH", "FILES", "DETAIL"]))
         counts: dict[str, int] = {}
@@ -214,8 +236,9 @@ def worker(
     endpoint_url: EndpointOpt = None,
     wait_seconds: Annotated[int, typer.Option(help="Long-poll wait.", min=0, max=20)] = 20,
     batch_size: Annotated[int, typer.Option(help="Messages per receive.", min=1, max=10)] = 10,
-    visibility_timeout: Annotated[int, typer.Option(help="Seconds a message stays hidden; extended while busy.",
-                                                    min=10)] = 300,
+    visibility_timeout: Annotated[
+        int, typer.Option(help="Seconds a message stays hidden; extended while busy.", min=10)
+    ] = 300,
     max_polls: Annotated[int | None, typer.Option(help="Stop after this many receives (default: run forever).")] = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -229,8 +252,13 @@ def worker(
     runner = Runner(settings)
     for problem in runner.adapters.errors():
         logging.getLogger("qps").error("%s", problem)
-    w = Worker(BatchProcessor(runner), queue_url, wait_seconds=wait_seconds, batch_size=batch_size,
-               visibility_timeout=visibility_timeout)
+    w = Worker(
+        BatchProcessor(runner),
+        queue_url,
+        wait_seconds=wait_seconds,
+        batch_size=batch_size,
+        visibility_timeout=visibility_timeout,
+    )
     w.install_signal_handlers()
     handled = w.run(max_polls=max_polls)
     typer.echo(f"qps worker: stopped after {handled} message(s)", err=True)

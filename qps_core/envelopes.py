@@ -36,8 +36,9 @@ class _Unwrapper:
         self.events: list[Event] = []
 
     def emit(self, kind: Any, payload: Any, where: _Where, note: str | None = None) -> None:
-        self.events.append(Event(kind, payload, record_id=where.record_id, via=where.via,
-                                 attributes=dict(where.attributes), note=note))
+        self.events.append(
+            Event(kind, payload, record_id=where.record_id, via=where.via, attributes=dict(where.attributes), note=note)
+        )
 
     def value(self, value: Any, where: _Where) -> None:
         if isinstance(value, list) and not where.via:
@@ -80,9 +81,11 @@ class _Unwrapper:
             fifo = {k: attrs[k] for k in _FIFO_ATTRIBUTES if k in attrs}
             # The outermost SQS message is the one to retry (a Pipes item may sit inside one).
             own_id = message_id if isinstance(message_id, str) else None
-            self.text(record.get("body"), "SQS body", where.inside(
-                "sqs", record_id=where.record_id or own_id,
-                attributes={**where.attributes, **fifo}))
+            self.text(
+                record.get("body"),
+                "SQS body",
+                where.inside("sqs", record_id=where.record_id or own_id, attributes={**where.attributes, **fifo}),
+            )
         elif source == "aws:sns" or isinstance(record.get("Sns"), dict):
             self.text((record.get("Sns") or {}).get("Message"), "SNS Message", where.inside("sns"))
         elif source == "aws:s3" or isinstance(record.get("s3"), dict):
@@ -143,7 +146,11 @@ def _looks_like_records(value: dict[str, Any]) -> bool:
     if set(value) == {"Records"}:
         return True
     records = value["Records"]
-    return bool(records) and all(
-        isinstance(r, dict) and (any(m in r for m in _RECORD_MARKERS) or ("messageId" in r and "body" in r))
-        for r in records
-    ) and not any(k in value for k in ("uri", "source_prefix"))
+    return (
+        bool(records)
+        and all(
+            isinstance(r, dict) and (any(m in r for m in _RECORD_MARKERS) or ("messageId" in r and "body" in r))
+            for r in records
+        )
+        and not any(k in value for k in ("uri", "source_prefix"))
+    )

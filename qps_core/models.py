@@ -208,4 +208,3 @@ def describe_validation_error(exc: ValidationError) -> str:
     loc = ".".join(str(p) for p in err["loc"]) or "request"
     msg = _TYPE_MESSAGES.get(err["type"], err["msg"])
     return f"{loc}: {msg}"
-

@@ -72,13 +72,24 @@ class Notifier:
                 if self._events is None:
                     self._events = self._client("events")
                 resp = self._events.put_events(
-                    Entries=[{"Source": SOURCE, "DetailType": kind, "Detail": body,
-                              "EventBusName": self.settings.event_bus_name}]
+                    Entries=[
+                        {
+                            "Source": SOURCE,
+                            "DetailType": kind,
+                            "Detail": body,
+                            "EventBusName": self.settings.event_bus_name,
+                        }
+                    ]
                 )
                 if resp.get("FailedEntryCount"):
                     entry = resp["Entries"][0]
-                    log.warning("notice %s not published on bus %s: %s %s", kind, self.settings.event_bus_name,
-                                entry.get("ErrorCode"), entry.get("ErrorMessage"))
+                    log.warning(
+                        "notice %s not published on bus %s: %s %s",
+                        kind,
+                        self.settings.event_bus_name,
+                        entry.get("ErrorCode"),
+                        entry.get("ErrorMessage"),
+                    )
             except Exception as exc:
                 log.warning("notice %s not published on bus %s: %s", kind, self.settings.event_bus_name, exc)
         if self.settings.notice_topic_arn:

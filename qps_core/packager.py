@@ -128,8 +128,11 @@ class Packager:
                 folder = parent
                 objects = self._list(folder)
         copies = f"{name}/"
-        if request.should_copy and registry_bucket == folder.bucket and copies.startswith(folder.prefix) and (
-            copies != folder.prefix
+        if (
+            request.should_copy
+            and registry_bucket == folder.bucket
+            and copies.startswith(folder.prefix)
+            and (copies != folder.prefix)
         ):
             # Copies land in s3://registry/<name>/..., inside this folder: never package them as new files.
             objects = [o for o in objects if not o.key.startswith(copies)]
@@ -542,8 +545,9 @@ class Packager:
         """Write a revision pointer and `latest` for an existing manifest (what quilt3's push adds)."""
         body = top_hash.encode()
         for pk in (registry.pointer_pk(name, str(int(time.time()))), registry.pointer_latest_pk(name)):
-            self._call("PutObject", f"s3://{pk.bucket}/{pk.path}", self.s3.put_object,
-                       Bucket=pk.bucket, Key=pk.path, Body=body)
+            self._call(
+                "PutObject", f"s3://{pk.bucket}/{pk.path}", self.s3.put_object, Bucket=pk.bucket, Key=pk.path, Body=body
+            )
 
     def _discard(self, created: Iterable[PhysicalKey]) -> None:
         """Best effort: remove object versions this request copied, so a failure leaves nothing behind."""

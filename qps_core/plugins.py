@@ -134,8 +134,9 @@ def load_adapters(settings: Settings, *, load_disabled: bool = False) -> Adapter
             log.warning("adapter id %r is provided by both %s and %s; using %s", ep.name, first, dist, first)
             continue
         version = ep.dist.version if ep.dist else ""
-        adapters.infos[ep.name] = AdapterInfo(ep.name, dist, version, "", settings.adapter_enabled(ep.name),
-                                              module=ep.value)
+        adapters.infos[ep.name] = AdapterInfo(
+            ep.name, dist, version, "", settings.adapter_enabled(ep.name), module=ep.value
+        )
         chosen.append(ep)
     named = set(settings.enable_adapters) | set(settings.disable_adapters) | set(settings.adapter_order)
     for unknown in sorted(named - set(adapters.infos)):

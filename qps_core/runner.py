@@ -148,7 +148,6 @@ class Runner:
         decided.adapter_errors = errors
         return decided
 
-
     def run_event(self, event: Event, *, dry_run: bool = False) -> tuple[Plan, list[RunOutcome]]:
         """Plan one event, package what it implies, and publish a completion notice per request."""
         plan = self.plan_event(event)
@@ -222,18 +221,26 @@ def execute_plan(plan: Plan, packager: Any, *, dry_run: bool = False) -> list[Ru
         except InvalidInput as exc:
             outcomes.append(RunOutcome("rejected", plan.adapter, request, error=str(exc)))
         except QPSError as exc:
-            outcomes.append(RunOutcome("failed", plan.adapter, request, error=str(exc), retryable=not exc.permanent,
-                                       retry_after=getattr(exc, "retry_after", None)))
+            outcomes.append(
+                RunOutcome(
+                    "failed",
+                    plan.adapter,
+                    request,
+                    error=str(exc),
+                    retryable=not exc.permanent,
+                    retry_after=getattr(exc, "retry_after", None),
+                )
+            )
         except Exception as exc:  # a bug, not the input's fault: report it, keep going
             log.exception("packaging %s failed unexpectedly", request.source_prefix)
-            outcomes.append(RunOutcome("failed", plan.adapter, request, error=describe_exception(exc),
-                                       retryable=True))
+            outcomes.append(RunOutcome("failed", plan.adapter, request, error=describe_exception(exc), retryable=True))
         else:
             if (result.package_name, result.source_prefix) != (request.package_name, request.source_prefix):
                 # the path named an object: the packager packaged (and named) that object's folder
                 request = request.model_copy(
                     update={"package_name": result.package_name, "source_prefix": result.source_prefix}
                 )
-            outcomes.append(RunOutcome(result.status, plan.adapter, request, result.top_hash, result.files,
-                                       result.bytes))
+            outcomes.append(
+                RunOutcome(result.status, plan.adapter, request, result.top_hash, result.files, result.bytes)
+            )
     return outcomes

@@ -49,7 +49,11 @@ class Settings(BaseSettings):
     quiet_period_seconds: int = Field(0, ge=0, description="Wait while any object is younger than this.")
 
     @field_validator(
-        "enable_adapters", "disable_adapters", "adapter_order", "sentinel_names", "allowed_registries",
+        "enable_adapters",
+        "disable_adapters",
+        "adapter_order",
+        "sentinel_names",
+        "allowed_registries",
         mode="before",
     )
     @classmethod

@@ -108,7 +108,8 @@ class BatchProcessor:
             return
         try:
             self.sqs.change_message_visibility(
-                QueueUrl=self.queue_url(arn), ReceiptHandle=handle,
+                QueueUrl=self.queue_url(arn),
+                ReceiptHandle=handle,
                 VisibilityTimeout=min(max(seconds, 0), MAX_VISIBILITY_SECONDS),
             )
         except Exception as exc:

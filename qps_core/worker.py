@@ -19,10 +19,17 @@ from .errors import ConfigError, one_line
 from .sqs_batch import BatchProcessor
 
 log = logging.getLogger("qps.worker")
-_FATAL_CODES = frozenset({
-    "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "AccessDenied", "AccessDeniedException",
-    "InvalidAddress", "InvalidClientTokenId", "UnrecognizedClientException",
-})
+_FATAL_CODES = frozenset(
+    {
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist",
+        "AccessDenied",
+        "AccessDeniedException",
+        "InvalidAddress",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+    }
+)
 
 
 class Worker:

@@ -77,14 +77,16 @@ def sqs_batch(*bodies: Any) -> dict[str, Any]:
     records = []
     for n, body in enumerate(bodies):
         text = body if isinstance(body, str) else json.dumps(body)
-        records.append({
-            "messageId": f"00000000-0000-4000-8000-{n:012d}",
-            "receiptHandle": "AQEB",
-            "body": text,
-            "attributes": {"ApproximateReceiveCount": "1"},
-            "messageAttributes": {},
-            "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:quilt-prod-PackagerQueue-1N4X2QZ7RLF3D",
-            "awsRegion": "us-east-1",
-        })
+        records.append(
+            {
+                "messageId": f"00000000-0000-4000-8000-{n:012d}",
+                "receiptHandle": "AQEB",
+                "body": text,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:quilt-prod-PackagerQueue-1N4X2QZ7RLF3D",
+                "awsRegion": "us-east-1",
+            }
+        )
     return {"Records": records}

@@ -22,8 +22,13 @@ def test_full_description_in_an_sqs_body_is_taken_as_given(settings):
         "source_prefix": "s3://quilt-example/instrument-a/experiment-17/",
         "registry": "quilt-packages",
         "package_name": "instrument-a/experiment-17",
-        "metadata": {"instrument": "Xenium", "operator": "j.doe", "run_date": "2025-03-12", "samples": 12,
-                     "qc": {"passed": True, "reads_m": 412.7}},
+        "metadata": {
+            "instrument": "Xenium",
+            "operator": "j.doe",
+            "run_date": "2025-03-12",
+            "samples": 12,
+            "qc": {"passed": True, "reads_m": 412.7},
+        },
         "metadata_uri": None,
         "message": "Automated package for experiment 17",
         "workflow": "alpha",
@@ -144,22 +149,27 @@ def test_sns_lowercase_cert_url_description():
     assert (request["registry"], request["package_name"]) == ("quilt-example", "instrument-c/run-0078")
 
 
-@pytest.mark.parametrize("metadata_uri, resolved", [
-    ("metadata.json", "s3://quilt-example/instrument-a/experiment-17/metadata.json"),
-    ("./qc/summary.json", "s3://quilt-example/instrument-a/experiment-17/qc/summary.json"),
-    ("qc/../metadata.json", "s3://quilt-example/instrument-a/experiment-17/metadata.json"),
-    ("s3://lims-exports/runs/17/metadata.json", "s3://lims-exports/runs/17/metadata.json"),
-])
+@pytest.mark.parametrize(
+    "metadata_uri, resolved",
+    [
+        ("metadata.json", "s3://quilt-example/instrument-a/experiment-17/metadata.json"),
+        ("./qc/summary.json", "s3://quilt-example/instrument-a/experiment-17/qc/summary.json"),
+        ("qc/../metadata.json", "s3://quilt-example/instrument-a/experiment-17/metadata.json"),
+        ("s3://lims-exports/runs/17/metadata.json", "s3://lims-exports/runs/17/metadata.json"),
+    ],
+)
 def test_metadata_uri_resolves_inside_the_source_folder_or_is_absolute_s3(metadata_uri, resolved):
-    request = only_request(_plan_body({"source_prefix": "s3://quilt-example/instrument-a/experiment-17",
-                                       "metadata_uri": metadata_uri}))
+    request = only_request(
+        _plan_body({"source_prefix": "s3://quilt-example/instrument-a/experiment-17", "metadata_uri": metadata_uri})
+    )
     assert request["metadata_uri"] == resolved
     assert request["metadata"] is None
 
 
 def test_explicit_package_name_is_never_rewritten():
-    request = only_request(_plan_body({"source_prefix": "s3://quilt-example/a/b/c/",
-                                       "package_name": "données/été_2025"}))
+    request = only_request(
+        _plan_body({"source_prefix": "s3://quilt-example/a/b/c/", "package_name": "données/été_2025"})
+    )
     assert request["package_name"] == "données/été_2025"
 
 
@@ -168,9 +178,15 @@ REJECTIONS = [
     ("reject-body-package-name-trailing-newline.json", None, ["package_name", "experiment-17\\n"]),
     ("reject-body-bad-package-name.json", 0, ["package_name", "'instrument-a'"]),
     ("reject-body-bad-package-name.json", 2, ["package_name", "'instrument a/experiment 17'"]),
-    ("reject-body-unknown-field.json", None,
-     ["'bucket'", "'packageName'", "source_prefix, registry, package_name, metadata, metadata_uri, message, "
-      "workflow, should_copy"]),
+    (
+        "reject-body-unknown-field.json",
+        None,
+        [
+            "'bucket'",
+            "'packageName'",
+            "source_prefix, registry, package_name, metadata, metadata_uri, message, workflow, should_copy",
+        ],
+    ),
     ("reject-body-metadata-and-metadata-uri.json", None, ["metadata", "metadata_uri"]),
     ("reject-body-metadata-not-object.json", 0, ["metadata", "JSON object"]),
     ("reject-body-metadata-not-object.json", 1, ["metadata", "JSON object"]),
@@ -200,14 +216,17 @@ def test_invalid_requests_are_rejected_with_a_one_line_error_naming_the_field(se
         assert part in result.error
 
 
-@pytest.mark.parametrize("name, part", [
-    ("reject-body-nan.json", "NaN"),
-    ("reject-body-duplicate-keys.json", "duplicate key 'package_name'"),
-    ("reject-body-lone-surrogate.json", "lone surrogate"),
-    ("reject-body-non-utf8.json", "UTF-8"),
-    ("reject-body-too-deep.json", "nesting"),
-    ("reject-body-malformed-json.json", "invalid JSON"),
-])
+@pytest.mark.parametrize(
+    "name, part",
+    [
+        ("reject-body-nan.json", "NaN"),
+        ("reject-body-duplicate-keys.json", "duplicate key 'package_name'"),
+        ("reject-body-lone-surrogate.json", "lone surrogate"),
+        ("reject-body-non-utf8.json", "UTF-8"),
+        ("reject-body-too-deep.json", "nesting"),
+        ("reject-body-malformed-json.json", "invalid JSON"),
+    ],
+)
 def test_strict_json_rejects_before_any_adapter(name, part):
     assert fixture_path(name).read_bytes()  # the raw bytes are the point; never re-encoded
     result = plan_one(name, **ONLY)
@@ -218,19 +237,23 @@ def test_strict_json_rejects_before_any_adapter(name, part):
 def test_one_bad_record_never_fails_its_neighbours():
     results = plan("sqs-strict-json-batch.json")
     assert [r.status for r in results] == ["rejected"] * 4 + ["planned"]
-    assert [r.event.record_id for r in results] == [r["messageId"] for r in load_event(
-        "sqs-strict-json-batch.json")["Records"]]
+    assert [r.event.record_id for r in results] == [
+        r["messageId"] for r in load_event("sqs-strict-json-batch.json")["Records"]
+    ]
     assert only_request(results[4])["package_name"] == "instrument-e/run-0215"
 
 
-@pytest.mark.parametrize("value, part", [
-    ({"message": 17}, "message"),
-    ({"workflow": False}, "workflow"),
-    ({"should_copy": 1}, "should_copy"),
-    ({"registry": ""}, "registry"),
-    ({"source_prefix": 7}, "source_prefix"),
-    ({"metadata_uri": ""}, "metadata_uri"),
-])
+@pytest.mark.parametrize(
+    "value, part",
+    [
+        ({"message": 17}, "message"),
+        ({"workflow": False}, "workflow"),
+        ({"should_copy": 1}, "should_copy"),
+        ({"registry": ""}, "registry"),
+        ({"source_prefix": 7}, "source_prefix"),
+        ({"metadata_uri": ""}, "metadata_uri"),
+    ],
+)
 def test_wrong_types_are_rejected(value, part):
     result = _plan_body({"source_prefix": "s3://quilt-example/a/b/", **value})
     assert (result.status, result.adapter) == ("rejected", "description")

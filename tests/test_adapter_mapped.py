@@ -55,8 +55,9 @@ def test_example_rules_file_behaves_the_same(name, folder, via):
     assert only_request(plan_one(name, rules_file=EXAMPLE_RULES)) == _manifest_request(folder)
 
 
-@pytest.mark.parametrize("name", ["mapped/s3eb-manifest-json-outside-prefix.json",
-                                  "mapped/s3eb-manifest-json-deleted.json"])
+@pytest.mark.parametrize(
+    "name", ["mapped/s3eb-manifest-json-outside-prefix.json", "mapped/s3eb-manifest-json-deleted.json"]
+)
 def test_events_the_rule_does_not_match_are_ignored(rules, name):
     result = plan_one(name, **rules)
     assert (result.status, result.adapter) == ("ignored", None)
@@ -135,11 +136,13 @@ def test_broken_expression_fails_at_load_naming_the_rule_and_others_still_work()
     assert "mapped" not in adapters.order
     assert any("broken-match" in e for e in adapters.errors())
     # Every other adapter keeps working.
-    for name, adapter in [("s3eb-rocrate-metadata-depth2.json", "rocrate"),
-                          ("omics-run-completed-doc-fields.json", "omics"),
-                          ("sqs-uri-query.json", "uri"),
-                          ("ebc-package-objects-ready-edp.json", "edp"),
-                          ("sqs-package-description-full.json", "description")]:
+    for name, adapter in [
+        ("s3eb-rocrate-metadata-depth2.json", "rocrate"),
+        ("omics-run-completed-doc-fields.json", "omics"),
+        ("sqs-uri-query.json", "uri"),
+        ("ebc-package-objects-ready-edp.json", "edp"),
+        ("sqs-package-description-full.json", "description"),
+    ]:
         result = plan_one(name, rules_file=MAPPED / "broken-rules.yaml")
         assert (result.status, result.adapter) == ("planned", adapter), name
         assert result.adapter_errors == []
@@ -147,9 +150,12 @@ def test_broken_expression_fails_at_load_naming_the_rule_and_others_still_work()
 
 def test_broken_request_expression_names_the_rule_and_the_field(tmp_path):
     path = tmp_path / "rules.yaml"
-    path.write_text((MAPPED / "rules.yaml").read_text(encoding="utf-8").replace(
-        "package_name: join('/', ['lims', detail.runId])", "package_name: join('/', ['lims', detail.runId]"),
-        encoding="utf-8")
+    path.write_text(
+        (MAPPED / "rules.yaml")
+        .read_text(encoding="utf-8")
+        .replace("package_name: join('/', ['lims', detail.runId])", "package_name: join('/', ['lims', detail.runId]"),
+        encoding="utf-8",
+    )
     info = load_adapters(fresh_settings(rules_file=path)).infos["mapped"]
     assert info.loaded is False
     assert info.error.startswith("rule 'lims-run-finished': invalid package_name expression: ")
@@ -169,5 +175,10 @@ def test_mapped_without_rules_claims_nothing():
 def test_all_manifest_events_in_one_input_keep_their_order(rules):
     results = [plan_one(name, **rules) for name, _, _ in MANIFEST_EVENTS]
     assert [r.requests[0].package_name for r in results] == [
-        "folder/run-0042", "folder/run-0043", "folder/run-0044", "folder/run-0045", "folder/run-0046"]
+        "folder/run-0042",
+        "folder/run-0043",
+        "folder/run-0044",
+        "folder/run-0045",
+        "folder/run-0046",
+    ]
     assert [len(plan(name, **rules)) for name, _, _ in MANIFEST_EVENTS] == [1] * 5

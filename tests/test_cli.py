@@ -18,20 +18,39 @@ GOOD_BODY = {"source_prefix": "s3://bkt/results/run.1/", "metadata": {"k": "v"}}
 URI_BODY = {"uri": "s3://bkt/x/y?a=1&a=2"}
 BAD_BODY = {"source_prefix": "s3://BAD_BUCKET/x"}
 OMICS_RUNNING = {
-    "version": "0", "id": "1", "source": "aws.omics", "detail-type": "Run Status Change",
-    "account": "123456789012", "time": "2025-03-14T12:00:00Z", "region": "us-east-1", "resources": [],
+    "version": "0",
+    "id": "1",
+    "source": "aws.omics",
+    "detail-type": "Run Status Change",
+    "account": "123456789012",
+    "time": "2025-03-14T12:00:00Z",
+    "region": "us-east-1",
+    "resources": [],
     "detail": {"runId": "1", "status": "RUNNING", "runOutputUri": "s3://bkt/omics/1"},
 }
 CRATE_CREATED = {
-    "version": "0", "id": "1e8938f6-3f3a-4a46-9e7a-6d4d6898e4b7", "detail-type": "Object Created",
-    "source": "aws.s3", "account": "123456789012", "time": "2025-03-14T09:41:07Z", "region": "us-east-1",
+    "version": "0",
+    "id": "1e8938f6-3f3a-4a46-9e7a-6d4d6898e4b7",
+    "detail-type": "Object Created",
+    "source": "aws.s3",
+    "account": "123456789012",
+    "time": "2025-03-14T09:41:07Z",
+    "region": "us-east-1",
     "resources": ["arn:aws:s3:::bkt"],
-    "detail": {"version": "0", "bucket": {"name": "bkt"},
-               "object": {"key": "runs/run-9/ro-crate-metadata.json", "size": 2453, "etag": "19319a9557b5fc67"},
-               "request-id": "0I9LZQMOAKBVFR68", "requester": "123456789012", "reason": "PutObject"},
+    "detail": {
+        "version": "0",
+        "bucket": {"name": "bkt"},
+        "object": {"key": "runs/run-9/ro-crate-metadata.json", "size": 2453, "etag": "19319a9557b5fc67"},
+        "request-id": "0I9LZQMOAKBVFR68",
+        "requester": "123456789012",
+        "reason": "PutObject",
+    },
 }
 EDP = {
-    "version": "0", "id": "2", "source": "com.quiltdata.edp", "detail-type": "package-objects-ready",
+    "version": "0",
+    "id": "2",
+    "source": "com.quiltdata.edp",
+    "detail-type": "package-objects-ready",
     "detail": {"version": "1", "bucket": "bkt", "prefix": "a/b/"},
 }
 
@@ -72,7 +91,11 @@ class Runs:
     def start(self, name: str, *args: str | Path, cmd: list[str] | None = None, **env: str) -> None:
         argv = cmd or [str(QPS), *map(str, args)]
         self._procs[name] = subprocess.Popen(
-            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean_env(**env),
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=clean_env(**env),
         )
 
     def __getitem__(self, name: str) -> subprocess.CompletedProcess[str]:
@@ -136,8 +159,15 @@ def runs(tmp_path_factory):
     empty_batch = write(root / "empty" / "empty.json", [])
 
     r = Runs(root)
-    r.paths = {"events": events, "good": good, "omics": omics, "broken": broken, "first": first,  # type: ignore[attr-defined]
-               "second": second, "missing": root / "no-such-events"}
+    r.paths = {
+        "events": events,
+        "good": good,
+        "omics": omics,
+        "broken": broken,
+        "first": first,  # type: ignore[attr-defined]
+        "second": second,
+        "missing": root / "no-such-events",
+    }
     r.start("plan_json", "plan", "--json", events)
     r.start("plan_good", "plan", "--json", good)
     r.start("plan_omics", "plan", "--json", omics)
@@ -394,11 +424,14 @@ def test_plan_file_without_events_says_so(runs):
     assert row["status"] == "ignored" and row["reason"] == "the file holds no events"
 
 
-@pytest.mark.parametrize("name, words", [
-    ("usage_missing_paths", "Missing argument"),
-    ("usage_bad_option", "No such option: --bogus"),
-    ("usage_bad_value", "--batch-size"),
-])
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("usage_missing_paths", "Missing argument"),
+        ("usage_bad_option", "No such option: --bogus"),
+        ("usage_bad_value", "--batch-size"),
+    ],
+)
 def test_usage_errors_are_one_line(runs, name, words):
     result = runs[name]
     assert result.returncode == 2

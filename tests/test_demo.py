@@ -11,8 +11,12 @@ from pathlib import Path
 
 def test_demo_creates_three_packages_then_finds_them_unchanged(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QPS_", "AWS_"))}
-    env.update(XDG_STATE_HOME=str(tmp_path / "state"), HOME=str(tmp_path), AWS_CONFIG_FILE=str(tmp_path / "cfg"),
-               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "creds"))
+    env.update(
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        HOME=str(tmp_path),
+        AWS_CONFIG_FILE=str(tmp_path / "cfg"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "creds"),
+    )
     qps = Path(sys.executable).parent / "qps"
     out = subprocess.run([str(qps), "demo", "--json"], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -208,8 +208,15 @@ def test_iam_least_privilege(template: dict[str, Any]) -> None:
             granted.setdefault(action, []).append(statement)
             if action.startswith("s3:"):
                 assert "Buckets" in _refs(statement["Resource"]), statement
-    for action in ("s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes", "s3:ListBucket",
-                   "s3:ListBucketVersions", "s3:GetBucketVersioning", "s3:PutObject"):
+    for action in (
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:GetObjectAttributes",
+        "s3:ListBucket",
+        "s3:ListBucketVersions",
+        "s3:GetBucketVersioning",
+        "s3:PutObject",
+    ):
         assert action in granted, action
     for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"):
         assert any(s["Resource"] == {"Fn::GetAtt": ["Queue", "Arn"]} for s in granted[action]), action
@@ -268,12 +275,21 @@ def test_deploys_on_moto_and_routes_only_this_stacks_events(monkeypatch: pytest.
         s3.put_object(Bucket="qps-code", Key="qps-lambda.zip", Body=bundle.getvalue())
 
         cfn = boto3.client("cloudformation")
-        params = {"CodeBucket": "qps-code", "CodeKey": "qps-lambda.zip", "Buckets": "data-a,data-b",
-                  "EnableOmics": "true", "EnableRoCrate": "true",
-                  # moto would run the function in Docker for each message: keep them in the queue
-                  "EnableProcessing": "false"}
-        cfn.create_stack(StackName="qps", TemplateBody=TEMPLATE.read_text(), Capabilities=["CAPABILITY_IAM"],
-                         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()])
+        params = {
+            "CodeBucket": "qps-code",
+            "CodeKey": "qps-lambda.zip",
+            "Buckets": "data-a,data-b",
+            "EnableOmics": "true",
+            "EnableRoCrate": "true",
+            # moto would run the function in Docker for each message: keep them in the queue
+            "EnableProcessing": "false",
+        }
+        cfn.create_stack(
+            StackName="qps",
+            TemplateBody=TEMPLATE.read_text(),
+            Capabilities=["CAPABILITY_IAM"],
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
+        )
         (stack,) = cfn.describe_stacks(StackName="qps")["Stacks"]
         assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
@@ -296,10 +312,15 @@ def test_deploys_on_moto_and_routes_only_this_stacks_events(monkeypatch: pytest.
         document = iam.get_role_policy(RoleName=role["RoleName"], PolicyName=policy_name)["PolicyDocument"]
         if isinstance(document, str):  # moto returns a CloudFormation-made inline policy as a Python repr
             document = ast.literal_eval(document)
-        s3_resources = {r for s in document["Statement"] if s["Sid"].endswith(("Buckets", "Objects"))
-                        for r in s["Resource"]}
-        assert s3_resources == {"arn:aws:s3:::data-a", "arn:aws:s3:::data-b",
-                                "arn:aws:s3:::data-a/*", "arn:aws:s3:::data-b/*"}
+        s3_resources = {
+            r for s in document["Statement"] if s["Sid"].endswith(("Buckets", "Objects")) for r in s["Resource"]
+        }
+        assert s3_resources == {
+            "arn:aws:s3:::data-a",
+            "arn:aws:s3:::data-b",
+            "arn:aws:s3:::data-a/*",
+            "arn:aws:s3:::data-b/*",
+        }
 
         wanted = [
             _event("test", "package-objects-ready", {"uri": "s3://data-a/runs/1?k=v"}),
@@ -344,11 +365,20 @@ def test_toggles_off_create_no_omics_or_rocrate_rule(monkeypatch: pytest.MonkeyP
         with zipfile.ZipFile(bundle, "w") as zf:
             zf.writestr("x.py", "")
         boto3.client("s3").put_object(Bucket="code", Key="b.zip", Body=bundle.getvalue())
-        params = {"CodeBucket": "code", "CodeKey": "b.zip", "Buckets": "only-bucket", "QueueName": "OtherPackager",
-                  "EnableProcessing": "false"}
+        params = {
+            "CodeBucket": "code",
+            "CodeKey": "b.zip",
+            "Buckets": "only-bucket",
+            "QueueName": "OtherPackager",
+            "EnableProcessing": "false",
+        }
         cfn = boto3.client("cloudformation")
-        cfn.create_stack(StackName="qps2", TemplateBody=TEMPLATE.read_text(), Capabilities=["CAPABILITY_IAM"],
-                         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()])
+        cfn.create_stack(
+            StackName="qps2",
+            TemplateBody=TEMPLATE.read_text(),
+            Capabilities=["CAPABILITY_IAM"],
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
+        )
         summaries = cfn.list_stack_resources(StackName="qps2")["StackResourceSummaries"]
         resources = {r["LogicalResourceId"] for r in summaries}
         assert "PackageObjectsReadyRule" in resources

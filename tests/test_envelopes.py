@@ -151,8 +151,11 @@ def test_sqs_record_without_event_source_still_recognised():
 
 def test_fifo_attributes_kept_on_event():
     record = sqs_record(
-        {"uri": "s3://bkt/a"}, "fifo-1",
-        MessageGroupId="group-1", MessageDeduplicationId="dedupe-1", SequenceNumber="1800000",
+        {"uri": "s3://bkt/a"},
+        "fifo-1",
+        MessageGroupId="group-1",
+        MessageDeduplicationId="dedupe-1",
+        SequenceNumber="1800000",
     )
     (event,) = unwrap(sqs_batch(record))
     assert event.attributes == {
@@ -491,7 +494,7 @@ def test_sns_subscription_confirmations_are_skipped_not_rejected():
             "Timestamp": "2025-03-14T09:41:07.214Z",
             "SignatureVersion": "1",
             "Signature": "EXAMPLEpH+DcEwjAPg8O9mY8dReBSwksfg2S7WKQcikcNKWLQjwu6A4VbeS0QHVCkhRS7fUQvi2egU3N858fiTDN6bkk"
-                         "OxYDVrY0Ad8L10Hs3zH81mtnPk5uvvolIC1CXGu43obcgFxeL3khZl8IKvO61GWB6jI9b5+gLPoBc1Q=",
+            "OxYDVrY0Ad8L10Hs3zH81mtnPk5uvvolIC1CXGu43obcgFxeL3khZl8IKvO61GWB6jI9b5+gLPoBc1Q=",
             "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-fde336129856c97d93ca61a1b0430402.pem",
         }
         [event] = unwrap({"Records": [{"messageId": "m1", "body": json.dumps(message), "eventSource": "aws:sqs"}]})
@@ -504,8 +507,12 @@ def _pipes_item(message_id: str, body: str) -> dict:
         "messageId": message_id,
         "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a",
         "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1741945267123",
-                       "SenderId": "AIDAIENQZJOLO23YVJ4VO", "ApproximateFirstReceiveTimestamp": "1741945267466"},
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1741945267123",
+            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+            "ApproximateFirstReceiveTimestamp": "1741945267466",
+        },
         "messageAttributes": {},
         "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
         "eventSource": "aws:sqs",
@@ -516,8 +523,16 @@ def _pipes_item(message_id: str, body: str) -> dict:
 
 def test_eventbridge_pipes_sqs_items_are_unwrapped_inside_an_sqs_message():
     inner = _pipes_item("inner-1", json.dumps({"uri": "s3://bkt/runs/run-1"}))
-    outer = {"Records": [{"messageId": "outer-1", "body": json.dumps(inner), "eventSource": "aws:sqs",
-                          "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:QuiltPackager"}]}
+    outer = {
+        "Records": [
+            {
+                "messageId": "outer-1",
+                "body": json.dumps(inner),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:QuiltPackager",
+            }
+        ]
+    }
     [event] = unwrap(outer)
     assert event.kind == "body" and event.payload == {"uri": "s3://bkt/runs/run-1"}
     assert event.record_id == "outer-1"  # the message Lambda must retry is the outer one

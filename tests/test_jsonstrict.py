@@ -209,7 +209,7 @@ def test_custom_max_depth():
 
 
 def test_brackets_inside_strings_do_not_count():
-    text = '["' + "[" * 500 + '{' * 500 + '"]'
+    text = '["' + "[" * 500 + "{" * 500 + '"]'
     assert loads(text) == ["[" * 500 + "{" * 500]
 
 

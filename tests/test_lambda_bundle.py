@@ -97,8 +97,12 @@ def test_bundle_fits_lambda_and_keeps_entry_points(bundle_zip: Path) -> None:
 
 
 @pytest.mark.skipif(
-    not (sys.platform == "linux" and platform.machine() == "x86_64" and sys.version_info[:2] == (3, 11)
-         and sys.implementation.name == "cpython"),
+    not (
+        sys.platform == "linux"
+        and platform.machine() == "x86_64"
+        and sys.version_info[:2] == (3, 11)
+        and sys.implementation.name == "cpython"
+    ),
     reason="the bundle holds Lambda's CPython 3.11 manylinux x86_64 wheels; this interpreter cannot import them",
 )
 def test_adapters_load_from_the_bundle_alone(bundle_dir: Path, tmp_path: Path) -> None:
@@ -120,7 +124,11 @@ def test_adapters_load_from_the_bundle_alone(bundle_dir: Path, tmp_path: Path) -
     }
     result = subprocess.run(
         [sys.executable, "-I", "-S", "-c", PROBE, str(bundle_dir)],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-6000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])

@@ -114,9 +114,7 @@ def test_empty_bucket_rejected():
     rejection({"source_prefix": "s3:///a/"}, "source_prefix")
 
 
-@pytest.mark.parametrize(
-    "path", ["./a/", "a/./b/", "a/../b/", "../a/", "a/..", "a/.", "a/%2e%2e/b/", "a/%2E/b/"]
-)
+@pytest.mark.parametrize("path", ["./a/", "a/./b/", "a/../b/", "../a/", "a/..", "a/.", "a/%2e%2e/b/", "a/%2E/b/"])
 def test_dot_segments_rejected(path):
     rejection({"source_prefix": f"s3://bkt/{path}"}, "source_prefix")
 
@@ -479,16 +477,34 @@ def test_metadata_uri_absolute_path_rejected(value):
 
 @pytest.mark.parametrize(
     "value",
-    ["http://host/m.json", "https://host/m.json", "file:m.json", "file:///tmp/m.json", "ftp://h/m.json",
-     "gs://b/m.json", "S3://bkt/m.json", "data:application/json,{}"],
+    [
+        "http://host/m.json",
+        "https://host/m.json",
+        "file:m.json",
+        "file:///tmp/m.json",
+        "ftp://h/m.json",
+        "gs://b/m.json",
+        "S3://bkt/m.json",
+        "data:application/json,{}",
+    ],
 )
 def test_metadata_uri_other_schemes_rejected(value):
     rejection({"source_prefix": SRC, "metadata_uri": value}, "metadata_uri")
 
 
 @pytest.mark.parametrize(
-    "value", ["", "sub/", "s3://other-bucket/", "s3://other-bucket", "s3://Bad_Bucket/m.json", "a\nb.json",
-              "s3://bkt/a/../m.json", "./", 5]
+    "value",
+    [
+        "",
+        "sub/",
+        "s3://other-bucket/",
+        "s3://other-bucket",
+        "s3://Bad_Bucket/m.json",
+        "a\nb.json",
+        "s3://bkt/a/../m.json",
+        "./",
+        5,
+    ],
 )
 def test_metadata_uri_invalid_values_rejected(value):
     rejection({"source_prefix": SRC, "metadata_uri": value}, "metadata_uri")
@@ -558,8 +574,16 @@ def test_from_uri_bucket_only_rejected(uri):
 
 @pytest.mark.parametrize(
     "uri",
-    ["https://bkt/a/", "s3://Bad_Bucket/a/", "s3://bkt/../a/", "s3://bkt/a//b/", "s3://bkt/a/#x", "s3://bkt/a/?k=%ff",
-     5, None],
+    [
+        "https://bkt/a/",
+        "s3://Bad_Bucket/a/",
+        "s3://bkt/../a/",
+        "s3://bkt/a//b/",
+        "s3://bkt/a/#x",
+        "s3://bkt/a/?k=%ff",
+        5,
+        None,
+    ],
 )
 def test_from_uri_invalid_rejected(uri):
     uri_rejection(uri)

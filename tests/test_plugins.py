@@ -71,8 +71,9 @@ def fake_module(
 class FakeAdapter:
     """A throw-away adapter class for `AdapterSet.register`."""
 
-    def __init__(self, name: str, describe: Callable[[Event, Settings], Any] | None = None,
-                 calls: list[str] | None = None) -> None:
+    def __init__(
+        self, name: str, describe: Callable[[Event, Settings], Any] | None = None, calls: list[str] | None = None
+    ) -> None:
         self.name = name
         self.describe = describe
         self.calls = calls if calls is not None else []
@@ -176,10 +177,14 @@ def test_env_disable_wins_over_enable(monkeypatch):
 
 
 def test_disabled_real_adapter_is_not_consulted(monkeypatch):
-    omics_event = Event("eventbridge", {
-        "source": "aws.omics", "detail-type": "Run Status Change",
-        "detail": {"status": "COMPLETED", "runOutputUri": "s3://bkt/omics/1"},
-    })
+    omics_event = Event(
+        "eventbridge",
+        {
+            "source": "aws.omics",
+            "detail-type": "Run Status Change",
+            "detail": {"status": "COMPLETED", "runOutputUri": "s3://bkt/omics/1"},
+        },
+    )
     assert Runner(Settings()).plan_event(omics_event).adapter == "omics"
     monkeypatch.setenv("QPS_DISABLE_ADAPTERS", "omics")
     result = Runner(load_settings()).plan_event(omics_event)
@@ -218,18 +223,24 @@ def test_settings_disable_listed(monkeypatch):
 
 def test_disabled_adapter_that_would_win_is_not_consulted(monkeypatch):
     calls: list[str] = []
-    install(monkeypatch, {
-        "first": fake_module("first", plans_folder("s3://bkt/first/x/"), tryfirst=True, calls=calls),
-        "other": fake_module("other", plans_folder("s3://bkt/other/x/"), calls=calls),
-    })
+    install(
+        monkeypatch,
+        {
+            "first": fake_module("first", plans_folder("s3://bkt/first/x/"), tryfirst=True, calls=calls),
+            "other": fake_module("other", plans_folder("s3://bkt/other/x/"), calls=calls),
+        },
+    )
     result = plan(load_adapters(Settings(disable_adapters=["first"])))
     assert result.adapter == "other" and result.also_claimed_by == []
     assert calls == ["other"]
 
 
 def test_disabled_adapter_module_is_not_imported(monkeypatch):
-    install(monkeypatch, {"ok": fake_module("ok")},
-            extra=[EntryPoint(name="off", value="no_such_module_for_disabled_qps", group=ENTRY_POINT_GROUP)])
+    install(
+        monkeypatch,
+        {"ok": fake_module("ok")},
+        extra=[EntryPoint(name="off", value="no_such_module_for_disabled_qps", group=ENTRY_POINT_GROUP)],
+    )
     adapters = load_adapters(Settings(disable_adapters=["off"]))
     assert adapters.infos["off"].error is None
     assert adapters.errors() == []
@@ -249,10 +260,13 @@ def boom(event: Event, settings: Settings) -> Any:
 
 
 def test_describe_raising_is_reported_by_id_and_others_plan(monkeypatch):
-    install(monkeypatch, {
-        "aaa": fake_module("aaa", boom),
-        "bbb": fake_module("bbb", plans_folder()),
-    })
+    install(
+        monkeypatch,
+        {
+            "aaa": fake_module("aaa", boom),
+            "bbb": fake_module("bbb", plans_folder()),
+        },
+    )
     result = plan(load_adapters(Settings()))
     assert result.status == "planned" and result.adapter == "bbb"
     assert len(result.adapter_errors) == 1
@@ -305,10 +319,13 @@ def test_startup_raising_unexpected_exception_is_one_line(monkeypatch):
     def startup(settings: Settings) -> None:
         raise KeyError("missing\nthing")
 
-    install(monkeypatch, {
-        "bad": fake_module("bad", plans_folder(), startup=startup),
-        "good": fake_module("good", plans_folder()),
-    })
+    install(
+        monkeypatch,
+        {
+            "bad": fake_module("bad", plans_folder(), startup=startup),
+            "good": fake_module("good", plans_folder()),
+        },
+    )
     adapters = load_adapters(Settings())
     info = adapters.infos["bad"]
     assert info.enabled and not info.loaded
@@ -371,8 +388,10 @@ def test_duplicate_entry_point_id_uses_the_first(monkeypatch):
     two = types.ModuleType("qps_test_fake_dup_two")
     monkeypatch.setitem(sys.modules, one.__name__, one)
     monkeypatch.setitem(sys.modules, two.__name__, two)
-    eps = [EntryPoint(name="dup", value=one.__name__, group=ENTRY_POINT_GROUP),
-           EntryPoint(name="dup", value=two.__name__, group=ENTRY_POINT_GROUP)]
+    eps = [
+        EntryPoint(name="dup", value=one.__name__, group=ENTRY_POINT_GROUP),
+        EntryPoint(name="dup", value=two.__name__, group=ENTRY_POINT_GROUP),
+    ]
     monkeypatch.setattr(plugins, "_entry_points", lambda: eps)
     adapters = load_adapters(Settings())
     assert adapters.order == ["dup"]
@@ -421,11 +440,14 @@ def test_first_party_trylast_order():
 
 
 def test_priority_classes_ordered(monkeypatch):
-    install(monkeypatch, {
-        "aaa_last": fake_module("aaa_last", plans_folder(), trylast=True),
-        "mmm_normal": fake_module("mmm_normal", plans_folder()),
-        "zzz_first": fake_module("zzz_first", plans_folder(), tryfirst=True),
-    })
+    install(
+        monkeypatch,
+        {
+            "aaa_last": fake_module("aaa_last", plans_folder(), trylast=True),
+            "mmm_normal": fake_module("mmm_normal", plans_folder()),
+            "zzz_first": fake_module("zzz_first", plans_folder(), tryfirst=True),
+        },
+    )
     adapters = load_adapters(Settings())
     assert adapters.order == ["zzz_first", "mmm_normal", "aaa_last"]
     result = plan(adapters)
@@ -435,20 +457,26 @@ def test_priority_classes_ordered(monkeypatch):
 
 
 def test_normal_beats_trylast(monkeypatch):
-    install(monkeypatch, {
-        "aaa": fake_module("aaa", plans_folder(), trylast=True),
-        "zzz": fake_module("zzz", plans_folder()),
-    })
+    install(
+        monkeypatch,
+        {
+            "aaa": fake_module("aaa", plans_folder(), trylast=True),
+            "zzz": fake_module("zzz", plans_folder()),
+        },
+    )
     result = plan(load_adapters(Settings()))
     assert (result.adapter, result.also_claimed_by) == ("zzz", ["aaa"])
 
 
 def test_adapter_order_setting_overrides_priority(monkeypatch):
-    install(monkeypatch, {
-        "alpha": fake_module("alpha", plans_folder(), tryfirst=True),
-        "beta": fake_module("beta", plans_folder()),
-        "gamma": fake_module("gamma", plans_folder(), trylast=True),
-    })
+    install(
+        monkeypatch,
+        {
+            "alpha": fake_module("alpha", plans_folder(), tryfirst=True),
+            "beta": fake_module("beta", plans_folder()),
+            "gamma": fake_module("gamma", plans_folder(), trylast=True),
+        },
+    )
     adapters = load_adapters(Settings(adapter_order=["gamma", "beta", "not-installed"]))
     assert adapters.order == ["gamma", "beta", "alpha"]
     result = plan(adapters)
@@ -573,10 +601,13 @@ def test_every_plan_is_attributed(monkeypatch):
     def rejects(event: Event, settings: Settings) -> Any:
         raise RejectedEvent("no")
 
-    install(monkeypatch, {
-        "planner": fake_module("planner", plans_folder()),
-        "rejecter": fake_module("rejecter", rejects),
-    })
+    install(
+        monkeypatch,
+        {
+            "planner": fake_module("planner", plans_folder()),
+            "rejecter": fake_module("rejecter", rejects),
+        },
+    )
     for only in ("planner", "rejecter"):
         result = plan(load_adapters(Settings(enable_adapters=[only])))
         assert result.adapter == only

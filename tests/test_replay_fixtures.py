@@ -95,8 +95,10 @@ def replays(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replays]:
         AWS_DEFAULT_REGION="us-east-1",
         QUILT_DISABLE_USAGE_METRICS="true",
         QUILT_MINIMIZE_STDOUT="true",
-        **{var: str(tmp / var.lower()) for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME",
-                                                   "XDG_STATE_HOME")},
+        **{
+            var: str(tmp / var.lower())
+            for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME")
+        },
     )
     started = time.monotonic()
     endpoint = LocalEndpoint.start()
@@ -203,8 +205,14 @@ def test_exit_status_is_zero_only_without_rejected_or_failed(replays: Replays) -
         assert bad  # the fixtures hold rejected events by design
         assert code == 1
     # A file whose events all plan cleanly exits 0 (here: already packaged, so `unchanged`).
-    proc = _qps(replays.env, "replay", "--json", "--endpoint-url", replays.url,
-                "tests/fixtures/events/body-description-minimal.json")
+    proc = _qps(
+        replays.env,
+        "replay",
+        "--json",
+        "--endpoint-url",
+        replays.url,
+        "tests/fixtures/events/body-description-minimal.json",
+    )
     assert proc.returncode == 0, proc.stderr
     assert [r["status"] for r in _lines(proc.stdout)] == ["unchanged"]
 
@@ -232,8 +240,13 @@ def test_packages_read_back_with_quilt3(replays: Replays, quilt3_on_endpoint: An
 
     assert is_alive(replays.url), "the moto server of this module is gone"
     quilt3 = quilt3_on_endpoint
-    s3 = boto3.client("s3", endpoint_url=replays.url, region_name="us-east-1",
-                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=replays.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
     omics = _line(replays, 0, "tests/fixtures/events/omics-run-completed-doc-fields.json")
     pkg = quilt3.Package.browse("omics-quilt/3395667", registry="s3://quilt-example", top_hash=omics["top_hash"])
@@ -279,8 +292,9 @@ def test_one_folder_reached_by_two_adapters_is_one_package(replays: Replays) -> 
 def test_seeding_again_changes_nothing(replays: Replays) -> None:
     assert is_alive(replays.url), "the moto server of this module is gone"
     seed = ROOT / "tests" / "fixtures" / "seed.py"
-    proc = subprocess.run([sys.executable, str(seed), replays.url], cwd=ROOT, env=replays.env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(seed), replays.url], cwd=ROOT, env=replays.env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert f"({0} written) for {len(replays.planned(0))} package requests" in proc.stdout, proc.stdout
 
@@ -288,7 +302,9 @@ def test_seeding_again_changes_nothing(replays: Replays) -> None:
 def test_named_file_outcome_reports_the_package_written(replays: Replays) -> None:
     line = _line(replays, 0, NAMED_FILE_EVENT)
     assert (line["registry"], line["package_name"], line["source_prefix"]) == (
-        "bkt", "to/folder", "s3://bkt/path/to/folder/"
+        "bkt",
+        "to/folder",
+        "s3://bkt/path/to/folder/",
     )
 
 

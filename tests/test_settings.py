@@ -48,10 +48,15 @@ def test_default_sentinels_not_shared_between_instances():
 
 
 def test_request_context():
-    ctx = Settings(default_prefix="p", default_suffix="s", allowed_registries=["a-bkt"],
-                   max_metadata_bytes=10).request_context()
-    assert ctx == {"default_prefix": "p", "default_suffix": "s", "allowed_registries": ("a-bkt",),
-                   "max_metadata_bytes": 10}
+    ctx = Settings(
+        default_prefix="p", default_suffix="s", allowed_registries=["a-bkt"], max_metadata_bytes=10
+    ).request_context()
+    assert ctx == {
+        "default_prefix": "p",
+        "default_suffix": "s",
+        "allowed_registries": ("a-bkt",),
+        "max_metadata_bytes": 10,
+    }
 
 
 def test_adapter_enabled_rules():
@@ -177,8 +182,10 @@ allowed_registries:
 """
 
 
-@pytest.mark.parametrize(("suffix", "text", "prefix"), [(".toml", TOML, "from-toml"), (".yaml", YAML, "from-yaml"),
-                                                        (".yml", YAML, "from-yaml")])
+@pytest.mark.parametrize(
+    ("suffix", "text", "prefix"),
+    [(".toml", TOML, "from-toml"), (".yaml", YAML, "from-yaml"), (".yml", YAML, "from-yaml")],
+)
 def test_config_file_explicit_path(tmp_path, suffix, text, prefix):
     path = tmp_path / f"qps{suffix}"
     path.write_text(text)

@@ -47,14 +47,21 @@ def test_qps_plan_dispatches_to_the_pip_installed_adapter(fresh_venv: Path) -> N
 
 
 def test_disabling_the_third_party_adapter_by_id(fresh_venv: Path) -> None:
-    env_cmd = ["env", "QPS_DISABLE_ADAPTERS=lims", fresh_venv / "bin" / "qps", "plan", "--json",
-               EXAMPLE / "tests" / "export-completed.json"]
+    env_cmd = [
+        "env",
+        "QPS_DISABLE_ADAPTERS=lims",
+        fresh_venv / "bin" / "qps",
+        "plan",
+        "--json",
+        EXAMPLE / "tests" / "export-completed.json",
+    ]
     out = run(env_cmd)
     line = json.loads(out.stdout)
     assert line["status"] == "ignored" and line["adapter"] is None
 
 
 def test_the_example_adapters_own_tests_pass(fresh_venv: Path) -> None:
-    out = run([fresh_venv / "bin" / "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", EXAMPLE / "tests"],
-              cwd=EXAMPLE)
+    out = run(
+        [fresh_venv / "bin" / "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", EXAMPLE / "tests"], cwd=EXAMPLE
+    )
     assert out.returncode == 0, out.stdout[-2000:]

@@ -23,8 +23,18 @@ from ..adapter_api import (
 from ..errors import one_line
 from ..s3paths import basename, folder_of_key, folder_uri, valid_name_part
 
-REQUEST_KEYS = ("uri", "source_prefix", "registry", "package_name", "metadata", "metadata_uri", "message",
-                "commit_message", "workflow", "should_copy")
+REQUEST_KEYS = (
+    "uri",
+    "source_prefix",
+    "registry",
+    "package_name",
+    "metadata",
+    "metadata_uri",
+    "message",
+    "commit_message",
+    "workflow",
+    "should_copy",
+)
 
 
 class _Functions(functions.Functions):

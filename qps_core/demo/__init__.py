@@ -48,8 +48,9 @@ def demo_objects() -> Iterator[tuple[str, bytes, bool]]:
     yield nf + "results/multiqc_report.html", b"<html><body>rnaseq-nf</body></html>\n", True
     yield nf + "ro-crate-metadata.json", crate, True
     lims = "lims/batch-0301/"
-    samples = "sample_id,well,volume_ul\n" + "".join(f"S{i:03d},{'ABCDEFGH'[i % 8]}{i // 8 + 1},{20 + i}\n"
-                                                      for i in range(12))
+    samples = "sample_id,well,volume_ul\n" + "".join(
+        f"S{i:03d},{'ABCDEFGH'[i % 8]}{i // 8 + 1},{20 + i}\n" for i in range(12)
+    )
     yield lims + "samples.csv", samples.encode(), True
     yield lims + "plate-map.csv", b"plate,barcode\nP1,PL0301\n", False
     params = b"<RunParameters><Flowcell>22FJKLLT3</Flowcell></RunParameters>\n"

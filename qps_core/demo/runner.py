@@ -71,5 +71,3 @@ def run_demo(*, keep: bool, endpoint_url: str | None, json_out: bool, replay: Ca
     finally:
         if endpoint is not None and not keep:
             endpoint.stop()
-
-

@@ -57,10 +57,19 @@ def test_a_copied_package_keeps_its_copies_when_an_in_place_package_has_the_same
     make_bucket(s3, "registry")
     put(s3, "data", "keys/a.txt", "a")
     put(s3, "data", "keys/b.txt", "b")
-    copied = packager.package(request(settings, source_prefix="s3://data/keys/", registry="registry",
-                                      package_name="qa/copied", should_copy=True, message="m"))
-    in_place = packager.package(request(settings, source_prefix="s3://data/keys/", registry="registry",
-                                        package_name="qa/in-place", message="m"))
+    copied = packager.package(
+        request(
+            settings,
+            source_prefix="s3://data/keys/",
+            registry="registry",
+            package_name="qa/copied",
+            should_copy=True,
+            message="m",
+        )
+    )
+    in_place = packager.package(
+        request(settings, source_prefix="s3://data/keys/", registry="registry", package_name="qa/in-place", message="m")
+    )
     # quilt3's top hash leaves out physical keys: both packages have the same one...
     assert in_place.status == "created" and in_place.top_hash == copied.top_hash
     latest = s3.get_object(Bucket="registry", Key=".quilt/named_packages/qa/in-place/latest")["Body"].read()
@@ -69,5 +78,11 @@ def test_a_copied_package_keeps_its_copies_when_an_in_place_package_has_the_same
     manifest = s3.get_object(Bucket="registry", Key=f".quilt/packages/{copied.top_hash}")["Body"].read().decode()
     entries = [json.loads(line) for line in manifest.splitlines()[1:]]
     assert all(e["physical_keys"][0].startswith("s3://registry/qa/copied/") for e in entries), entries
-    assert packager.package(request(settings, source_prefix="s3://data/keys/", registry="registry",
-                                    package_name="qa/in-place", message="m")).status == "unchanged"
+    assert (
+        packager.package(
+            request(
+                settings, source_prefix="s3://data/keys/", registry="registry", package_name="qa/in-place", message="m"
+            )
+        ).status
+        == "unchanged"
+    )

@@ -47,8 +47,9 @@ class Stack:
     def receive(self, url: str, n: int = 10) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         while True:
-            msgs = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
-                                            WaitTimeSeconds=0).get("Messages", [])
+            msgs = self.sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], WaitTimeSeconds=0
+            ).get("Messages", [])
             if not msgs:
                 return out
             out += msgs
@@ -73,21 +74,24 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         queue_url = sqs.create_queue(
             QueueName="QuiltPackager",
-            Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
-                        "VisibilityTimeout": "60"},
+            Attributes={
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
+                "VisibilityTimeout": "60",
+            },
         )["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         notices_url = sqs.create_queue(QueueName="notices")["QueueUrl"]
         notices_arn = sqs.get_queue_attributes(QueueUrl=notices_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"]
+            "QueueArn"
+        ]
         events.put_rule(Name="qps-notices", EventPattern=json.dumps({"source": ["com.quiltdata.qps"]}))
         events.put_targets(Rule="qps-notices", Targets=[{"Id": "q", "Arn": notices_arn}])
         topic_arn = sns.create_topic(Name="qps-notices")["TopicArn"]
         sns_notices_url = sqs.create_queue(QueueName="sns-notices")["QueueUrl"]
         sns_arn = sqs.get_queue_attributes(QueueUrl=sns_notices_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"]
-        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=sns_arn,
-                      Attributes={"RawMessageDelivery": "true"})
+            "QueueArn"
+        ]
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=sns_arn, Attributes={"RawMessageDelivery": "true"})
         make_bucket(s3, "lab-data")
         for key in ("runs/run-1/a.csv", "runs/run-1/b.csv", "runs/run-2/x.txt"):
             put(s3, "lab-data", key, f"content of {key}\n", sha256=True)

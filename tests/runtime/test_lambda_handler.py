@@ -23,8 +23,12 @@ def sqs_record(body: str | dict[str, Any], message_id: str, arn: str) -> dict[st
         "messageId": message_id,
         "receiptHandle": f"AQEB{message_id}==",
         "body": body if isinstance(body, str) else json.dumps(body),
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1741945267123",
-                       "SenderId": "AIDAIT2UOQQY3AUEKVGXU", "ApproximateFirstReceiveTimestamp": "1741945267466"},
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1741945267123",
+            "SenderId": "AIDAIT2UOQQY3AUEKVGXU",
+            "ApproximateFirstReceiveTimestamp": "1741945267466",
+        },
         "messageAttributes": {},
         "md5OfBody": "0" * 32,
         "eventSource": "aws:sqs",
@@ -45,8 +49,7 @@ def test_mixed_batch_reports_only_transient_failures_and_dead_letters_permanent_
         sqs_record(transient, "m-transient", stack.queue_arn),
     ]
     packager = lambda_handler.processor().runner.packager
-    fail_operation(packager.s3, "ListObjectVersions", 503, "SlowDown",
-                   when=lambda p: p.get("Prefix") == "runs/run-2/")
+    fail_operation(packager.s3, "ListObjectVersions", 503, "SlowDown", when=lambda p: p.get("Prefix") == "runs/run-2/")
 
     response = lambda_handler.handler({"Records": records}, None)
 
@@ -60,8 +63,11 @@ def test_mixed_batch_reports_only_transient_failures_and_dead_letters_permanent_
     latest = stack.s3.get_object(Bucket="lab-data", Key=".quilt/named_packages/runs/run-1/latest")
     assert len(latest["Body"].read()) == 64
     kinds = sorted((kind, d["package_name"]) for kind, d in stack.notices())
-    assert kinds == [("package-created", "runs/run-1"), ("package-failed", "runs/empty-folder"),
-                     ("package-failed", "runs/run-2")]
+    assert kinds == [
+        ("package-created", "runs/run-1"),
+        ("package-failed", "runs/empty-folder"),
+        ("package-failed", "runs/run-2"),
+    ]
 
 
 def test_redelivered_batch_changes_nothing_and_says_unchanged(stack: Stack) -> None:
@@ -115,8 +121,9 @@ def test_sns_notice_carries_the_same_json(stack: Stack) -> None:
     assert detail == notice["detail"]
 
 
-def test_failing_notices_never_lose_the_package(stack: Stack, monkeypatch: pytest.MonkeyPatch,
-                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_failing_notices_never_lose_the_package(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setenv("QPS_EVENT_BUS_NAME", "no-such-bus")
     monkeypatch.setenv("QPS_NOTICE_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:no-such-topic")
     result = lambda_handler.handler({"source_prefix": "s3://lab-data/runs/run-1/"}, None)
@@ -143,8 +150,9 @@ def test_adapters_and_settings_load_once_per_cold_start(stack: Stack) -> None:
     assert lambda_handler.processor() is first
 
 
-def test_a_folder_still_being_written_is_retried_later_not_packaged(stack: Stack,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_folder_still_being_written_is_retried_later_not_packaged(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("QPS_QUIET_PERIOD_SECONDS", "3600")
     stack.sqs.send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps({"uri": "s3://lab-data/runs/run-1"}))
     [message] = stack.sqs.receive_message(QueueUrl=stack.queue_url, VisibilityTimeout=1)["Messages"]
@@ -181,12 +189,15 @@ def test_direct_events_get_the_strict_json_rules_too(stack: Stack) -> None:
 
 def test_fifo_batch_stops_at_the_first_record_to_retry(stack: Stack) -> None:
     arn = stack.queue_arn + ".fifo"
-    records = [sqs_record({"source_prefix": "s3://lab-data/runs/run-1/"}, "f1", arn),
-               sqs_record({"uri": "s3://lab-data/runs/run-2"}, "f2", arn),
-               sqs_record({"source_prefix": "s3://lab-data/runs/run-1/", "package_name": "runs/other"}, "f3", arn)]
+    records = [
+        sqs_record({"source_prefix": "s3://lab-data/runs/run-1/"}, "f1", arn),
+        sqs_record({"uri": "s3://lab-data/runs/run-2"}, "f2", arn),
+        sqs_record({"source_prefix": "s3://lab-data/runs/run-1/", "package_name": "runs/other"}, "f3", arn),
+    ]
     for record in records:
-        record["attributes"].update(MessageGroupId="lab", SequenceNumber="1",
-                                    MessageDeduplicationId=record["messageId"])
+        record["attributes"].update(
+            MessageGroupId="lab", SequenceNumber="1", MessageDeduplicationId=record["messageId"]
+        )
     packager = lambda_handler.processor().runner.packager
     fail_operation(packager.s3, "ListObjectVersions", 503, "SlowDown", when=lambda p: p.get("Prefix") == "runs/run-2/")
     response = lambda_handler.handler({"Records": records}, None)
@@ -196,16 +207,16 @@ def test_fifo_batch_stops_at_the_first_record_to_retry(stack: Stack) -> None:
         stack.s3.get_object(Bucket="lab-data", Key=".quilt/named_packages/runs/other/latest")
 
 
-def test_an_unexpected_packager_bug_is_retried_not_dead_lettered(stack: Stack,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unexpected_packager_bug_is_retried_not_dead_lettered(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     packager = lambda_handler.processor().runner.packager
 
     def bug(*_: Any, **__: Any) -> None:
         raise RuntimeError("a bug in the packager")
 
     monkeypatch.setattr(packager, "_hash_all", bug)
-    response = lambda_handler.handler({"Records": [sqs_record({"uri": "s3://lab-data/runs/run-1"}, "m1",
-                                                              stack.queue_arn)]}, None)
+    response = lambda_handler.handler(
+        {"Records": [sqs_record({"uri": "s3://lab-data/runs/run-1"}, "m1", stack.queue_arn)]}, None
+    )
     assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
     assert stack.receive(stack.dlq_url) == []
     [(kind, detail)] = stack.notices()

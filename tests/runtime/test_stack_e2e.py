@@ -73,10 +73,21 @@ def deploy(cfn: Any, s3: Any, name: str, buckets: tuple[str, ...], **extra: str)
         with zipfile.ZipFile(bundle, "w") as zf:  # moto only needs a zip: the code is imported in process
             zf.writestr("qps_core/__init__.py", "")
         s3.put_object(Bucket="qps-code", Key="qps-lambda.zip", Body=bundle.getvalue())
-    params = {"CodeBucket": "qps-code", "CodeKey": "qps-lambda.zip", "Buckets": ",".join(buckets),
-              "EnableOmics": "true", "EnableRoCrate": "true", "EnableProcessing": "false", **extra}
-    cfn.create_stack(StackName=name, TemplateBody=TEMPLATE.read_text(), Capabilities=["CAPABILITY_IAM"],
-                     Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()])
+    params = {
+        "CodeBucket": "qps-code",
+        "CodeKey": "qps-lambda.zip",
+        "Buckets": ",".join(buckets),
+        "EnableOmics": "true",
+        "EnableRoCrate": "true",
+        "EnableProcessing": "false",
+        **extra,
+    }
+    cfn.create_stack(
+        StackName=name,
+        TemplateBody=TEMPLATE.read_text(),
+        Capabilities=["CAPABILITY_IAM"],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
+    )
     (stack,) = cfn.describe_stacks(StackName=name)["Stacks"]
     assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
     return {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
@@ -95,8 +106,13 @@ class Deployed:
     def receive(self, url: str) -> list[dict[str, Any]]:
         """Every message currently visible in a queue (not deleted)."""
         out: list[dict[str, Any]] = []
-        while batch := self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                                AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages"):
+        while batch := self.sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages"):
             out += batch
         return out
 
@@ -120,8 +136,13 @@ class Deployed:
 def lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
     """An SQS message as received, in the shape Lambda's SQS event source mapping hands it to a function."""
     attributes = {
-        name: {"stringValue": a.get("StringValue"), "binaryValue": a.get("BinaryValue"),
-               "stringListValues": [], "binaryListValues": [], "dataType": a["DataType"]}
+        name: {
+            "stringValue": a.get("StringValue"),
+            "binaryValue": a.get("BinaryValue"),
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": a["DataType"],
+        }
         for name, a in message.get("MessageAttributes", {}).items()
     }
     keep = ("ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp")
@@ -166,15 +187,20 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployed]:
 
         outputs = deploy(boto3.client("cloudformation", region_name=REGION), s3, "qps", BUCKETS)
         config = boto3.client("lambda", region_name=REGION).get_function_configuration(
-            FunctionName=outputs["FunctionName"])
+            FunctionName=outputs["FunctionName"]
+        )
         environment = config["Environment"]["Variables"]
 
         bus_notices_url = sqs.create_queue(QueueName="capture-bus-notices")["QueueUrl"]
         events.put_rule(Name="capture-qps-notices", EventPattern=json.dumps({"source": ["com.quiltdata.qps"]}))
         events.put_targets(Rule="capture-qps-notices", Targets=[{"Id": "q", "Arn": _arn(sqs, bus_notices_url)}])
         sns_notices_url = sqs.create_queue(QueueName="capture-sns-notices")["QueueUrl"]
-        sns.subscribe(TopicArn=outputs["NoticeTopicArn"], Protocol="sqs", Endpoint=_arn(sqs, sns_notices_url),
-                      Attributes={"RawMessageDelivery": "true"})
+        sns.subscribe(
+            TopicArn=outputs["NoticeTopicArn"],
+            Protocol="sqs",
+            Endpoint=_arn(sqs, sns_notices_url),
+            Attributes={"RawMessageDelivery": "true"},
+        )
 
         # The function's environment, as the template sets it. quilt3 fixed its XDG dirs at import (the
         # test suite points them at a private temporary directory), so those four are left alone.
@@ -191,8 +217,13 @@ def _omics_completed(output_uri: str) -> dict[str, Any]:
     """The real shape of a HealthOmics COMPLETED event, as put on the bus by the service."""
     event = json.loads(OMICS_EVENT.read_text())
     event["detail"]["runOutputUri"] = output_uri
-    return {"Source": event["source"], "DetailType": event["detail-type"], "Detail": json.dumps(event["detail"]),
-            "Resources": event["resources"], "Time": event["time"]}
+    return {
+        "Source": event["source"],
+        "DetailType": event["detail-type"],
+        "Detail": json.dumps(event["detail"]),
+        "Resources": event["resources"],
+        "Time": event["time"],
+    }
 
 
 def _ready(detail: dict[str, Any], detail_type: str = "package-objects-ready") -> dict[str, Any]:
@@ -258,7 +289,8 @@ def test_events_on_the_bus_become_packages_and_notices(deployed: Deployed) -> No
         assert lims_notice["source_prefix"] == LIMS_DESCRIPTION["source_prefix"]
         assert lims_notice["files"] == len(LIMS_FILES)
     assert sorted(json.dumps(n["detail"], sort_keys=True) for n in bus) == sorted(
-        json.dumps(n["detail"], sort_keys=True) for n in sns)
+        json.dumps(n["detail"], sort_keys=True) for n in sns
+    )
 
 
 # -- 2. a mixed batch on the stack's queue: only the transient record is retried ---------------------------------
@@ -279,8 +311,9 @@ def test_mixed_batch_on_the_stack_queue(deployed: Deployed) -> None:
     ids = {kind: next(m["MessageId"] for m in messages if m["Body"] == body) for kind, body in bodies.items()}
 
     packager = lambda_handler.processor().runner.packager
-    fail_operation(packager.s3, "ListObjectVersions", 503, "SlowDown",
-                   when=lambda p: p.get("Prefix") == f"{RUN_PREFIX}/")
+    fail_operation(
+        packager.s3, "ListObjectVersions", 503, "SlowDown", when=lambda p: p.get("Prefix") == f"{RUN_PREFIX}/"
+    )
 
     response = invoke(deployed, messages)
 
@@ -290,15 +323,17 @@ def test_mixed_batch_on_the_stack_queue(deployed: Deployed) -> None:
     assert set(dead) == {ids["malformed"], ids["permanent"]}
     for kind in ("malformed", "permanent"):
         assert dead[ids[kind]]["Body"] == bodies[kind]
-        assert dead[ids[kind]]["MessageAttributes"]["qps-source-queue-arn"]["StringValue"] == \
-            deployed.outputs["QueueArn"]
+        assert (
+            dead[ids[kind]]["MessageAttributes"]["qps-source-queue-arn"]["StringValue"] == deployed.outputs["QueueArn"]
+        )
     assert "invalid JSON" in dead[ids["malformed"]]["MessageAttributes"]["qps-error"]["StringValue"]
     assert "batch-empty" in dead[ids["permanent"]]["MessageAttributes"]["qps-error"]["StringValue"]
     # Only the transient record is left on the queue, for SQS to retry (and redrive after MaxReceiveCount).
     assert deployed.count(queue_url) == 1
     transient = next(m for m in messages if m["MessageId"] == ids["transient"])
-    deployed.sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=transient["ReceiptHandle"],
-                                           VisibilityTimeout=0)  # as if the visibility timeout had passed
+    deployed.sqs.change_message_visibility(
+        QueueUrl=queue_url, ReceiptHandle=transient["ReceiptHandle"], VisibilityTimeout=0
+    )  # as if the visibility timeout had passed
     left = deployed.receive(queue_url)
     assert [(m["MessageId"], m["Body"]) for m in left] == [(ids["transient"], bodies["transient"])]
     assert left[0]["Attributes"]["ApproximateReceiveCount"] == "2"
@@ -306,10 +341,17 @@ def test_mixed_batch_on_the_stack_queue(deployed: Deployed) -> None:
     lims = quilt3.Package.browse(LIMS_PREFIX, registry=f"s3://{REGISTRY_BUCKET}")
     assert lims.meta == LIMS_DESCRIPTION["metadata"]
     assert deployed.s3.list_objects_v2(Bucket=OMICS_BUCKET, Prefix=".quilt/").get("KeyCount", 0) == 0
-    kinds = sorted((n["detail-type"], n["detail"]["package_name"], n["detail"]["retryable"])
-                   for n in (json.loads(m["Body"]) for m in deployed.drain(deployed.bus_notices_url)))
-    assert kinds == sorted([("package-created", LIMS_PREFIX, False), ("package-failed", RUN_PREFIX, True),
-                            ("package-failed", "instrument-f/batch-empty", False)])
+    kinds = sorted(
+        (n["detail-type"], n["detail"]["package_name"], n["detail"]["retryable"])
+        for n in (json.loads(m["Body"]) for m in deployed.drain(deployed.bus_notices_url))
+    )
+    assert kinds == sorted(
+        [
+            ("package-created", LIMS_PREFIX, False),
+            ("package-failed", RUN_PREFIX, True),
+            ("package-failed", "instrument-f/batch-empty", False),
+        ]
+    )
 
     # While the failure lasts, every delivery fails again; after MaxReceiveCount (5) deliveries SQS's redrive
     # policy (not QPS) moves the record to the DLQ, as it was sent and without a qps-error attribute.
@@ -317,8 +359,9 @@ def test_mixed_batch_on_the_stack_queue(deployed: Deployed) -> None:
     while left:
         assert invoke(deployed, left) == {"batchItemFailures": [{"itemIdentifier": ids["transient"]}]}
         deliveries += 1
-        deployed.sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=left[0]["ReceiptHandle"],
-                                               VisibilityTimeout=0)
+        deployed.sqs.change_message_visibility(
+            QueueUrl=queue_url, ReceiptHandle=left[0]["ReceiptHandle"], VisibilityTimeout=0
+        )
         left = deployed.receive(queue_url)
         assert deliveries <= 5
     assert deliveries == 5
@@ -331,8 +374,13 @@ def test_mixed_batch_on_the_stack_queue(deployed: Deployed) -> None:
 
 
 def test_events_for_buckets_of_another_stack_are_not_delivered(deployed: Deployed) -> None:
-    other = deploy(boto3.client("cloudformation", region_name=REGION), deployed.s3, "qps-other",
-                   ("other-lab",), QueueName="OtherPackager")
+    other = deploy(
+        boto3.client("cloudformation", region_name=REGION),
+        deployed.s3,
+        "qps-other",
+        ("other-lab",),
+        QueueName="OtherPackager",
+    )
     ours = [
         _omics_completed(f"s3://{OMICS_BUCKET}/{RUN_PREFIX}"),
         _ready({"uri": f"s3://{LIMS_BUCKET}/{LIMS_PREFIX}?shift=night"}),

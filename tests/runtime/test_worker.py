@@ -35,8 +35,13 @@ def in_flight(stack: Stack) -> int:
 
 def test_worker_deletes_done_and_dead_lettered_messages_and_leaves_transient_ones(stack: Stack) -> None:
     worker = make_worker(stack)
-    fail_operation(worker.processor.runner.packager.s3, "ListObjectVersions", 503, "SlowDown",
-                   when=lambda p: p.get("Prefix") == "runs/run-2/")
+    fail_operation(
+        worker.processor.runner.packager.s3,
+        "ListObjectVersions",
+        503,
+        "SlowDown",
+        when=lambda p: p.get("Prefix") == "runs/run-2/",
+    )
     send(stack, {"source_prefix": "s3://lab-data/runs/run-1/"})
     send(stack, "not json at all")
     transient_id = send(stack, {"uri": "s3://lab-data/runs/run-2"})
@@ -106,8 +111,13 @@ def run_worker_command(*args: str, **env_vars: str) -> Any:
     qps = Path(sys.executable).parent / "qps"
     env = {k: v for k, v in os.environ.items() if not k.startswith("QPS_")}
     env.update(AWS_MAX_ATTEMPTS="1", **env_vars)
-    return subprocess.run([str(qps), "worker", "--wait-seconds", "0", "--max-polls", "1", *args],
-                          capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run(
+        [str(qps), "worker", "--wait-seconds", "0", "--max-polls", "1", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
 
 
 def test_worker_command_stops_with_one_line_on_a_queue_that_does_not_exist() -> None:
@@ -118,8 +128,12 @@ def test_worker_command_stops_with_one_line_on_a_queue_that_does_not_exist() -> 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()
     try:
-        out = run_worker_command("--queue-url", f"http://127.0.0.1:{port}/123456789012/no-such-queue",
-                                 "--endpoint-url", f"http://127.0.0.1:{port}")
+        out = run_worker_command(
+            "--queue-url",
+            f"http://127.0.0.1:{port}/123456789012/no-such-queue",
+            "--endpoint-url",
+            f"http://127.0.0.1:{port}",
+        )
     finally:
         server.stop()
     assert out.returncode == 2
@@ -129,8 +143,7 @@ def test_worker_command_stops_with_one_line_on_a_queue_that_does_not_exist() -> 
 
 
 def test_worker_command_survives_an_unreachable_endpoint_with_a_warning() -> None:
-    out = run_worker_command("--queue-url", "http://127.0.0.1:9/123456789012/q", "--endpoint-url",
-                             "http://127.0.0.1:9")
+    out = run_worker_command("--queue-url", "http://127.0.0.1:9/123456789012/q", "--endpoint-url", "http://127.0.0.1:9")
     assert "Traceback" not in out.stderr
     assert "retrying" in out.stderr
     assert out.returncode == 0

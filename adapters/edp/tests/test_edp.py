@@ -50,7 +50,10 @@ def test_edp_alone_claims_it_without_rivals():
 def test_edp_event_piped_through_sqs(settings):
     request = only_request(plan_one("sqs-ebc-edp.json", **settings))
     assert (request["registry"], request["package_name"], request["source_prefix"]) == (
-        "quilt-example", "instrument-h/exp-2025-03-14T20-00", "s3://quilt-example/instrument-h/exp-2025-03-14T20-00/")
+        "quilt-example",
+        "instrument-h/exp-2025-03-14T20-00",
+        "s3://quilt-example/instrument-h/exp-2025-03-14T20-00/",
+    )
 
 
 def test_prefix_without_trailing_slash_and_bucket_root():
@@ -74,13 +77,16 @@ def test_missing_prefix_is_rejected(settings):
 
 
 @BOTH
-@pytest.mark.parametrize("detail, parts", [
-    ({"version": "0.1", "bucket": "quilt-example", "prefix": "a/", "extra": 1}, ["detail", "'extra'"]),
-    ({"version": "0.1", "prefix": "a/"}, ["detail", "bucket"]),
-    ({"version": "0.1", "bucket": "quilt-example", "prefix": 7}, ["detail.prefix", "string"]),
-    ({"version": "0.1", "bucket": "Quilt_Example", "prefix": "a/"}, ["detail.bucket", "'Quilt_Example'"]),
-    ({"version": "0.1", "bucket": "quilt-example", "prefix": "a/../b/"}, ["detail.prefix", "'..'"]),
-])
+@pytest.mark.parametrize(
+    "detail, parts",
+    [
+        ({"version": "0.1", "bucket": "quilt-example", "prefix": "a/", "extra": 1}, ["detail", "'extra'"]),
+        ({"version": "0.1", "prefix": "a/"}, ["detail", "bucket"]),
+        ({"version": "0.1", "bucket": "quilt-example", "prefix": 7}, ["detail.prefix", "string"]),
+        ({"version": "0.1", "bucket": "Quilt_Example", "prefix": "a/"}, ["detail.bucket", "'Quilt_Example'"]),
+        ({"version": "0.1", "bucket": "quilt-example", "prefix": "a/../b/"}, ["detail.prefix", "'..'"]),
+    ],
+)
 def test_invalid_edp_details_are_rejected_naming_the_field(settings, detail, parts):
     result = plan_value(_edp(**detail), **settings)[0]
     assert (result.status, result.adapter) == ("rejected", "edp")

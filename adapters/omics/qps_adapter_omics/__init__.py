@@ -17,8 +17,19 @@ SOURCE = "aws.omics"
 RUN_STATUS_CHANGE = "Run Status Change"
 #: Fields of the run copied into package metadata: they identify the run and never change
 #: (no event id, no event time), so a re-delivered event yields the same package.
-RUN_FIELDS = ("arn", "runId", "runName", "uuid", "status", "workflowId", "workflowName", "workflowType",
-              "workflowVersionName", "runOutputUri", "omicsVersion")
+RUN_FIELDS = (
+    "arn",
+    "runId",
+    "runName",
+    "uuid",
+    "status",
+    "workflowId",
+    "workflowName",
+    "workflowType",
+    "workflowVersionName",
+    "runOutputUri",
+    "omicsVersion",
+)
 
 
 @hookimpl

@@ -72,7 +72,10 @@ def test_deep_output_uri_uses_last_two_components(settings):
     # DESIGN §4: s3://bkt/a/b/c/3395667/ → c/3395667 (here through an SQS body).
     request = only_request(plan_one("sqs-ebc-omics-completed.json", **settings))
     assert (request["registry"], request["package_name"], request["source_prefix"]) == (
-        "quilt-example", "c/3395668", "s3://quilt-example/a/b/c/3395668/")
+        "quilt-example",
+        "c/3395668",
+        "s3://quilt-example/a/b/c/3395668/",
+    )
 
 
 @BOTH
@@ -89,10 +92,13 @@ def test_completed_run_through_sns_lambda_record(settings):
 
 
 @BOTH
-@pytest.mark.parametrize("name, status", [
-    ("omics-run-running.json", "RUNNING"),
-    ("ignore-omics-failed.json", "FAILED"),
-])
+@pytest.mark.parametrize(
+    "name, status",
+    [
+        ("omics-run-running.json", "RUNNING"),
+        ("ignore-omics-failed.json", "FAILED"),
+    ],
+)
 def test_other_statuses_are_ignored(settings, name, status):
     result = plan_one(name, **settings)
     assert (result.status, result.adapter) == ("ignored", "omics")

@@ -85,12 +85,20 @@ def test_encoded_plus_and_percent_in_keys():
 
 
 @BOTH
-@pytest.mark.parametrize("name, target", [
-    ("s3n-sqs-rocrate.json", ("quilt-example", "rnaseq/run-0054", "s3://quilt-example/projects/rnaseq/run-0054/")),
-    ("s3n-sns-sqs-rocrate.json", ("quilt-example", "rnaseq/run-0055", "s3://quilt-example/projects/rnaseq/run-0055/")),
-    ("sqs-s3eb-rocrate.json",
-     ("quilt-example", "results/run-2025-03-14", "s3://quilt-example/results/run.2025-03-14/")),
-])
+@pytest.mark.parametrize(
+    "name, target",
+    [
+        ("s3n-sqs-rocrate.json", ("quilt-example", "rnaseq/run-0054", "s3://quilt-example/projects/rnaseq/run-0054/")),
+        (
+            "s3n-sns-sqs-rocrate.json",
+            ("quilt-example", "rnaseq/run-0055", "s3://quilt-example/projects/rnaseq/run-0055/"),
+        ),
+        (
+            "sqs-s3eb-rocrate.json",
+            ("quilt-example", "results/run-2025-03-14", "s3://quilt-example/results/run.2025-03-14/"),
+        ),
+    ],
+)
 def test_sentinel_through_sqs_and_sns(settings, name, target):
     result = plan_one(name, **settings)
     assert result.adapter == "rocrate"
@@ -100,7 +108,10 @@ def test_sentinel_through_sqs_and_sns(settings, name, target):
 def test_bucket_root_and_single_component_use_default_prefix_and_suffix():
     assert _target(plan_one("s3eb-rocrate-manifest-root.json")) == ("lab-crates", "package/root", "s3://lab-crates/")
     assert _target(plan_one("s3eb-rocrate-one-level.json")) == (
-        "quilt-example", "package/run-0042", "s3://quilt-example/run-0042/")
+        "quilt-example",
+        "package/run-0042",
+        "s3://quilt-example/run-0042/",
+    )
 
 
 def test_default_prefix_and_suffix_are_settings():
@@ -132,13 +143,16 @@ def test_default_sentinels_are_both_names():
 
 
 @BOTH
-@pytest.mark.parametrize("key", [
-    "projects/rnaseq/run-0056/x-ro-crate-metadata.json",
-    "projects/rnaseq/run-0056/ro-crate-metadata.json.bak",
-    "projects/rnaseq/run-0056/RO-CRATE-METADATA.JSON",
-    "projects/rnaseq/run-0056/ro-crate-metadata.json/",
-    "projects/rnaseq/run-0056/fastq/S1_R1.fastq.gz",
-])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "projects/rnaseq/run-0056/x-ro-crate-metadata.json",
+        "projects/rnaseq/run-0056/ro-crate-metadata.json.bak",
+        "projects/rnaseq/run-0056/RO-CRATE-METADATA.JSON",
+        "projects/rnaseq/run-0056/ro-crate-metadata.json/",
+        "projects/rnaseq/run-0056/fastq/S1_R1.fastq.gz",
+    ],
+)
 def test_basename_must_match_exactly(settings, key):
     result = plan_value(_s3eb_with_key(key), **settings)[0]
     assert (result.status, result.adapter, result.requests) == ("ignored", None, [])
@@ -164,25 +178,31 @@ def test_quilt_folder_below_the_root_is_ordinary_data():
 
 
 @BOTH
-@pytest.mark.parametrize("name, what", [
-    ("ignore-s3eb-object-deleted-sentinel.json", "Object Deleted"),
-    ("ignore-sqs-s3n-object-removed-sentinel.json", "ObjectRemoved:Delete"),
-])
+@pytest.mark.parametrize(
+    "name, what",
+    [
+        ("ignore-s3eb-object-deleted-sentinel.json", "Object Deleted"),
+        ("ignore-sqs-s3n-object-removed-sentinel.json", "ObjectRemoved:Delete"),
+    ],
+)
 def test_deleting_a_sentinel_is_ignored(settings, name, what):
     result = plan_one(name, **settings)
     assert (result.status, result.adapter) == ("ignored", "rocrate")
     assert what in result.reason
 
 
-@pytest.mark.parametrize("event_name", ["ObjectCreated:Put", "ObjectCreated:Post", "ObjectCreated:Copy",
-                                        "ObjectCreated:CompleteMultipartUpload"])
+@pytest.mark.parametrize(
+    "event_name",
+    ["ObjectCreated:Put", "ObjectCreated:Post", "ObjectCreated:Copy", "ObjectCreated:CompleteMultipartUpload"],
+)
 def test_every_object_created_kind_counts(event_name):
     result = plan_value(_s3n_with_key("a/b/ro-crate-metadata.json", event_name))[0]
     assert _target(result) == ("quilt-example", "a/b", "s3://quilt-example/a/b/")
 
 
-@pytest.mark.parametrize("event_name", ["ObjectRemoved:DeleteMarkerCreated", "ObjectRestore:Completed",
-                                        "ObjectTagging:Put"])
+@pytest.mark.parametrize(
+    "event_name", ["ObjectRemoved:DeleteMarkerCreated", "ObjectRestore:Completed", "ObjectTagging:Put"]
+)
 def test_other_s3_notifications_of_a_sentinel_are_ignored(event_name):
     result = plan_value(_s3n_with_key("a/b/ro-crate-metadata.json", event_name))[0]
     assert (result.status, result.adapter) == ("ignored", "rocrate")
@@ -191,7 +211,11 @@ def test_other_s3_notifications_of_a_sentinel_are_ignored(event_name):
 def test_mixed_records_are_decided_one_by_one():
     results = plan("s3n-direct-mixed-records.json")
     assert [(r.status, r.adapter) for r in results] == [
-        ("planned", "rocrate"), ("ignored", "rocrate"), ("ignored", None), ("ignored", None)]
+        ("planned", "rocrate"),
+        ("ignored", "rocrate"),
+        ("ignored", None),
+        ("ignored", None),
+    ]
     assert [r.event.index for r in results] == [0, 1, 2, 3]
 
 
@@ -212,11 +236,14 @@ def test_registry_allow_list_applies():
     assert "registry" in result.error
 
 
-@pytest.mark.parametrize("raw, folder, name", [
-    ("runs/plate%231/ro-crate-metadata.json", "runs/plate#1/", "runs/plate-1"),
-    ("runs/sample%3F1/ro-crate-metadata.json", "runs/sample?1/", "runs/sample-1"),
-    ("runs/caf%C3%A9+lab/ro-crate-metadata.json", "runs/café lab/", "runs/café-lab"),
-])
+@pytest.mark.parametrize(
+    "raw, folder, name",
+    [
+        ("runs/plate%231/ro-crate-metadata.json", "runs/plate#1/", "runs/plate-1"),
+        ("runs/sample%3F1/ro-crate-metadata.json", "runs/sample?1/", "runs/sample-1"),
+        ("runs/caf%C3%A9+lab/ro-crate-metadata.json", "runs/café lab/", "runs/café-lab"),
+    ],
+)
 def test_keys_with_hash_question_mark_or_unicode_are_packaged(raw, folder, name):
     result = plan_value(_s3n_with_key(raw))[0]
     assert _target(result) == ("quilt-example", name, f"s3://quilt-example/{folder}")

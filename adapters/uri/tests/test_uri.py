@@ -62,17 +62,32 @@ def test_uri_in_an_sns_notification_delivered_by_sqs(settings):
 
 
 @BOTH
-@pytest.mark.parametrize("name, target, metadata", [
-    ("ebc-package-objects-ready-uri.json",
-     ("quilt-example", "instrument-g/run-0500", "s3://quilt-example/instrument-g/run-0500/"), {"reviewed": "yes"}),
-    ("sqs-eventbridge-envelope-package-objects-ready.json",
-     ("quilt-example", "instrument-d/run-0101", "s3://quilt-example/instrument-d/run-0101/"), None),
-    # `package-object-request` (the spec's custom-rule example) is an alias; offline the path is a folder.
-    ("ebc-package-object-request-uri.json",
-     ("bkt", "folder/manifest-json", "s3://bkt/path/to/folder/manifest.json/"), None),
-    ("sqs-input-transformer-package-object-request.json",
-     ("bkt", "folder/manifest-json", "s3://bkt/path/to/folder/manifest.json/"), None),
-])
+@pytest.mark.parametrize(
+    "name, target, metadata",
+    [
+        (
+            "ebc-package-objects-ready-uri.json",
+            ("quilt-example", "instrument-g/run-0500", "s3://quilt-example/instrument-g/run-0500/"),
+            {"reviewed": "yes"},
+        ),
+        (
+            "sqs-eventbridge-envelope-package-objects-ready.json",
+            ("quilt-example", "instrument-d/run-0101", "s3://quilt-example/instrument-d/run-0101/"),
+            None,
+        ),
+        # `package-object-request` (the spec's custom-rule example) is an alias; offline the path is a folder.
+        (
+            "ebc-package-object-request-uri.json",
+            ("bkt", "folder/manifest-json", "s3://bkt/path/to/folder/manifest.json/"),
+            None,
+        ),
+        (
+            "sqs-input-transformer-package-object-request.json",
+            ("bkt", "folder/manifest-json", "s3://bkt/path/to/folder/manifest.json/"),
+            None,
+        ),
+    ],
+)
 def test_package_objects_ready_with_uri_detail(settings, name, target, metadata):
     result = plan_one(name, **settings)
     assert result.adapter == "uri"
@@ -84,7 +99,10 @@ def test_package_objects_ready_with_uri_detail(settings, name, target, metadata)
 def test_mixed_batch_neighbours_are_independent():
     results = plan("sqs-mixed-batch.json")
     assert [(r.status, r.adapter) for r in results] == [
-        ("planned", "description"), ("rejected", None), ("planned", "uri")]
+        ("planned", "description"),
+        ("rejected", None),
+        ("planned", "uri"),
+    ]
     assert only_request(results[2])["metadata"] == {"shift": "night"}
 
 
@@ -120,14 +138,17 @@ def test_query_that_is_not_utf8_is_rejected():
 
 
 @BOTH
-@pytest.mark.parametrize("name, index, parts", [
-    ("reject-body-uri-extra-field.json", None, ["uri", "'package_name'"]),
-    ("reject-body-uri-bucket-only.json", 0, ["uri:", "bucket"]),
-    ("reject-body-uri-bucket-only.json", 1, ["uri:", "bucket"]),
-    ("reject-body-uri-bucket-only.json", 2, ["uri:", "bucket"]),
-    ("reject-body-non-s3-scheme.json", 3, ["uri:", "s3://", "'https'"]),
-    ("reject-body-dotdot-segment.json", 3, ["uri:", "'..'"]),
-])
+@pytest.mark.parametrize(
+    "name, index, parts",
+    [
+        ("reject-body-uri-extra-field.json", None, ["uri", "'package_name'"]),
+        ("reject-body-uri-bucket-only.json", 0, ["uri:", "bucket"]),
+        ("reject-body-uri-bucket-only.json", 1, ["uri:", "bucket"]),
+        ("reject-body-uri-bucket-only.json", 2, ["uri:", "bucket"]),
+        ("reject-body-non-s3-scheme.json", 3, ["uri:", "s3://", "'https'"]),
+        ("reject-body-dotdot-segment.json", 3, ["uri:", "'..'"]),
+    ],
+)
 def test_invalid_uri_bodies_are_rejected_by_uri(settings, name, index, parts):
     results = plan(name, **settings)
     result = results[0] if index is None else results[index]
@@ -136,13 +157,16 @@ def test_invalid_uri_bodies_are_rejected_by_uri(settings, name, index, parts):
         assert part in result.error
 
 
-@pytest.mark.parametrize("uri, part", [
-    (None, "uri: must be a string"),
-    (17, "uri: must be a string"),
-    ("s3://Quilt_Example/run-7", "'Quilt_Example'"),
-    ("s3://quilt-example/run-7#frag", "fragment"),
-    ("s3://quilt-example//run-7", "empty segments"),
-])
+@pytest.mark.parametrize(
+    "uri, part",
+    [
+        (None, "uri: must be a string"),
+        (17, "uri: must be a string"),
+        ("s3://Quilt_Example/run-7", "'Quilt_Example'"),
+        ("s3://quilt-example/run-7#frag", "fragment"),
+        ("s3://quilt-example//run-7", "empty segments"),
+    ],
+)
 def test_malformed_uri_values(uri, part):
     result = _plan_uri(uri)
     assert (result.status, result.adapter) == ("rejected", "uri")
