@@ -73,6 +73,8 @@ def _patch_complete() -> None:
                 entry[f"Checksum{algorithm}"] = _checksum(part.value, algorithm)
             parts.append(entry)
         self.qps_parts = parts
+        for number in numbers:  # the object holds its own copy of the bytes: free the parts' copies
+            self.parts[number].dispose()
         return result
 
     _models.FakeMultipart.complete = complete  # type: ignore[method-assign]
