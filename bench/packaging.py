@@ -84,7 +84,8 @@ def usage():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
 s3 = boto3.client("s3", config=Config(max_pool_connections=64))
-keys = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix) for o in p["Contents"]][:count]
+pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+keys = [o["Key"] for p in pages for o in p["Contents"]][:count]
 lean = boto3.client("s3", config=Config(max_pool_connections=64, parameter_validation=False,
                                         retries={"mode": "standard"}))
 heads = S3Head()

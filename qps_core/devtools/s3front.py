@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -286,7 +287,7 @@ class Front:
         else:
             resp_body = await up_reader.read()
         self.upstream.release(conn, reusable)
-        if chunked or length is None and not no_body:
+        if chunked or (length is None and not no_body):
             kept.append(f"Content-Length: {len(resp_body)}")
         head_bytes = "\r\n".join([status_line, *kept, "Connection: keep-alive", "", ""]).encode("latin-1")
         if method in ("GET", "HEAD") and status in (200, 206, 304, 404):
@@ -382,10 +383,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--latency", type=float, default=0.02, help="seconds before each response (default 0.02)")
     args = parser.parse_args()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.upstream, args.host, args.port, args.latency))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":
