@@ -235,11 +235,7 @@ def execute_plan(plan: Plan, packager: Any, *, dry_run: bool = False) -> list[Ru
             log.exception("packaging %s failed unexpectedly", request.source_prefix)
             outcomes.append(RunOutcome("failed", plan.adapter, request, error=describe_exception(exc), retryable=True))
         else:
-            if (result.package_name, result.source_prefix) != (request.package_name, request.source_prefix):
-                # the path named an object: the packager packaged (and named) that object's folder
-                request = request.model_copy(
-                    update={"package_name": result.package_name, "source_prefix": result.source_prefix}
-                )
+            request = getattr(result, "request", None) or request  # as packaged (a named object's folder)
             outcomes.append(
                 RunOutcome(result.status, plan.adapter, request, result.top_hash, result.files, result.bytes)
             )
