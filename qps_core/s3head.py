@@ -8,6 +8,7 @@ request and reads the response headers (figures: `make bench`, "HeadObject clien
     heads = S3Head(endpoint_url=None)            # AWS_ENDPOINT_URL(_S3) or AWS; boto3's credential chain
     future = heads.head(bucket, key, version_id=None, if_match=None)
     future.result() -> {"ContentLength", "ETag", "VersionId", "ChecksumSHA256", ...}  # boto3's names
+    heads.head_async(bucket, key, callback=fn)   # fn(response, None) or fn(None, error), on a CRT thread
 
 Errors are `botocore.exceptions.ClientError` (HTTP status as the code, as a HEAD carries no body)
 or `ConnectionError`, so `s3client.classify` treats them like boto3's. Throttling, 5xx and
@@ -20,6 +21,7 @@ import os
 import random
 import threading
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,13 +51,17 @@ _FIELDS = {
 }
 
 
+Callback = Callable[[dict[str, Any] | None, BaseException | None], None]
+
+
 @dataclass(slots=True)
 class _Request:
     bucket: str
     key: str
     query: str
     headers: list[tuple[str, str]]
-    future: Future[dict[str, Any]]
+    callback: Callback
+    done: bool = False
     attempt: int = 0
     status: int = 0
     response: dict[str, Any] = field(default_factory=dict)
@@ -175,12 +181,31 @@ class S3Head:
     ) -> Future[dict[str, Any]]:
         """HeadObject with ChecksumMode=ENABLED; the future holds boto3-named response fields."""
         future: Future[dict[str, Any]] = Future()
+
+        def done(response: dict[str, Any] | None, error: BaseException | None) -> None:
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(response or {})
+
+        self.head_async(bucket, key, done, version_id=version_id, if_match=if_match)
+        return future
+
+    def head_async(
+        self,
+        bucket: str,
+        key: str,
+        callback: Callback,
+        *,
+        version_id: str | None = None,
+        if_match: str | None = None,
+    ) -> None:
+        """Start a HeadObject; `callback(response, None)` or `callback(None, error)` runs exactly once."""
         headers = [("x-amz-checksum-mode", "ENABLED")]
         if if_match:
             headers.append(("If-Match", if_match))
         query = f"versionId={quote(version_id, safe='')}" if version_id else ""
-        self._start(_Request(bucket, key, query, headers, future))
-        return future
+        self._start(_Request(bucket, key, query, headers, callback))
 
     # ---------------------------------------------------------------- internals
 
@@ -300,10 +325,11 @@ class S3Head:
 
     @staticmethod
     def _finish(req: _Request, error: BaseException | None) -> None:
-        if req.future.done():
+        if req.done:
             return
+        req.done = True
         if error is not None:
-            req.future.set_exception(error)
+            req.callback(None, error)
         else:
             req.response.pop("BucketRegion", None)
-            req.future.set_result(req.response)
+            req.callback(req.response, None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +35,7 @@ class SourceObject:
     algorithms: tuple[str, ...] | None  # ChecksumAlgorithm from the listing, None if S3 did not say
     checksum: str | None = field(default=None)
     last_modified: datetime | None = None
+    hash_type: str = checksums.HASH_TYPE  # the quilt3 hash type `checksum` is (one per registry)
 
     def params(self, bucket: str) -> dict[str, Any]:
         """Bucket/Key plus what pins the version we listed: VersionId, else IfMatch on the ETag."""
@@ -45,12 +47,24 @@ class SourceObject:
         return params
 
 
-def list_folder(s3: Any, folder: s3paths.S3Folder) -> list[SourceObject]:
-    """Latest versions under the folder, minus folder markers and the registry's `.quilt/`."""
+def list_folder(
+    s3: Any,
+    folder: s3paths.S3Folder,
+    *,
+    hash_type: str = checksums.HASH_TYPE,
+    max_objects: int | None = None,
+    on_page: Callable[[list[SourceObject]], None] | None = None,
+) -> list[SourceObject]:
+    """Latest versions under the folder, minus folder markers and the registry's `.quilt/`.
+
+    `on_page` sees each page's objects as it arrives (hashing starts before the listing ends).
+    More than `max_objects` objects fail at once, before the rest is listed.
+    """
     objects: list[SourceObject] = []
     paginator = s3.get_paginator("list_object_versions")
     try:
         for page in paginator.paginate(Bucket=folder.bucket, Prefix=folder.prefix):
+            first = len(objects)
             for version in page.get("Versions", ()):
                 if not version.get("IsLatest", True):
                     continue
@@ -72,15 +86,35 @@ def list_folder(s3: Any, folder: s3paths.S3Folder) -> list[SourceObject]:
                         size=int(version.get("Size", 0)),
                         version_id=None if version_id in (None, "", "null") else version_id,
                         etag=version.get("ETag"),
-                        algorithms=tuple(algorithms) if algorithms is not None else None,
+                        algorithms=_algorithms(algorithms),
                         last_modified=version.get("LastModified"),
+                        hash_type=hash_type,
                     )
                 )
+            if max_objects is not None and len(objects) > max_objects:
+                raise PermanentError(
+                    f"ListObjectVersions on {folder.uri}: the folder holds more than {max_objects:,} objects, over "
+                    "the max_objects setting (the most one packaging call can finish in time); package smaller "
+                    "folders or raise max_objects"
+                )
+            if on_page is not None and len(objects) > first:
+                on_page(objects[first:])
     except PackagingError:
         raise
     except Exception as exc:
         raise classify(exc, "ListObjectVersions", folder.uri) from exc
     return objects
+
+
+_ALGORITHMS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _algorithms(value: Any) -> tuple[str, ...] | None:
+    """The listed ChecksumAlgorithm as a shared tuple (a million objects share a handful of values)."""
+    if value is None:
+        return None
+    key = tuple(value)
+    return _ALGORITHMS.setdefault(key, key)
 
 
 def object_exists(s3: Any, bucket: str, key: str) -> bool:
@@ -161,7 +195,9 @@ def crate_summary(
         logger.warning("RO-Crate %s is larger than %d bytes; no summary in the metadata", uri, MAX_CRATE_BYTES)
         return None
     if len(data) == sentinel.size:
-        sentinel.checksum = checksums.checksum_bytes(data)  # read anyway: no second request to hash it
+        sentinel.checksum = checksums.checksum_bytes(
+            data, sentinel.hash_type
+        )  # read anyway: no second request to hash it
     try:
         crate = jsonstrict.loads(data)
     except InvalidInput as exc:
