@@ -69,8 +69,10 @@ else:
     pushed = pkg.push(name, registry=f"s3://{registry}", message=message, selector_fn=lambda lk, e: False, force=True)
     top_hash, status = pushed.top_hash, "created"
 t2 = time.perf_counter()
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")]  # peak RSS of this process image
+rss_mb = int(hwm[0].split()[1]) / 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"import": t1 - t0, "work": t2 - t1, "cpu": usage() - c1, "status": status, "top_hash": top_hash,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "rss_mb": rss_mb}))
 """
 
 HEAD_CHILD = r"""

@@ -8,7 +8,8 @@
 - `UploadPartCopy` returns the part's checksum when the upload has a checksum algorithm, and
   `CompleteMultipartUpload` returns the object's checksum and checksum type;
 - `ListObjectVersions` reports each version's `ChecksumAlgorithm`, and pages in time linear in the
-  listed prefix (moto deep-copies every version in the bucket for every page: quadratic).
+  listed prefix (moto deep-copies every version in the bucket for every page: quadratic);
+- `UploadPartCopy` reads only the copied range (moto reads the whole source for every part).
 
 `seed(...)` writes objects straight into moto's backend (no HTTP, no per-request cost).
 """
@@ -37,6 +38,9 @@ def install() -> None:
     _patch_serialized()
     _models.S3Backend.list_object_versions = _list_object_versions_factory(  # type: ignore[method-assign]
         _models.S3Backend.list_object_versions
+    )
+    _models.S3Backend.upload_part_copy = _upload_part_copy_factory(  # type: ignore[method-assign]
+        _models.S3Backend.upload_part_copy
     )
 
 
@@ -205,6 +209,35 @@ def _list_object_versions_factory(original: Any) -> Any:
         return versions, [], markers, None, None
 
     return list_object_versions
+
+
+def _upload_part_copy_factory(original: Any) -> Any:
+    """moto reads the whole source object for every part copy; read only the range (emulator cost only)."""
+
+    def upload_part_copy(
+        self: Any,
+        dest_bucket_name: str,
+        multipart_id: str,
+        part_id: int,
+        src_bucket_name: str,
+        src_key_name: str,
+        src_version_id: str | None,
+        start_byte: int | None,
+        end_byte: int | None,
+    ) -> Any:
+        if start_byte is None or end_byte is None:
+            return original(
+                self, dest_bucket_name, multipart_id, part_id, src_bucket_name, src_key_name, src_version_id,
+                start_byte, end_byte,
+            )  # fmt: skip
+        upload = self.get_bucket(dest_bucket_name).multiparts[multipart_id]
+        src = self.get_object(src_bucket_name, src_key_name, version_id=src_version_id)
+        with src.lock:
+            src._value_buffer.seek(start_byte)
+            value = src._value_buffer.read(end_byte - start_byte + 1)
+        return upload.set_part(part_id, value)
+
+    return upload_part_copy
 
 
 # ---------------------------------------------------------------- seeding

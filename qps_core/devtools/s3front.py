@@ -10,7 +10,8 @@ headers) are answered from a cache after the first time, so moto's CPU is paid o
 read (a warm-up run) instead of in every measured run; any other request to a bucket drops that
 bucket's cached reads (read-after-write as S3). Bodies over 1 MiB are streamed, never cached.
 
-It counts what it serves: requests by S3 operation, bytes of object data sent (GetObject bodies),
+It counts what it serves: requests by S3 operation (also per bucket), bytes of object data sent
+(GetObject bodies; `GetObject:<bucket>` per bucket),
 and the span from the first request's arrival to the last response's end. `GET /_front/stats`
 returns them as JSON; `POST /_front/reset` zeroes them. `S3Front.start(upstream)` runs it in a
 subprocess on a free port.
@@ -99,6 +100,7 @@ class _Stats:
 
     def reset(self) -> None:
         self.ops: Counter[str] = Counter()
+        self.by_bucket: dict[str, Counter[str]] = defaultdict(Counter)
         self.bytes: Counter[str] = Counter()
         self.cached = 0
         self.first: float | None = None
@@ -110,6 +112,7 @@ class _Stats:
         span = (self.last - self.first) if self.first is not None and self.last is not None else 0.0
         return {
             "ops": dict(self.ops),
+            "by_bucket": {bucket: dict(ops) for bucket, ops in self.by_bucket.items()},
             "requests": sum(self.ops.values()),
             "object_bytes": self.bytes["GetObject"],
             "bytes": dict(self.bytes),
@@ -204,10 +207,11 @@ class Front:
         op = operation(method, split.path, query, headers)
         stats = self.stats
         stats.first = arrival if stats.first is None else stats.first
+        bucket = split.path.lstrip("/").partition("/")[0]
         stats.ops[op] += 1
+        stats.by_bucket[bucket][op] += 1
         stats.in_flight += 1
         stats.peak_in_flight = max(stats.peak_in_flight, stats.in_flight)
-        bucket = split.path.lstrip("/").partition("/")[0]
         cache_key = (method, target, *(headers.get(h, "") for h in _CACHE_HEADERS))
         keep = headers.get("connection", "").lower() != "close"
         try:
@@ -226,6 +230,7 @@ class Front:
             stats.in_flight -= 1
         if method == "GET" and op == "GetObject":
             stats.bytes["GetObject"] += sent
+            stats.bytes[f"GetObject:{bucket}"] += sent
         stats.last = loop.time()
         return keep
 
