@@ -14,6 +14,7 @@ at module level.
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -86,8 +87,6 @@ class Packager:
         source.check_quiet(self.settings.quiet_period_seconds, folder, objects)
 
         registry = Registry(self.s3, request.registry)
-        latest = registry.read_latest(name)
-
         meta = dict(request.metadata) if request.metadata is not None else {}
         if request.metadata is None and request.metadata_uri:
             meta = source.read_metadata(self.s3, request.metadata_uri, self.settings.max_metadata_bytes)
@@ -103,7 +102,8 @@ class Packager:
         registry.validate_workflow(pkg, name, message, workflow)
         pkg._set_commit_message(message)
 
-        commit = registry.commit(pkg, name, message, latest, request.should_copy)
+        pins = {o.key: o.etag for o in objects if o.version_id is None and o.etag}
+        commit = registry.commit(pkg, name, should_copy=request.should_copy, attempt=uuid.uuid4().hex, pins=pins)
         if commit.status == "created":
             logger.info("created %s@%s in s3://%s (%d files)", name, commit.top_hash, request.registry, len(objects))
         return PackageResult(
