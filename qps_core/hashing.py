@@ -77,7 +77,13 @@ class Hasher:
             if self._heads is None:
                 from .s3head import S3Head
 
-                self._heads = S3Head(self.endpoint_url)
+                # the boto3 client's own credentials (same chain, refreshed alike) and region
+                signer = getattr(self.s3, "_request_signer", None)
+                self._heads = S3Head(
+                    self.endpoint_url,
+                    credentials=getattr(signer, "_credentials", None),
+                    region=getattr(self.s3.meta, "region_name", None),
+                )
             heads = self._heads
         heads.head_async(
             bucket, obj.key, done, version_id=obj.version_id, if_match=None if obj.version_id else obj.etag
