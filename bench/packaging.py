@@ -109,6 +109,33 @@ print(json.dumps({"objects": len(keys), "results": out}))
 """
 
 
+SCALE_CHILD = r"""
+import datetime, io, json, sys, time
+from qps_core import checksums
+from qps_core.registry import build_package
+from qps_core.source import SourceObject
+def rss(field):
+    return int([l for l in open("/proc/self/status") if l.startswith(field)][0].split()[1]) / 1024
+n = int(sys.argv[1])
+base = rss("VmRSS:")
+c0 = time.process_time()
+now = datetime.datetime.now(datetime.timezone.utc)
+digest = checksums.empty_checksum()
+objects = [SourceObject(key=f"runs/run-0001/part-{i // 1000:04d}/obj-{i:07d}.bin",
+                        logical_key=f"part-{i // 1000:04d}/obj-{i:07d}.bin", size=1024,
+                        version_id=f"{i:08d}-3ecc-4f44-9c35-73b72122f16e", etag='"4dcf3cf8ebc87ce511d0d9c76d88d0a7"',
+                        algorithms=("SHA256",), checksum=digest[:-8] + f"{i:07d}=", last_modified=now)
+           for i in range(n)]
+listed = rss("VmRSS:")
+pkg = build_package("bucket", objects, {"bench": True})
+top_hash = pkg.top_hash
+buf = io.BytesIO()
+pkg._dump(buf)
+print(json.dumps({"objects": n, "cpu": time.process_time() - c0, "base_mb": base, "listed_mb": listed - base,
+                  "peak_mb": rss("VmHWM:"), "manifest_mb": len(buf.getvalue()) / 2**20}))
+"""
+
+
 def child_env(endpoint: str, scratch: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QPS_", "AWS_"))}
     env.update(
@@ -164,7 +191,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--latency", type=float, default=0.02, help="seconds the front holds each request")
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--only", default="a,b,c,d,head", help="comma list of a,b,c,d,head")
+    parser.add_argument("--only", default="a,b,c,d,head,scale", help="comma list of a,b,c,d,head,scale")
     parser.add_argument("--quilt3-reps-d", type=int, default=1, help="quilt3 runs in (d) (slow: ~1 per 20k GETs)")
     args = parser.parse_args()
     only = set(args.only.split(","))
@@ -204,8 +231,17 @@ def main() -> None:
             figures[sid] = run_scenario(sid, spec, bucket, prefix, front, env, args.reps, reps_q3, seeded)
         if "head" in only:
             head_cpu(moto, direct, env)
+        scale = None
+        if "scale" in only:
+            scale, _ = run_child(SCALE_CHILD, ["100000"], env)
+            print(
+                f"QPS in-process packaging work at {scale['objects']:,} objects (entries, package, top hash, "
+                f"manifest; no S3): {scale['cpu']:.1f} s CPU, peak RSS {scale['peak_mb']:.0f} MiB "
+                f"(objects as listed: {scale['listed_mb']:.0f} MiB; manifest {scale['manifest_mb']:.0f} MiB; "
+                f"interpreter and imports {scale['base_mb']:.0f} MiB)\n"
+            )
         if "a" in figures and "d" in figures:
-            projection(figures)
+            projection(figures, scale)
     print(f"\nbenchmark wall time: {time.perf_counter() - started:.0f} s")
 
 
@@ -287,7 +323,7 @@ def _exists(s3: Any, bucket: str) -> bool:
         return False
 
 
-def projection(figures: dict[str, dict[str, Any]]) -> None:
+def projection(figures: dict[str, dict[str, Any]], scale: dict[str, Any] | None) -> None:
     a, d = figures["a"]["QPS"], figures["d"]["QPS"]
     na, nd = SCENARIOS["a"]["count"], SCENARIOS["d"]["count"]
     per_obj_span = (d["span"] - a["span"]) / (nd - na)
@@ -299,10 +335,16 @@ def projection(figures: dict[str, dict[str, Any]]) -> None:
     print(f"  peak RSS: {a['rss_mb']:.0f} MiB at 1k, {d['rss_mb']:.0f} MiB at 20k")
     million = 1_000_000
     print(
-        f"  projected 1M objects (marginal cost x 1M): {a['span'] + per_obj_span * (million - na):.0f} s span, "
-        f"{per_obj_cpu * million:.0f} s CPU, {a['rss_mb'] + per_obj_rss * (million - na):.0f} MiB RSS "
+        f"  projected 1M objects from the 1k -> 20k marginal cost: {a['span'] + per_obj_span * (million - na):.0f} s "
+        f"span, {per_obj_cpu * million:.0f} s client CPU, {a['rss_mb'] + per_obj_rss * (million - na):.0f} MiB RSS "
         "(limits: 720 s, 1,536 MiB)"
     )
+    if scale is not None:
+        per_obj_mb = (scale["peak_mb"] - scale["base_mb"]) / scale["objects"]
+        print(
+            f"  projected 1M objects from the 100k in-process run: {scale['base_mb'] + per_obj_mb * million:.0f} MiB "
+            f"peak RSS, {scale['cpu'] / scale['objects'] * million:.0f} s CPU for entries, top hash and manifest"
+        )
     _ = resource
 
 
