@@ -21,12 +21,12 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from . import checksum_io, checksums
+from . import checksum_io, checksums, source
 from .errors import PermanentError, TransientError
 from .s3client import classify
 from .source import SourceObject
@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_WORKERS = 16
 WINDOW = 4096  # objects in flight at once: bounded memory, and back-pressure on the listing
 DEFAULT_THRESHOLD = 32 * 1024 * 1024
+STALL_SECONDS = 120  # no object finished for this long: a transient failure, not a Lambda timeout
 _PENDING = ""  # SourceObject.checksum while its hash is being computed
 
 
@@ -68,11 +69,27 @@ class Hasher:
         self._heads: S3Head | None = None
         self._lock = threading.Lock()
 
+    def lister(self) -> Callable[[str, str], Iterator[dict[str, Any]]] | None:
+        """The lean listing (`source.lean_pages`) when the lean client is in use, else None (boto3)."""
+        heads = self._lean()
+        if heads is None:
+            return None
+        return lambda bucket, prefix: source.lean_pages(heads, bucket, prefix)
+
     def head_async(self, bucket: str, obj: SourceObject, done: Callable[[Any, BaseException | None], None]) -> bool:
         """Start a HeadObject with the lean client; False when the boto3 client must be used instead."""
+        heads = self._lean()
+        if heads is None:
+            return False
+        heads.head_async(
+            bucket, obj.key, done, version_id=obj.version_id, if_match=None if obj.version_id else obj.etag
+        )
+        return True
+
+    def _lean(self) -> S3Head | None:
         lean = self.lean_heads if self.lean_heads is not None else not botocore_intercepted()
         if not lean:
-            return False
+            return None
         with self._lock:
             if self._heads is None:
                 from .s3head import S3Head
@@ -84,11 +101,7 @@ class Hasher:
                     credentials=getattr(signer, "_credentials", None),
                     region=getattr(self.s3.meta, "region_name", None),
                 )
-            heads = self._heads
-        heads.head_async(
-            bucket, obj.key, done, version_id=obj.version_id, if_match=None if obj.version_id else obj.etag
-        )
-        return True
+            return self._heads
 
     def run(self, bucket: str, scratch_bucket: str | None) -> HashRun:
         """Hash objects of `bucket`; server-side checksums use scratch keys in `scratch_bucket` (None: never)."""
@@ -148,7 +161,12 @@ class HashRun:
         self.submit(objects)
         with self._cond:
             while self._pending and not self._errors:
-                self._cond.wait()
+                before = self._pending
+                if not self._cond.wait(timeout=STALL_SECONDS) and self._pending == before:
+                    raise TransientError(
+                        f"hashing objects of s3://{self.bucket}: no S3 answer for {STALL_SECONDS} s "
+                        f"({self._pending} objects waiting); retry later"
+                    )
             if self._errors:
                 raise self._first_error()
 

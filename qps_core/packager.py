@@ -81,7 +81,7 @@ class Packager:
             return self._package_hashing(request, hashing)
 
     def _package_hashing(self, request: PackageRequest, hashing: HashRun) -> PackageResult:
-        resolved = resolve(self.s3, self.settings, request, on_page=hashing.submit)
+        resolved = resolve(self.s3, self.settings, request, on_page=hashing.submit, lister=self.hasher.lister())
         request, objects, folder = resolved.request, resolved.objects, resolved.folder
         name = request.package_name
         source.check_quiet(self.settings.quiet_period_seconds, folder, objects)

@@ -7,7 +7,7 @@ resolved request travels on in the result, so no caller has to patch it back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,13 +42,20 @@ def resolve(
     settings: Settings,
     request: PackageRequest,
     on_page: Callable[[list[source.SourceObject]], None] | None = None,
+    lister: Callable[[str, str], Iterator[dict[str, Any]]] | None = None,
 ) -> Resolved:
-    """List the folder the request names (or the folder of the object it names); `on_page` sees each page."""
+    """List the folder the request names (or the folder of the object it names); `on_page` sees each
+    page, `lister` lists instead of boto3's paginator (see `source.list_folder`)."""
     folder = request.folder
 
     def list_folder(folder: s3paths.S3Folder) -> list[source.SourceObject]:
         return source.list_folder(
-            s3, folder, hash_type=settings.hash_type, max_objects=settings.max_objects, on_page=on_page
+            s3,
+            folder,
+            hash_type=settings.hash_type,
+            max_objects=settings.max_objects,
+            on_page=on_page,
+            lister=lister,
         )
 
     objects = list_folder(folder)

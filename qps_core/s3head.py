@@ -61,10 +61,12 @@ class _Request:
     query: str
     headers: list[tuple[str, str]]
     callback: Callback
+    method: str = "HEAD"
     done: bool = False
     attempt: int = 0
     status: int = 0
     response: dict[str, Any] = field(default_factory=dict)
+    body: bytearray | None = None  # GET: the response body
 
 
 class _Pool:
@@ -214,6 +216,24 @@ class S3Head:
         query = f"versionId={quote(version_id, safe='')}" if version_id else ""
         self._start(_Request(bucket, key, query, headers, callback))
 
+    def get(self, bucket: str, key: str, query: dict[str, str]) -> Future[tuple[dict[str, Any], bytes]]:
+        """A small signed GET (e.g. a listing page): the future holds (header fields, body).
+
+        A non-2xx answer is a `ClientError` with S3's error code and message from the body."""
+        future: Future[tuple[dict[str, Any], bytes]] = Future()
+        encoded = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in sorted(query.items()))
+        req = _Request(bucket, key, encoded, [], lambda r, e: None, method="GET", body=bytearray())
+
+        def done(response: dict[str, Any] | None, error: BaseException | None) -> None:
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result((response or {}, bytes(req.body or b"")))
+
+        req.callback = done
+        self._start(req)
+        return future
+
     # ---------------------------------------------------------------- internals
 
     def _where(self, bucket: str) -> tuple[str, int, str, str, bool]:
@@ -249,7 +269,7 @@ class S3Head:
         path = f"{prefix}/{quote(req.key, safe='/~')}" + (f"?{req.query}" if req.query else "")
         default_port = 443 if pool.tls is not None else 80
         headers = crt_http.HttpHeaders([("Host", host if port == default_port else f"{host}:{port}"), *req.headers])
-        request = crt_http.HttpRequest("HEAD", path, headers)
+        request = crt_http.HttpRequest(req.method, path, headers)
         config = crt_auth.AwsSigningConfig(
             credentials_provider=self.provider,
             region=region,
@@ -267,7 +287,9 @@ class S3Head:
                 self._finish(req, done.exception())
                 return
             try:
-                stream = conn.request(request, on_response=on_response)
+                stream = conn.request(
+                    request, on_response=on_response, on_body=on_body if req.body is not None else None
+                )
                 stream.activate()
             except Exception as exc:
                 pool.release(None)
@@ -283,6 +305,10 @@ class S3Head:
                 if known is not None:
                     out[known[0]] = known[1](value)
             req.response = out
+
+        def on_body(chunk: bytes, **_: Any) -> None:
+            if req.body is not None:
+                req.body += chunk
 
         def completed(done: Future[int]) -> None:
             error = done.exception()
@@ -307,9 +333,13 @@ class S3Head:
         if status in _RETRY_STATUS and req.attempt + 1 < MAX_ATTEMPTS:
             self._retry(req)
             return
+        code, message = _error_body(req.body) if req.body else ("", "")
         error = botocore.exceptions.ClientError(
-            {"Error": {"Code": str(status), "Message": ""}, "ResponseMetadata": {"HTTPStatusCode": status}},
-            "HeadObject",
+            {
+                "Error": {"Code": code or str(status), "Message": message},
+                "ResponseMetadata": {"HTTPStatusCode": status},
+            },
+            "HeadObject" if req.method == "HEAD" else "GetObject",
         )
         self._finish(req, error)
 
@@ -322,6 +352,8 @@ class S3Head:
     def _retry(self, req: _Request, *, immediately: bool = False) -> None:
         req.attempt += 1
         req.status, req.response = 0, {}
+        if req.body is not None:
+            req.body = bytearray()
         delay = 0.0 if immediately else random.uniform(0, min(20.0, 0.5 * 2**req.attempt))
         if delay:
             timer = threading.Timer(delay, self._start, (req,))
@@ -340,3 +372,14 @@ class S3Head:
         else:
             req.response.pop("BucketRegion", None)
             req.callback(req.response, None)
+
+
+def _error_body(body: bytes | bytearray) -> tuple[str, str]:
+    """S3's `<Error><Code/><Message/></Error>`, else the HTTP status is all there is."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(bytes(body))
+    except ET.ParseError:
+        return "", ""
+    return root.findtext("Code") or "", root.findtext("Message") or ""

@@ -250,3 +250,23 @@ def test_max_objects_fails_while_listing(front: S3Front, s3: Any, moto: MotoShim
     stats = front.stats()
     assert source_ops(stats, src)["ListObjectVersions"] == 2  # stopped at the page that went over
     assert not stats["by_bucket"].get(reg, {}).get("PutObject")
+
+
+def test_lean_listing_and_heads_with_awkward_keys_across_pages(front: S3Front, s3: Any, moto: MotoShimServer) -> None:
+    """Keys with spaces, `+`, `%`, `#`, `?` and non-ASCII survive the lean listing (pages of 1,000) and HEADs."""
+    src, reg = buckets(s3)
+    moto.seed(src, "data/", 1500, 10)
+    data = {name: name.encode() for name in ("a b.txt", "c+d.txt", "50%.txt", "x#y?z.txt", "ünï/çødé.txt")}
+    for key, value in data.items():
+        s3.put_object(Bucket=src, Key=f"data/{key}", Body=value, ChecksumAlgorithm="SHA256")
+    s3.put_object(Bucket=src, Key="data/a b.txt", Body=b"newer", ChecksumAlgorithm="SHA256")  # two versions
+    data["a b.txt"] = b"newer"
+
+    result, stats = package(front, src, reg)
+
+    assert result.files == 1505
+    assert source_ops(stats, src) == {"ListObjectVersions": 2, "HeadObject": 1505}
+    pkg = quilt3.Package.browse(result.package_name, registry=f"s3://{reg}", top_hash=result.top_hash)
+    for key, value in data.items():
+        assert pkg[key].get_bytes() == value
+        pkg[key]._verify_hash(value)
