@@ -83,7 +83,10 @@ class _Pool:
         with self.lock:
             conn = self._take_idle()
             if conn is None:
-                self.queue.append(req)
+                if req.method == "GET":
+                    self.queue.appendleft(req)  # a listing page feeds everything else: never behind the HEADs
+                else:
+                    self.queue.append(req)
                 if self.open >= self.owner.max_connections:
                     return
                 self.open += 1
