@@ -11,7 +11,7 @@ from typing import Any
 
 from . import checksums
 from .errors import PackagingError, PermanentError, TransientError
-from .s3client import classify
+from .s3client import classify, is_not_found
 from .source import SourceObject
 
 DEFAULT_WORKERS = 16
@@ -54,7 +54,7 @@ class Hasher:
             try:
                 head = self.s3.head_object(ChecksumMode="ENABLED", **params)
             except Exception as exc:
-                raise classify(exc, "HeadObject", uri) from exc
+                raise _failure(exc, "HeadObject", uri) from exc
             _check_size(head, obj, "HeadObject", uri)
             reuse = checksums.from_head(head, obj.size)
             if isinstance(reuse, str):
@@ -105,7 +105,7 @@ class Hasher:
         try:
             resp = self.s3.get_object(**params)
         except Exception as exc:
-            raise classify(exc, "GetObject", uri) from exc
+            raise _failure(exc, "GetObject", uri) from exc
         body = resp["Body"]
         try:
             _check_size(resp, obj, "GetObject", uri)
@@ -118,6 +118,16 @@ class Hasher:
             raise classify(exc, "GetObject", uri) from exc
         finally:
             body.close()
+
+
+def _failure(exc: BaseException, action: str, uri: str) -> PackagingError:
+    """An object the listing named that is gone now (deleted, or its listed version replaced on an
+    unversioned bucket) is transient: the retry lists the folder again."""
+    if is_not_found(exc):
+        return TransientError(
+            f"{action} on {uri}: the object vanished after the folder was listed; retry to list again"
+        )
+    return classify(exc, action, uri)
 
 
 def _check_size(resp: dict[str, Any], obj: SourceObject, action: str, uri: str) -> None:

@@ -288,6 +288,8 @@ class Registry:
                 pkg.set(futures[fut], pkg[futures[fut]].with_physical_key(pk))
         if failures:
             self._discard(created)
+            for dest in copier.uncertain:
+                copier.sweep(dest, keep=None)
             permanent = [e for e in failures if getattr(e, "permanent", True)]
             first = permanent[0] if permanent else failures[0]
             raise error_for(first, "CopyObject", self._uri(f"{name}/"))
@@ -313,6 +315,24 @@ class _Copier:
 
     def __init__(self, s3: Any, bucket: str, name: str, attempt: str, pins: Mapping[str, str]) -> None:
         self.s3, self.bucket, self.name, self.attempt, self.pins = s3, bucket, name, attempt, pins
+        self.uncertain: set[str] = set()  # keys whose copy failed ambiguously: it may have landed
+
+    def sweep(self, dest: str, keep: str | None) -> None:
+        """Remove the versions of `dest` this attempt wrote, but `keep`: tries whose answer was lost.
+
+        Versioned registries only (unversioned: the one object is this package's copy, reused later).
+        """
+        try:
+            listed = self.s3.list_object_versions(Bucket=self.bucket, Prefix=dest).get("Versions", [])
+            for version in listed:
+                vid = version.get("VersionId")
+                if version["Key"] != dest or vid in (None, "null", keep):
+                    continue
+                head = self.s3.head_object(Bucket=self.bucket, Key=dest, VersionId=vid)
+                if (head.get("Metadata") or {}).get(META_ATTEMPT) == self.attempt:
+                    self.s3.delete_object(Bucket=self.bucket, Key=dest, VersionId=vid)
+        except Exception:
+            logger.warning("could not remove stray copies of s3://%s/%s", self.bucket, dest)
 
     def copy(self, entry: Any, dest: str) -> tuple[PhysicalKey, bool]:
         """(the copy's physical key, whether this attempt created it)."""
@@ -360,8 +380,14 @@ class _Copier:
                 if again is not None and (again.get("Metadata") or {}).get(META_ATTEMPT) == self.attempt:
                     return self._key(dest, again.get("VersionId")), True  # our own earlier try landed
                 raise TransientError(f"CopyObject into {uri}: the object changed while it was being copied") from exc
-            raise classify(exc, "CopyObject", uri) from exc
-        return self._key(dest, resp.get("VersionId")), True
+            error = classify(exc, "CopyObject", uri)
+            if not error.permanent:
+                self.uncertain.add(dest)
+            raise error from exc
+        key = self._key(dest, resp.get("VersionId"))
+        if key.version_id and (resp.get("ResponseMetadata") or {}).get("RetryAttempts"):
+            self.sweep(dest, keep=key.version_id)  # an earlier try may have landed unseen
+        return key, True
 
     def _key(self, dest: str, version: str | None) -> PhysicalKey:
         return PhysicalKey(self.bucket, dest, None if version in (None, "", "null") else version)
