@@ -218,7 +218,7 @@ class Registry:
                     continue  # not written (a conflict, or a failure before S3 applied it): try again
                 found_meta: dict[str, str] = found.get("Metadata") or {}
                 return None if found_meta.get(META_ATTEMPT) == attempt else found_meta
-        raise TransientError(f"PutObject on {self._uri(key)}: S3 kept failing; retry later")
+        raise _NotWritten(f"PutObject on {self._uri(key)}: S3 kept failing; retry later")
 
     def _head(self, key: str) -> dict[str, Any] | None:
         try:
@@ -253,8 +253,8 @@ class Registry:
         try:
             existing = self._create(key, buf.getvalue(), {META_ATTEMPT: attempt}, attempt)
         except PackagingError as exc:
-            if exc.permanent:
-                self._discard(copies)  # S3 refused it: nothing names the copies
+            if exc.permanent or isinstance(exc, _NotWritten):
+                self._discard(copies)  # S3 refused it, or read back as absent: nothing names the copies
             raise  # else it may have been written: keep the copies it may name
         if existing is not None:
             self._discard(copies)  # a concurrent delivery wrote this manifest first, with its own copies
@@ -443,6 +443,10 @@ class _Copier:
             except Exception:
                 logger.warning("could not abort the multipart copy into s3://%s/%s", self.bucket, dest)
             raise
+
+
+class _NotWritten(TransientError):
+    """A create that failed every time and was read back as absent: nothing was written."""
 
 
 def _conditional_failure(exc: BaseException) -> bool:

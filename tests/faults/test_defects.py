@@ -159,3 +159,22 @@ def _request(uri: str) -> Any:
     from qps_core.models import PackageRequest
 
     return PackageRequest.parse({"source_prefix": uri, "message": "m"})
+
+
+@pytest.mark.parametrize("fault", ["500", "reset-before"])
+def test_a_manifest_write_that_keeps_failing_leaves_no_stray_copies(s3: Any, proxy: FaultProxy, fault: str) -> None:
+    src, reg = _buckets(s3, "src", "reg")
+    _files(s3, src, "run/", FILES)
+    body = {"source_prefix": f"s3://{src}/run/", "registry": reg, "package_name": "mf/run", "should_copy": True}
+    proxy.add(fault, "PutObject", key=r"^\.quilt/packages/", times=10_000)
+    packager = Packager(Settings(), endpoint_url=proxy.url)
+
+    failed = deliver(packager, body, attempts=1)
+    assert s3.list_object_versions(Bucket=reg, Prefix="mf/run/").get("Versions", []) == []
+    proxy.clear()
+    out = deliver(packager, body)
+
+    assert failed.statuses == ["failed"] and failed.retryable == [True], failed
+    assert out.statuses == ["created"], out
+    state = inspect(s3, reg, "mf/run", copies=True)
+    assert state.problems == [] and state.orphans == [] and len(state.revisions) == 1
