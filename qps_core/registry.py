@@ -100,8 +100,6 @@ class Registry:
         self.bucket = bucket
         self.q3 = get_package_registry(f"s3://{bucket}")
 
-    # ------------------------------------------------------------------ reading
-
     # ------------------------------------------------------------------ workflow
 
     def validate_workflow(self, pkg: Any, name: str, message: str | None, workflow: Any) -> None:

@@ -20,7 +20,7 @@ from qps_core.settings import Settings
 
 FAULTS = ["503", "500", "reset-before", "reset-after", "cut-body"]
 NAME = "pkg/run"
-TIMES = 5  # one more than botocore's attempts: the failure reaches QPS
+TIMES = 6  # one more than botocore's 5 attempts (max_attempts=4 retries): the failure reaches QPS
 
 # (operation, key regex, should_copy): every kind of S3 call a commit makes
 TARGETS = [
