@@ -115,3 +115,15 @@ def test_defect_different_contents_for_one_name_at_once_are_all_recorded(
     assert len(state.revisions) == n
     assert len(set(state.revision_hashes)) == n  # each delivery's own top hash, none lost
     assert state.latest in state.revision_hashes
+
+
+@pytest.mark.parametrize("n", [2, 8])
+def test_concurrent_copies_into_an_unversioned_registry(s3: Any, moto_url: str, n: int) -> None:
+    src, reg = _folder(s3, versioned=False)
+    body = {"source_prefix": f"s3://{src}/run/", "registry": reg, "package_name": NAME, "should_copy": True}
+
+    results = _in_threads(moto_url, [body] * n)
+
+    assert sorted(r.statuses[-1] for r in results) == ["created"] + ["unchanged"] * (n - 1)
+    state = inspect(s3, reg, NAME, copies=True)
+    assert state.problems == [] and state.orphans == [] and len(state.revisions) == 1
