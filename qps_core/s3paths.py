@@ -69,7 +69,7 @@ def split_s3_uri(uri: object, field: str, *, allow_query: bool = False) -> tuple
         raise InvalidInput(f"{field}: must be a string")
     if not uri.startswith("s3://"):
         scheme = uri.split("://", 1)[0] if "://" in uri else ""
-        what = f"scheme {scheme!r}" if scheme else "no scheme"
+        what = f"scheme {shown(scheme, 40)}" if scheme else "no scheme"
         raise InvalidInput(f"{field}: must be an s3:// URI, got {what}")
     rest = uri[5:]
     query = ""

@@ -59,7 +59,7 @@ class Worker:
         if self._queue_arn is None:
             attrs = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
             self._queue_arn = attrs["Attributes"]["QueueArn"]
-            self.processor._queue_urls[self._queue_arn] = self.queue_url
+            self.processor.known_queue(self._queue_arn, self.queue_url)
         return self._queue_arn
 
     def install_signal_handlers(self) -> None:
