@@ -83,6 +83,9 @@ class PackageRequest(BaseModel):
                 + " (commit_message is an alias of message)"
             )
         out = {k: v for k, v in data.items() if v is not None}
+        for name, value in out.items():
+            if isinstance(value, str) and not _is_unicode(value):
+                raise InvalidInput(f"{_ALIASES.get(name, name)}: holds a lone surrogate (not valid Unicode)")
         if "commit_message" in out:
             if "message" in out:
                 raise InvalidInput("give either message or its alias commit_message, not both")
@@ -177,6 +180,14 @@ class PackageRequest(BaseModel):
     def folder(self) -> s3paths.S3Folder:
         bucket, _, prefix = self.source_prefix[5:].partition("/")
         return s3paths.S3Folder(bucket, prefix)
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_manifest_record(out: dict[str, Any]) -> None:

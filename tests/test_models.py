@@ -718,3 +718,16 @@ def test_every_message_qps_accepts_fits_quilt3_manifest_record():
 def test_manifest_record_limit_follows_quilt3_environment_variable(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("QUILT_MANIFEST_MAX_RECORD_SIZE", "10000")
     assert "limit of 10000" in rejection({"source_prefix": SRC, "message": "m" * 10_001}, "message")
+
+
+@pytest.mark.parametrize("field", ["source_prefix", "registry", "package_name", "metadata_uri", "message", "workflow"])
+def test_lone_surrogate_in_any_string_field_is_rejected_naming_that_field(field: str):
+    """Found by the fuzz tests: a lone surrogate in the path blamed `message`; in workflow it passed."""
+    body = {"source_prefix": SRC, field: "x\ud800"}
+    rejection(body, field)
+
+
+def test_lone_surrogate_in_a_uri_form_is_invalid_input_not_a_crash():
+    """Found by the fuzz tests: `{"uri": "s3://bkt/\\ud800"}` raised UnicodeEncodeError."""
+    with pytest.raises(InvalidInput, match=r"^uri: holds a lone surrogate"):
+        PackageRequest.from_uri("s3://bkt/\ud800")
