@@ -12,6 +12,7 @@ single `broken` event saying so, and nothing of it is planned.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -170,7 +171,7 @@ def unwrap_sqs_record(
     )
 
 
-def _numbered(unwrapper: _Unwrapper, run: Any, record_id: str | None) -> list[Event]:
+def _numbered(unwrapper: _Unwrapper, run: Callable[[], None], record_id: str | None) -> list[Event]:
     try:
         run()
     except _TooManyEvents:
