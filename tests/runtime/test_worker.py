@@ -107,17 +107,9 @@ def test_visibility_is_extended_while_a_package_is_being_built(stack: Stack) -> 
 def test_worker_keeps_every_held_message_hidden_no_second_receive(stack: Stack) -> None:
     """Regression (issue 7): only the message being worked on was kept hidden; the rest of the
     batch became visible after the timeout and another consumer received it a second time."""
-    worker = make_worker(stack, visibility_timeout=1)
+    worker = make_worker(stack, visibility_timeout=3)  # a heartbeat every 1.5 s: room for a busy machine
     real = worker.processor.process_record
     processed: list[str] = []
-
-    def slow(record: dict[str, Any]) -> Any:
-        time.sleep(0.8)
-        processed.append(record["messageId"])
-        return real(record)
-
-    worker.processor.process_record = slow  # type: ignore[method-assign]
-    sent = {send(stack, {"source_prefix": f"s3://lab-data/runs/run-{1 + n % 2}/"}) for n in range(3)}
     stolen: list[str] = []
     stop = threading.Event()
 
@@ -128,14 +120,24 @@ def test_worker_keeps_every_held_message_hidden_no_second_receive(stack: Stack) 
             stop.wait(0.1)
 
     thief = threading.Thread(target=other_consumer)
-    thief.start()
+
+    def slow(record: dict[str, Any]) -> Any:
+        if not thief.is_alive() and not stop.is_set():
+            thief.start()  # the worker holds the whole batch now: from here on, nobody else may get it
+        time.sleep(1.4)
+        processed.append(record["messageId"])
+        return real(record)
+
+    worker.processor.process_record = slow  # type: ignore[method-assign]
+    sent = {send(stack, {"source_prefix": f"s3://lab-data/runs/run-{1 + n % 2}/"}) for n in range(3)}
     try:
-        assert worker.run(max_polls=1) == 3  # about 2.4 s of work, with a 1 s visibility timeout
+        assert worker.run(max_polls=1) == 3  # 4.2 s of work, with a 3 s visibility timeout
     finally:
         stop.set()
-        thief.join()
-    assert stolen == []
+        if thief.is_alive():
+            thief.join()
     assert sorted(processed) == sorted(sent)
+    assert stolen == []
     assert in_flight(stack) == 0
 
 
