@@ -431,9 +431,18 @@ class _Copier:
                     {"PartNumber": number, "ETag": result["ETag"]}
                     | ({"ChecksumSHA256": result["ChecksumSHA256"]} if result.get("ChecksumSHA256") else {})
                 )
-            done: dict[str, Any] = self.s3.complete_multipart_upload(
-                Bucket=self.bucket, Key=dest, UploadId=upload, MultipartUpload={"Parts": parts}, **condition
-            )
+            try:
+                done: dict[str, Any] = self.s3.complete_multipart_upload(
+                    Bucket=self.bucket, Key=dest, UploadId=upload, MultipartUpload={"Parts": parts}, **condition
+                )
+            except botocore.exceptions.ClientError as exc:
+                if error_code(exc) != "NoSuchUpload":
+                    raise
+                # A retried complete whose first try landed: the upload is gone, the object is ours.
+                head = self._head(dest, f"s3://{self.bucket}/{dest}")
+                if head is None or (head.get("Metadata") or {}).get(META_ATTEMPT) != self.attempt:
+                    raise
+                return head
             return done
         except Exception:
             try:

@@ -15,15 +15,19 @@ from proxy import FaultProxy
 from registry_check import inspect
 from scenario import deliver, unique
 
+from qps_core import registry
 from qps_core.packager import Packager
 from qps_core.settings import Settings
 
 FAULTS = ["503", "500", "reset-before", "reset-after", "cut-body"]
 NAME = "pkg/run"
+CHUNK = 8 * 1024 * 1024
 TIMES = 6  # one more than botocore's 5 attempts (max_attempts=4 retries): the failure reaches QPS
 
-# (operation, key regex, should_copy): every kind of S3 call a commit makes
-TARGETS = [
+# (operation, key regex, should_copy[, setup]): every kind of S3 call a commit makes.
+# setup "multipart-copy": every copy goes through UploadPartCopy (as objects over 5 GiB do);
+# "multipart-source": a source object uploaded in quilt3's chunks (its checksum read from its parts).
+TARGETS: list[tuple[Any, ...]] = [
     ("ListObjectVersions", None, False),
     ("HeadObject", r"^d/", False),  # reusing a source object's checksum
     ("GetObject", r"^d/b", False),  # reading a source object to hash it
@@ -39,10 +43,14 @@ TARGETS = [
     ("PutObject", r"^\.quilt/packages/", True),
     ("PutObject", r"/latest$", True),
     ("PutObject", r"/\d+$", True),
+    ("CreateMultipartUpload", None, True, "multipart-copy"),
+    ("UploadPartCopy", None, True, "multipart-copy"),
+    ("CompleteMultipartUpload", None, True, "multipart-copy"),
+    ("GetObjectAttributes", None, False, "multipart-source"),
 ]
 
 
-def seed(s3: Any, *, copy: bool, versioned: bool = True) -> dict[str, Any]:
+def seed(s3: Any, *, copy: bool, versioned: bool = True, setup: str = "") -> dict[str, Any]:
     src, reg = unique("src"), unique("reg")
     for bucket in (src, reg):
         s3.create_bucket(Bucket=bucket)
@@ -51,6 +59,15 @@ def seed(s3: Any, *, copy: bool, versioned: bool = True) -> dict[str, Any]:
     s3.put_object(Bucket=src, Key="d/a.txt", Body=b"alpha", ChecksumAlgorithm="SHA256")
     s3.put_object(Bucket=src, Key="d/b.txt", Body=b"bravo")
     s3.put_object(Bucket=src, Key="d/meta.json", Body=b'{"run": 7}')
+    if setup == "multipart-source":
+        upload = s3.create_multipart_upload(Bucket=src, Key="d/big.bin", ChecksumAlgorithm="SHA256")["UploadId"]
+        parts = []
+        for number, chunk in enumerate((b"1" * CHUNK, b"2" * 1000), start=1):
+            part = s3.upload_part(
+                Bucket=src, Key="d/big.bin", UploadId=upload, PartNumber=number, Body=chunk, ChecksumAlgorithm="SHA256"
+            )
+            parts.append({"PartNumber": number, "ETag": part["ETag"], "ChecksumSHA256": part["ChecksumSHA256"]})
+        s3.complete_multipart_upload(Bucket=src, Key="d/big.bin", UploadId=upload, MultipartUpload={"Parts": parts})
     return {
         "source_prefix": f"s3://{src}/d/",
         "registry": reg,
@@ -65,18 +82,29 @@ def _matrix() -> list[Any]:
     """Every fault on every kind of call; a rotation covering each call and each fault runs by default,
     the rest is marked slow (`make test` and CI run it all)."""
     cases = []
-    for i, (operation, key, copy) in enumerate(TARGETS):
+    for i, (operation, key, copy, *rest) in enumerate(TARGETS):
+        setup = rest[0] if rest else ""
         for j, fault in enumerate(FAULTS):
             marks = [] if j == i % len(FAULTS) else [pytest.mark.slow]
-            cases.append(pytest.param(operation, key, copy, fault, marks=marks, id=f"{operation}-{key}-{copy}-{fault}"))
+            name = f"{operation}-{key}-{copy}-{fault}{'-' + setup if setup else ''}"
+            cases.append(pytest.param(operation, key, copy, setup, fault, marks=marks, id=name))
     return cases
 
 
-@pytest.mark.parametrize(("operation", "key", "copy", "fault"), _matrix())
+@pytest.mark.parametrize(("operation", "key", "copy", "setup", "fault"), _matrix())
 def test_a_fault_on_any_call_converges_to_one_revision(
-    s3: Any, proxy: FaultProxy, operation: str, key: str | None, copy: bool, fault: str
+    s3: Any,
+    proxy: FaultProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    operation: str,
+    key: str | None,
+    copy: bool,
+    setup: str,
+    fault: str,
 ) -> None:
-    body = seed(s3, copy=copy)
+    if setup == "multipart-copy":
+        monkeypatch.setattr(registry, "MAX_COPY_OBJECT", 0)  # every non-empty copy in parts
+    body = seed(s3, copy=copy, setup=setup)
     packager = Packager(Settings(), endpoint_url=proxy.url)
     first = deliver(packager, body)
     assert first.statuses == ["created"]

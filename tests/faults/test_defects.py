@@ -178,3 +178,26 @@ def test_a_manifest_write_that_keeps_failing_leaves_no_stray_copies(s3: Any, pro
     assert out.statuses == ["created"], out
     state = inspect(s3, reg, "mf/run", copies=True)
     assert state.problems == [] and state.orphans == [] and len(state.revisions) == 1
+
+
+def test_a_cleanup_delete_that_keeps_failing_leaves_only_marked_copies(
+    s3: Any, proxy: FaultProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    """DeleteObject is best effort (docs/reliability.md, limits): the failure stays clean and permanent,
+    no pointer is written, and what is left is marked as this package's copies."""
+    src, reg = _buckets(s3, "src", "reg")
+    _files(s3, src, "run/", FILES)
+    body = {"source_prefix": f"s3://{src}/run/", "registry": reg, "package_name": "dl/run", "should_copy": True}
+    proxy.add("403", "CopyObject", key=r"c\.bin$", times=1)
+    proxy.add("503", "DeleteObject", times=10_000)
+
+    out = deliver(Packager(Settings(), endpoint_url=proxy.url), body)
+
+    assert out.statuses == ["failed"] and out.retryable == [False], out
+    assert any("could not remove" in r.getMessage() for r in caplog.records)
+    assert s3.list_objects_v2(Bucket=reg, Prefix=".quilt/named_packages/").get("KeyCount", 0) == 0
+    left = s3.list_object_versions(Bucket=reg, Prefix="dl/run/").get("Versions", [])
+    assert left, "the deletes were refused: the copies are still there"
+    for version in left:
+        head = s3.head_object(Bucket=reg, Key=version["Key"], VersionId=version["VersionId"])
+        assert head["Metadata"]["qps-package"] == "dl/run"
