@@ -26,7 +26,7 @@ import botocore.exceptions
 
 from . import checksums
 from .errors import PackagingError, TransientError
-from .s3client import classify, error_code, http_status
+from .s3client import classify, error_code, http_status, is_not_found
 from .source import SourceObject
 
 logger = logging.getLogger(__name__)
@@ -141,10 +141,20 @@ def _part_copies(
     return checksums.combine(parts, obj.hash_type)
 
 
+def failure(exc: BaseException, action: str, uri: str) -> PackagingError:
+    """An object the listing named that is gone now (deleted, or its listed version replaced on an
+    unversioned bucket) is transient: the retry lists the folder again."""
+    if is_not_found(exc):
+        return TransientError(
+            f"{action} on {uri}: the object vanished after the folder was listed; retry to list again"
+        )
+    return classify(exc, action, uri)
+
+
 def _copy_error(exc: BaseException, action: str, uri: str, where: str) -> Exception:
     """Access denied on a scratch copy means "read instead" (e.g. no write access to the registry's
     `.quilt/qps-scratch/`); anything else is classified as usual."""
-    err = classify(exc, action, f"{uri} to {where}")
+    err = failure(exc, action, f"{uri} to {where}")
     if isinstance(exc, botocore.exceptions.ClientError) and (
         error_code(exc) in ("AccessDenied", "403", "Forbidden") or http_status(exc) == 403
     ):
@@ -174,7 +184,7 @@ def by_reading(s3: Any, parts_pool: Executor, bucket: str, obj: SourceObject) ->
         try:
             resp = s3.get_object(Range=f"bytes={start}-{start + length - 1}", **params)
         except Exception as exc:
-            raise classify(exc, "GetObject", uri) from exc
+            raise failure(exc, "GetObject", uri) from exc
         body = resp["Body"]
         try:
             data = body.read()
@@ -199,7 +209,7 @@ def _read_whole(s3: Any, params: dict[str, Any], uri: str, obj: SourceObject) ->
     try:
         resp = s3.get_object(**params)
     except Exception as exc:
-        raise classify(exc, "GetObject", uri) from exc
+        raise failure(exc, "GetObject", uri) from exc
     body = resp["Body"]
     try:
         size = resp.get("ContentLength")

@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from . import checksum_io, checksums, source
+from .checksum_io import failure
 from .errors import PermanentError, TransientError
 from .s3client import classify
 from .source import SourceObject
@@ -205,7 +206,7 @@ class HashRun:
         try:
             started = self.hasher.head_async(self.bucket, obj, lambda head, err: self._after_head(obj, head, err))
         except Exception as exc:
-            self._done(obj, error=classify(exc, "HeadObject", self._uri(obj)))
+            self._done(obj, error=failure(exc, "HeadObject", self._uri(obj)))
             return
         if not started:
             self._later(obj, self._boto3_head)
@@ -214,7 +215,7 @@ class HashRun:
         try:
             head = self.s3.head_object(ChecksumMode="ENABLED", **obj.params(self.bucket))
         except Exception as exc:
-            raise classify(exc, "HeadObject", self._uri(obj)) from exc
+            raise failure(exc, "HeadObject", self._uri(obj)) from exc
         found = self._from_head(obj, head)
         return found if isinstance(found, str) else found(obj)
 
@@ -222,7 +223,7 @@ class HashRun:
         """On a CRT thread: finish here when the HEAD holds the hash, else hand over to a worker."""
         try:
             if error is not None:
-                raise classify(error, "HeadObject", self._uri(obj))
+                raise failure(error, "HeadObject", self._uri(obj))
             found = self._from_head(obj, head)
         except BaseException as exc:
             self._done(obj, error=exc)

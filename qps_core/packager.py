@@ -25,7 +25,7 @@ from .errors import PackagingError, PermanentError
 from .hashing import DEFAULT_WORKERS, Hasher, HashRun
 from .models import PackageRequest
 from .registry import Registry, build_package
-from .resolve import check_registry_allowed, resolve
+from .resolve import check_allowed, resolve
 from .s3client import classify, find_client_error, make_client
 from .settings import Settings
 
@@ -56,7 +56,7 @@ class Packager:
 
     def package(self, request: PackageRequest) -> PackageResult:
         """Build (or find unchanged) the package a request describes."""
-        check_registry_allowed(self.settings, request)
+        check_allowed(self.settings, request)
         try:
             return self._package(request)
         except PackagingError:

@@ -100,8 +100,6 @@ class Registry:
         self.bucket = bucket
         self.q3 = get_package_registry(f"s3://{bucket}")
 
-    # ------------------------------------------------------------------ reading
-
     # ------------------------------------------------------------------ workflow
 
     def validate_workflow(self, pkg: Any, name: str, message: str | None, workflow: Any) -> None:
@@ -218,7 +216,7 @@ class Registry:
                     continue  # not written (a conflict, or a failure before S3 applied it): try again
                 found_meta: dict[str, str] = found.get("Metadata") or {}
                 return None if found_meta.get(META_ATTEMPT) == attempt else found_meta
-        raise TransientError(f"PutObject on {self._uri(key)}: S3 kept failing; retry later")
+        raise _NotWritten(f"PutObject on {self._uri(key)}: S3 kept failing; retry later")
 
     def _head(self, key: str) -> dict[str, Any] | None:
         try:
@@ -253,8 +251,8 @@ class Registry:
         try:
             existing = self._create(key, buf.getvalue(), {META_ATTEMPT: attempt}, attempt)
         except PackagingError as exc:
-            if exc.permanent:
-                self._discard(copies)  # S3 refused it: nothing names the copies
+            if exc.permanent or isinstance(exc, _NotWritten):
+                self._discard(copies)  # S3 refused it, or read back as absent: nothing names the copies
             raise  # else it may have been written: keep the copies it may name
         if existing is not None:
             self._discard(copies)  # a concurrent delivery wrote this manifest first, with its own copies
@@ -288,6 +286,8 @@ class Registry:
                 pkg.set(futures[fut], pkg[futures[fut]].with_physical_key(pk))
         if failures:
             self._discard(created)
+            for dest in copier.uncertain:
+                copier.sweep(dest, keep=None)
             permanent = [e for e in failures if getattr(e, "permanent", True)]
             first = permanent[0] if permanent else failures[0]
             raise error_for(first, "CopyObject", self._uri(f"{name}/"))
@@ -313,6 +313,24 @@ class _Copier:
 
     def __init__(self, s3: Any, bucket: str, name: str, attempt: str, pins: Mapping[str, str]) -> None:
         self.s3, self.bucket, self.name, self.attempt, self.pins = s3, bucket, name, attempt, pins
+        self.uncertain: set[str] = set()  # keys whose copy failed ambiguously: it may have landed
+
+    def sweep(self, dest: str, keep: str | None) -> None:
+        """Remove the versions of `dest` this attempt wrote, but `keep`: tries whose answer was lost.
+
+        Versioned registries only (unversioned: the one object is this package's copy, reused later).
+        """
+        try:
+            listed = self.s3.list_object_versions(Bucket=self.bucket, Prefix=dest).get("Versions", [])
+            for version in listed:
+                vid = version.get("VersionId")
+                if version["Key"] != dest or vid in (None, "null", keep):
+                    continue
+                head = self.s3.head_object(Bucket=self.bucket, Key=dest, VersionId=vid)
+                if (head.get("Metadata") or {}).get(META_ATTEMPT) == self.attempt:
+                    self.s3.delete_object(Bucket=self.bucket, Key=dest, VersionId=vid)
+        except Exception:
+            logger.warning("could not remove stray copies of s3://%s/%s", self.bucket, dest)
 
     def copy(self, entry: Any, dest: str) -> tuple[PhysicalKey, bool]:
         """(the copy's physical key, whether this attempt created it)."""
@@ -360,8 +378,14 @@ class _Copier:
                 if again is not None and (again.get("Metadata") or {}).get(META_ATTEMPT) == self.attempt:
                     return self._key(dest, again.get("VersionId")), True  # our own earlier try landed
                 raise TransientError(f"CopyObject into {uri}: the object changed while it was being copied") from exc
-            raise classify(exc, "CopyObject", uri) from exc
-        return self._key(dest, resp.get("VersionId")), True
+            error = classify(exc, "CopyObject", uri)
+            if not error.permanent:
+                self.uncertain.add(dest)
+            raise error from exc
+        key = self._key(dest, resp.get("VersionId"))
+        if key.version_id and (resp.get("ResponseMetadata") or {}).get("RetryAttempts"):
+            self.sweep(dest, keep=key.version_id)  # an earlier try may have landed unseen
+        return key, True
 
     def _key(self, dest: str, version: str | None) -> PhysicalKey:
         return PhysicalKey(self.bucket, dest, None if version in (None, "", "null") else version)
@@ -407,9 +431,18 @@ class _Copier:
                     {"PartNumber": number, "ETag": result["ETag"]}
                     | ({"ChecksumSHA256": result["ChecksumSHA256"]} if result.get("ChecksumSHA256") else {})
                 )
-            done: dict[str, Any] = self.s3.complete_multipart_upload(
-                Bucket=self.bucket, Key=dest, UploadId=upload, MultipartUpload={"Parts": parts}, **condition
-            )
+            try:
+                done: dict[str, Any] = self.s3.complete_multipart_upload(
+                    Bucket=self.bucket, Key=dest, UploadId=upload, MultipartUpload={"Parts": parts}, **condition
+                )
+            except botocore.exceptions.ClientError as exc:
+                if error_code(exc) != "NoSuchUpload":
+                    raise
+                # A retried complete whose first try landed: the upload is gone, the object is ours.
+                head = self._head(dest, f"s3://{self.bucket}/{dest}")
+                if head is None or (head.get("Metadata") or {}).get(META_ATTEMPT) != self.attempt:
+                    raise
+                return head
             return done
         except Exception:
             try:
@@ -417,6 +450,10 @@ class _Copier:
             except Exception:
                 logger.warning("could not abort the multipart copy into s3://%s/%s", self.bucket, dest)
             raise
+
+
+class _NotWritten(TransientError):
+    """A create that failed every time and was read back as absent: nothing was written."""
 
 
 def _conditional_failure(exc: BaseException) -> bool:

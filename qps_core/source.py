@@ -226,7 +226,7 @@ def read_metadata(s3: Any, uri: str, max_bytes: int) -> dict[str, Any]:
     try:
         value = jsonstrict.loads(data)
     except InvalidInput as exc:
-        raise PermanentError(f"metadata_uri {uri}: {exc}") from None
+        raise PermanentError(f"metadata_uri {uri}: {json_problem(exc)}") from None
     if not isinstance(value, dict):
         raise PermanentError(f"metadata_uri {uri}: must hold a JSON object, not {type(value).__name__}")
     size = len(jsonstrict.dumps_compact(value).encode("utf-8"))
@@ -235,6 +235,26 @@ def read_metadata(s3: Any, uri: str, max_bytes: int) -> dict[str, Any]:
             f"metadata_uri {uri}: is {size} bytes as compact JSON, over the limit of {max_bytes} bytes"
         )
     return value
+
+
+_JSON_PROBLEMS = (
+    ("duplicate key", "holds a duplicate key"),
+    ("not UTF-8", "is not UTF-8"),
+    ("lone surrogate", "holds a lone surrogate"),
+    ("NaN", "holds NaN or Infinity"),
+    ("nesting", "is nested too deeply"),
+    ("too large", "holds a number out of range"),
+    ("extra data", "has data after the JSON document"),
+)
+
+
+def json_problem(exc: InvalidInput) -> str:
+    """What is wrong with an object's JSON, never quoting the object (its content is not ours to echo)."""
+    text = str(exc)
+    for marker, problem in _JSON_PROBLEMS:
+        if marker in text:
+            return f"is not valid strict JSON: it {problem}"
+    return "is not valid JSON"
 
 
 def crate_summary(
@@ -257,7 +277,7 @@ def crate_summary(
     try:
         crate = jsonstrict.loads(data)
     except InvalidInput as exc:
-        logger.warning("RO-Crate %s is not valid JSON (%s); packaging it without a summary", uri, exc)
+        logger.warning("RO-Crate %s %s; packaging it without a summary", uri, json_problem(exc))
         return None
     summary = rocrate_summary.summarize(crate, sentinel.logical_key)
     if summary is None:

@@ -30,7 +30,7 @@ def server() -> Iterator[tuple[str, Script]]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
+        def do_HEAD(self) -> None:
             script.seen.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
             status, headers = script.answers.pop(0) if script.answers else (200, {})
             self.send_response(status)
