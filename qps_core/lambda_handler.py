@@ -17,7 +17,7 @@ from typing import Any
 
 from . import jsonstrict
 from .errors import InvalidInput, TransientError
-from .runner import RunOutcome
+from .outcomes import RunOutcome
 from .sqs_batch import BatchProcessor, RecordResult
 
 log = logging.getLogger("qps")

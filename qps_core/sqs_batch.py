@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from . import envelopes
-from .runner import Runner, RunOutcome
+from .outcomes import RunOutcome
+from .runner import Runner
 
 log = logging.getLogger("qps.sqs")
 Decision = Literal["done", "dead-lettered", "retry"]
