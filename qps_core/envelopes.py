@@ -1,4 +1,4 @@
-"""Unwrap transport envelopes, recursively, into events (DESIGN §3).
+"""Unwrap transport envelopes, recursively, into events (docs/design.md §3).
 
 Lambda SQS batches (standard and FIFO), SNS notifications (as SQS bodies) and SNS Lambda records,
 S3 notification records, EventBridge events (direct or as SQS bodies), and bare bodies. A record

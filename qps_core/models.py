@@ -1,4 +1,6 @@
-"""The package request (DESIGN §2) and the outcomes the runner reports."""
+"""The package request (docs/design.md §2): its fields, validation, defaults and normal form.
+
+What the runner reports about requests (`Plan`, `RunOutcome`) lives in `outcomes.py`."""
 
 from __future__ import annotations
 

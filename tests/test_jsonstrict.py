@@ -1,4 +1,4 @@
-"""Strict JSON parsing (qps_core.jsonstrict): every rule of DESIGN §2's "Strict JSON" sentence."""
+"""Strict JSON parsing (qps_core.jsonstrict): every rule of docs/design.md §2's "Strict JSON" sentence."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The package request (DESIGN §2 and §4), point by point."""
+"""The package request (docs/design.md §2 and §4), point by point."""
 
 from __future__ import annotations
 

@@ -15,8 +15,8 @@ from qps_core.errors import ConfigError, IgnoredEvent, RejectedEvent
 from qps_core.events import Event
 from qps_core.hookspecs import hookimpl
 from qps_core.models import PackageRequest
-from qps_core.plugins import ENTRY_POINT_GROUP, AdapterSet, load_adapters
 from qps_core.outcomes import Plan
+from qps_core.plugins import ENTRY_POINT_GROUP, AdapterSet, load_adapters
 from qps_core.runner import Runner
 from qps_core.settings import Settings, load_settings
 

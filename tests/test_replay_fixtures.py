@@ -40,7 +40,7 @@ EVENTS_ARG = "tests/fixtures/events"
 # and the fixtures give no two folders the same derived name.
 EXPECTED_REVISED: dict[tuple[str, str], str] = {}
 
-# DESIGN §2: the path names a file, so its folder is packaged, under the folder's derived name.
+# docs/design.md §2: the path names a file, so its folder is packaged, under the folder's derived name.
 NAMED_FILE_EVENT = "tests/fixtures/events/ebc-package-object-request-uri.json"
 
 
