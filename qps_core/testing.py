@@ -27,6 +27,8 @@ from .runner import Runner
 from .settings import Settings, load_settings
 
 __all__ = [
+    "Plan",
+    "Runner",
     "fresh_settings",
     "load_event",
     "make_runner",
