@@ -1,9 +1,14 @@
-"""Shared test helpers: fixture loading and planning with fresh settings (no AWS, no network)."""
+"""Shared test helpers: fixture loading, planning with fresh settings (no AWS), and the rule for tests
+that need the network."""
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from qps_core import testing
 from qps_core.outcomes import Plan
@@ -57,3 +62,22 @@ def requests(result: Plan) -> list[dict[str, Any]]:
 
 def only_request(result: Plan) -> dict[str, Any]:
     return testing.only_request(result).normalised()
+
+
+# pip's words when it cannot reach a package index at all (as opposed to a real resolution failure)
+OFFLINE = re.compile(
+    r"Failed to establish a new connection|Temporary failure in name resolution|Name or service not known"
+    r"|Network is unreachable|Max retries exceeded|ProxyError|Could not fetch URL|Connection refused",
+)
+
+
+def stop_if_offline(pip_output: str, doing: str) -> None:
+    """pip could not reach a package index: skip, saying the test needs the network; fail under CI
+    (`CI=true`), where nothing may be skipped. Any other pip failure is left to the caller."""
+    offline = OFFLINE.search(pip_output)
+    if offline is None:
+        return
+    needs = f"{doing} needs the network (pip cannot reach a package index: {offline[0]})"
+    if os.environ.get("CI", "").lower() in ("true", "1"):
+        pytest.fail(needs)  # never a silent pass in CI
+    pytest.skip(needs)

@@ -21,7 +21,9 @@ def includes(text: str) -> list[re.Match[str]]:
 
 
 def refreshed(text: str) -> str:
-    return INCLUDE.sub(lambda m: f"<!-- include: {m['path']} -->\n{m['fence']}{(ROOT / m['path']).read_text()}```", text)
+    return INCLUDE.sub(
+        lambda m: f"<!-- include: {m['path']} -->\n{m['fence']}{(ROOT / m['path']).read_text()}```", text
+    )
 
 
 def test_included_code_samples_equal_their_files() -> None:

@@ -311,6 +311,7 @@ def test_workflow_empty_string_means_explicitly_none():
 
 
 def test_non_object_body_rejected():
+    body: object
     for body in (None, [], "s3://bkt/a/", 5):
         rejection(body, None)
 

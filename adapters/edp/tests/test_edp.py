@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,7 @@ from qps_core.testing import load_event, make_runner, only_request, plan, plan_o
 
 EVENTS = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "events"
 
-ONLY = {"enable_adapters": ["edp"]}
+ONLY: dict[str, Any] = {"enable_adapters": ["edp"]}
 BOTH = pytest.mark.parametrize("settings", [ONLY, {}], ids=["edp-only", "all-adapters"])
 
 

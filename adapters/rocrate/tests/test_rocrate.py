@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from qps_core.testing import fresh_settings, load_event, make_runner, only_reque
 
 EVENTS = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "events"
 
-ONLY = {"enable_adapters": ["rocrate"]}
+ONLY: dict[str, Any] = {"enable_adapters": ["rocrate"]}
 BOTH = pytest.mark.parametrize("settings", [ONLY, {}], ids=["rocrate-only", "all-adapters"])
 
 
@@ -116,15 +117,15 @@ def test_bucket_root_and_single_component_use_default_prefix_and_suffix():
 
 
 def test_default_prefix_and_suffix_are_settings():
-    custom = {"default_prefix": "crates", "default_suffix": "top"}
+    custom: dict[str, Any] = {"default_prefix": "crates", "default_suffix": "top"}
     assert _target(plan_one(EVENTS / "s3eb-rocrate-manifest-root.json", make_runner(**custom)))[1] == "crates/top"
     assert _target(plan_one(EVENTS / "s3eb-rocrate-one-level.json", make_runner(**custom)))[1] == "crates/run-0042"
 
 
 def test_sentinel_names_are_configurable():
-    settings = {"sentinel_names": ["crate.json"]}
-    assert plan_one(EVENTS / "s3eb-rocrate-metadata-depth2.json", make_runner(**settings)).status == "ignored"
-    result = plan(_s3eb_with_key("lab/run-0099/crate.json"), make_runner(**settings))[0]
+    runner = make_runner(sentinel_names=["crate.json"])
+    assert plan_one(EVENTS / "s3eb-rocrate-metadata-depth2.json", runner).status == "ignored"
+    result = plan(_s3eb_with_key("lab/run-0099/crate.json"), runner)[0]
     assert (result.status, result.adapter) == ("planned", "rocrate")
     assert _target(result) == ("quilt-example", "lab/run-0099", "s3://quilt-example/lab/run-0099/")
     assert result.requests[0].message == "QPS: package s3://quilt-example/lab/run-0099/"
