@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
+
+@pytest.mark.slow  # end to end: the whole demo, twice, on its own endpoint
 def test_demo_creates_three_packages_then_finds_them_unchanged(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QPS_", "AWS_"))}
     env.update(

@@ -30,6 +30,8 @@ import pytest
 
 from qps_core.local_endpoint import LocalEndpoint, is_alive
 
+pytestmark = pytest.mark.slow  # end to end: seeds a moto server and replays every fixture twice
+
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "tests" / "fixtures" / "events"
 QPS = Path(sys.executable).parent / "qps"

@@ -27,6 +27,8 @@ from qps_core import lambda_handler
 from tests.packager.pkghelpers import fail_operation, make_bucket, put
 from tests.runtime.rthelpers import REGION
 
+pytestmark = pytest.mark.slow  # end to end: the deployed stack on moto
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "deploy" / "template.yaml"
 OMICS_EVENT = ROOT / "tests" / "fixtures" / "events" / "omics-run-completed-doc-fields.json"
