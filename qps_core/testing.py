@@ -70,11 +70,11 @@ def make_runner(*adapter_ids: str, plugins: Mapping[str, object] | None = None, 
     settings = fresh_settings(**overrides)
     adapters = load_adapters(settings) if adapter_ids or not plugins else new_adapter_set(settings)
     missing = [i for i in adapter_ids if i not in adapters.infos]
-    assert not missing, f"not installed: {', '.join(missing)} (installed: {', '.join(sorted(adapters.infos))})"
+    _check(not missing, f"not installed: {', '.join(missing)} (installed: {', '.join(sorted(adapters.infos))})")
     for adapter_id, plugin in plugins.items():
         adapters.register(plugin, adapter_id)
     problems = [f"adapter {i.id!r}: {i.error}" for i in adapters.infos.values() if i.error and i.id in wanted]
-    assert not problems, "; ".join(problems)
+    _check(not problems, "; ".join(problems))
     return Runner(settings, adapters)
 
 
@@ -96,26 +96,26 @@ def plan(source: Path | str | bytes | Any, runner: Runner | None = None) -> list
 def plan_one(source: Path | str | bytes | Any, runner: Runner | None = None) -> Plan:
     """The plan of a source that holds exactly one event."""
     plans = plan(source, runner)
-    assert len(plans) == 1, f"{_label(source)} holds {len(plans)} events, not 1"
+    _check(len(plans) == 1, f"{_label(source)} holds {len(plans)} events, not 1")
     return plans[0]
 
 
 def requests_of(result: Plan) -> list[PackageRequest]:
     """The requests of a planned event (validated and normalised as the packager receives them)."""
-    assert result.status == "planned", _unexpected(result, "planned")
+    _check(result.status == "planned", _unexpected(result, "planned"))
     return list(result.requests)
 
 
 def only_request(result: Plan) -> PackageRequest:
     """The single request of a planned event."""
     requests = requests_of(result)
-    assert len(requests) == 1, f"{len(requests)} requests planned, not 1: {[r.source_prefix for r in requests]}"
+    _check(len(requests) == 1, f"{len(requests)} requests planned, not 1: {[r.source_prefix for r in requests]}")
     return requests[0]
 
 
 def rejection_of(result: Plan) -> str:
     """The one-line error of a rejected event (what the sender sees; never retried)."""
-    assert result.status == "rejected", _unexpected(result, "rejected")
+    _check(result.status == "rejected", _unexpected(result, "rejected"))
     return result.error or ""
 
 
@@ -138,6 +138,11 @@ def sqs_batch(*bodies: Any) -> dict[str, Any]:
             }
         )
     return {"Records": records}
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:  # not `assert`: the kit must also fail under `python -O`
+        raise AssertionError(message)
 
 
 def _unexpected(result: Plan, wanted: str) -> str:
