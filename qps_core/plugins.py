@@ -210,6 +210,7 @@ def load_adapters(settings: Settings, *, load_disabled: bool = False) -> Adapter
             _register_checked(adapters, module, info)
         else:
             info.loaded = True
+    adapters.implementations()  # the consultation order, worked out once, here
     return adapters
 
 

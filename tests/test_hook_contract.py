@@ -202,6 +202,7 @@ def test_qps_describe_event_misspelled_or_unmarked_fails_to_load(
 
 def test_qps_describe_event_dispatch_is_ordered_at_load_not_per_event(monkeypatch: pytest.MonkeyPatch) -> None:
     runner = make_runner()
+    assert runner.adapters._dispatch is not None  # ordered by load_adapters, before any event
     order = runner.adapters.order
     calls: list[str] = []
     real = runner.adapters.manager.subset_hook_caller
