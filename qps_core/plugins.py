@@ -71,8 +71,8 @@ class AdapterSet:
         """(adapter id, describe caller) pairs in consultation order, worked out once after loading
         (again only if an adapter is registered later), never per event.
 
-        Each caller is pluggy's own hook caller restricted to that one adapter, so an implementation
-        may take any subset of the spec's arguments (`def qps_describe_event(event):`), as pluggy allows.
+        Each caller calls that adapter's implementation as pluggy does, so it may take any subset of
+        the spec's arguments (`def qps_describe_event(event):`), in any order.
         """
         if self._dispatch is None:
             rank = {"first": 0, "normal": 1, "last": 2}
@@ -80,7 +80,8 @@ class AdapterSet:
             ids = [name for _, name in sorted((rank[_impl_priority(i)], i.plugin_name) for i in impls)]
             preferred = [i for i in self.settings.adapter_order if i in ids]
             ordered = preferred + [i for i in ids if i not in preferred]
-            self._dispatch = [(name, self._hook_of(name, "qps_describe_event")) for name in ordered]
+            by_name = {impl.plugin_name: impl for impl in impls}
+            self._dispatch = [(name, _call_as_pluggy_does(by_name[name])) for name in ordered]
         return self._dispatch
 
     def _hook_of(self, adapter_id: str, hook_name: str) -> Describe:
@@ -132,6 +133,11 @@ def _check_hook_names(manager: pluggy.PluginManager, plugin: object) -> None:
     for caller in manager.get_hookcallers(plugin) or []:
         if not caller.has_spec():
             raise pluggy.PluginValidationError(plugin, f"unknown hook {caller.name!r} (QPS hooks: {hooks})")
+        for impl in caller.get_hookimpls():
+            if impl.plugin is plugin and (impl.wrapper or impl.hookwrapper):
+                raise pluggy.PluginValidationError(
+                    plugin, f"{caller.name!r} is a hook wrapper; QPS calls each adapter alone"
+                )
     for name in dir(plugin):
         if not name.startswith("qps_") or not callable(getattr(plugin, name, None)):
             continue
@@ -139,6 +145,19 @@ def _check_hook_names(manager: pluggy.PluginManager, plugin: object) -> None:
             raise pluggy.PluginValidationError(plugin, f"unknown hook {name!r} (QPS hooks: {hooks})")
         if manager.parse_hookimpl_opts(plugin, name) is None:
             raise pluggy.PluginValidationError(plugin, f"{name!r} is not marked with @hookimpl, so it would never run")
+
+
+def _call_as_pluggy_does(impl: pluggy.HookImpl) -> Describe:
+    """Call one implementation as pluggy's `_multicall` does: the spec's keyword arguments in, passed
+    positionally by the names the implementation declares (`HookImpl.argnames`, any subset of the
+    spec's); its result out as pluggy's list of non-None results."""
+    function, argnames = impl.function, impl.argnames
+
+    def call(**kwargs: Any) -> list[Any]:
+        result = function(*[kwargs[name] for name in argnames])
+        return [] if result is None else [result]
+
+    return call
 
 
 def _impl_priority(impl: pluggy.HookImpl) -> str:

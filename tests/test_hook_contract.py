@@ -172,8 +172,12 @@ def test_misspelled_hook_makes_qps_plan_fail_and_says_why(site: Path, tmp_path: 
         ("def qps_describe_evnt(event, settings):\n    return None\n", "unknown hook 'qps_describe_evnt'"),
         ("def qps_describe_event(event, settings):\n    return None\n", "'qps_describe_event' is not marked"),
         ("@hookimpl\ndef qps_statup(settings):\n    pass\n", "unknown hook 'qps_statup'"),
+        (
+            "@hookimpl(wrapper=True)\ndef qps_describe_event(event):\n    return (yield)\n",
+            "'qps_describe_event' is a hook wrapper",
+        ),
     ],
-    ids=["marked-typo", "unmarked-typo", "unmarked-hook", "startup-typo"],
+    ids=["marked-typo", "unmarked-typo", "unmarked-hook", "startup-typo", "wrapper"],
 )
 def test_qps_describe_event_misspelled_or_unmarked_fails_to_load(
     monkeypatch: pytest.MonkeyPatch, source: str, message: str
@@ -201,24 +205,25 @@ def test_qps_describe_event_misspelled_or_unmarked_fails_to_load(
 
 
 def test_qps_describe_event_dispatch_is_ordered_at_load_not_per_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[str] = []
+    real = plugins._call_as_pluggy_does
+
+    def counting(impl: pluggy.HookImpl) -> Any:
+        built.append(impl.plugin_name)
+        return real(impl)
+
+    monkeypatch.setattr(plugins, "_call_as_pluggy_does", counting)
     runner = make_runner()
-    assert runner.adapters._dispatch is not None  # ordered by load_adapters, before any event
-    order = runner.adapters.order
-    calls: list[str] = []
-    real = runner.adapters.manager.subset_hook_caller
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        calls.append(args[0])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(runner.adapters.manager, "subset_hook_caller", counting)
+    assert sorted(built) == sorted(runner.adapters.order)  # ordered by load_adapters, before any event
     dispatch = runner.adapters.implementations()
+    built.clear()
     for n in range(5):
         runner.plan_value({"uri": f"s3://bkt/a/b{n}"})
-    assert calls == [] and runner.adapters.order == order
-    assert runner.adapters.implementations() is dispatch
-    runner.adapters.register(types.SimpleNamespace(), "late")  # a later registration re-orders once
-    assert runner.adapters._dispatch is None
+    assert built == [] and runner.adapters.implementations() is dispatch
+    runner.adapters.register(types.SimpleNamespace(), "late")  # a later registration re-orders, once
+    runner.plan_value({"uri": "s3://bkt/a/b"})
+    runner.plan_value({"uri": "s3://bkt/a/c"})
+    assert sorted(built) == sorted(runner.adapters.order)
 
 
 # -- every hook spec documented and tested -------------------------------------------------------
