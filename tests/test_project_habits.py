@@ -3,6 +3,7 @@ versions, and the same lint and type checks in make and pre-commit."""
 
 from __future__ import annotations
 
+import ast
 import re
 import tomllib
 from pathlib import Path
@@ -67,3 +68,16 @@ def test_test_fast_leaves_out_exactly_the_registered_slow_and_network_markers() 
     markers = {m.split(":")[0] for m in project(ROOT / "pyproject.toml")["tool"]["pytest"]["ini_options"]["markers"]}
     assert markers == {"slow", "network"}
     assert make_recipe("test-fast") == ['$(BIN)/pytest -m "not slow and not network"']
+
+
+def test_no_test_manipulates_sys_path() -> None:
+    """Tests import helpers as `tests.<package>.<module>` and adapters' tests use `qps_core.testing`."""
+    offenders = []
+    for path in [*ROOT.glob("tests/**/*.py"), *ROOT.glob("adapters/*/tests/*.py"), *ROOT.glob("examples/*/tests/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            target = node.func.value if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else None
+            if isinstance(node, ast.Assign | ast.AugAssign):
+                target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+            if target is not None and ast.unparse(target) == "sys.path":
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []
