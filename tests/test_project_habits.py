@@ -75,9 +75,13 @@ def test_no_test_manipulates_sys_path() -> None:
     offenders = []
     for path in [*ROOT.glob("tests/**/*.py"), *ROOT.glob("adapters/*/tests/*.py"), *ROOT.glob("examples/*/tests/*.py")]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            target = node.func.value if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) else None
-            if isinstance(node, ast.Assign | ast.AugAssign):
-                target = node.targets[0] if isinstance(node, ast.Assign) else node.target
-            if target is not None and ast.unparse(target) == "sys.path":
-                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+            targets: list[ast.expr] = []
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                targets = [node.func.value]  # sys.path.insert(...), .append(...)
+            elif isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, ast.AugAssign):
+                targets = [node.target]
+            if any(ast.unparse(t) == "sys.path" for t in targets):
+                offenders.append(f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}")
     assert offenders == []
