@@ -22,10 +22,12 @@ import boto3
 import moto
 import pytest
 import quilt3
-from pkghelpers import fail_operation, make_bucket, put
-from rthelpers import REGION
 
 from qps_core import lambda_handler
+from tests.packager.pkghelpers import fail_operation, make_bucket, put
+from tests.runtime.rthelpers import REGION
+
+pytestmark = pytest.mark.slow  # end to end: the deployed stack on moto
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "deploy" / "template.yaml"
