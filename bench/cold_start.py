@@ -21,11 +21,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+from qps_core.local_endpoint import FAKE_CREDENTIALS, LocalEndpoint
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from qps_core.local_endpoint import FAKE_CREDENTIALS, LocalEndpoint  # noqa: E402
 
 IGNORED = {"source": "aws.omics", "detail-type": "Run Status Change", "detail": {"status": "RUNNING"}}
 
@@ -44,7 +44,7 @@ print(json.dumps({"import": t1 - t0, "ignored": t2 - t1, "package": t3 - t2,
 """
 
 
-def run(code: str, *args: str, env: dict[str, str] | None = None) -> dict[str, float]:
+def run(code: str, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, env=env, cwd=ROOT
     )

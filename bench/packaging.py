@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 MiB = 1024 * 1024
-SCENARIOS = {
+SCENARIOS: dict[str, dict[str, Any]] = {
     "a": {"label": "(a) 1,000 x 1 KiB, SHA-256", "count": 1000, "size": 1024, "algorithm": "SHA256"},
     "b": {"label": "(b) 8 x 64 MiB multipart, SHA-256", "count": 8, "size": 64 * MiB, "algorithm": "SHA256"},
     "c": {"label": "(c) 8 x 64 MiB multipart, CRC32 only", "count": 8, "size": 64 * MiB, "algorithm": "CRC32"},

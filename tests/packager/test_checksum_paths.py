@@ -16,7 +16,6 @@ import boto3
 import pytest
 import quilt3
 from botocore.config import Config
-from pkghelpers import fail_operation, make_bucket, read_manifest, request
 
 from qps_core.checksum_io import SCRATCH_PREFIX
 from qps_core.devtools.motoserver import MotoShimServer
@@ -24,6 +23,7 @@ from qps_core.devtools.s3front import S3Front
 from qps_core.errors import PermanentError, TransientError
 from qps_core.packager import Packager, PackageResult
 from qps_core.settings import Settings
+from tests.packager.pkghelpers import fail_operation, make_bucket, read_manifest, request
 
 MiB = 1024 * 1024
 
