@@ -1,16 +1,17 @@
 """quilt3 without its admin and API-key (GraphQL) modules until something uses them.
 
 `import quilt3` imports `quilt3.admin` and `quilt3.api_keys`, and with them a generated GraphQL
-client: ~170 ms of a cold start (docs/design.md §6) that packaging never uses. `defer()` puts a
-placeholder module for each into `sys.modules` before quilt3 is first imported: quilt3 binds the
-placeholders, and the first attribute looked up on one imports the real module in its place. It
-does nothing if quilt3 is already imported or not installed. Called from `qps_core/__init__.py`.
+client: ~170 ms of a cold start (docs/design.md §6) that packaging never uses. `defer()` installs a
+`sys.meta_path` hook that, when quilt3 is first imported (and only then: nothing named quilt3
+appears in `sys.modules` before), puts a placeholder module for each into `sys.modules`: quilt3
+binds the placeholders, and the first attribute looked up on one imports the real module in its
+place. It does nothing if quilt3 is already imported. Called from `qps_core/__init__.py`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-import importlib.util
 import sys
 import threading
 import types
@@ -35,13 +36,22 @@ class _Deferred(types.ModuleType):
         return getattr(real, attr)
 
 
+class _BeforeQuilt3:
+    """A meta-path finder that finds nothing: it only sees quilt3's first import go by."""
+
+    @staticmethod
+    def find_spec(fullname: str, path: Any = None, target: Any = None) -> None:
+        if fullname == "quilt3":
+            with contextlib.suppress(ValueError):
+                sys.meta_path.remove(_HOOK)
+            for name in DEFERRED:
+                sys.modules.setdefault(name, _Deferred(name))
+
+
+_HOOK = _BeforeQuilt3()
+
+
 def defer() -> None:
-    if "quilt3" in sys.modules:
+    if "quilt3" in sys.modules or _HOOK in sys.meta_path:
         return
-    try:
-        if importlib.util.find_spec("quilt3") is None:
-            return
-    except (ImportError, ValueError):
-        return
-    for name in DEFERRED:
-        sys.modules.setdefault(name, _Deferred(name))
+    sys.meta_path.insert(0, _HOOK)
