@@ -41,7 +41,7 @@ class PackageResult:
     files: int
     bytes: int
     source_prefix: str
-    request: PackageRequest | None = None  # the request as packaged (the folder of a named object)
+    request: PackageRequest  # the request as packaged (the folder of a named object)
 
 
 class Packager:
