@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 import urllib3.exceptions
-from pkghelpers import make_bucket, put, request
 
 from qps_core.errors import TransientError
 from qps_core.packager import Packager
 from qps_core.s3client import classify
 from qps_core.settings import Settings
+from tests.packager.pkghelpers import make_bucket, put, request
 
 
 @pytest.mark.parametrize(
