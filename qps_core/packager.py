@@ -23,8 +23,9 @@ from quilt3.util import QuiltException
 from . import source
 from .errors import PackagingError, PermanentError
 from .hashing import DEFAULT_WORKERS, Hasher, HashRun
+from .manifest import Manifest
 from .models import PackageRequest
-from .registry import Registry, build_package
+from .registry import Registry
 from .resolve import check_allowed, resolve
 from .s3client import classify, find_client_error, make_client
 from .settings import Settings
@@ -96,14 +97,14 @@ class Packager:
 
         hashing.wait(objects)
 
-        pkg = build_package(folder.bucket, objects, meta)
+        # One record per object (the listed SourceObject); no quilt3 Package holding every entry again.
+        pkg = Manifest(folder.bucket, objects, meta)
         message = request.message
         workflow: Any = ... if request.workflow is None else (request.workflow or None)
         registry.validate_workflow(pkg, name, message, workflow)
-        pkg._set_commit_message(message)
+        pkg.set_message(message)
 
-        pins = {o.key: o.etag for o in objects if o.version_id is None and o.etag}
-        commit = registry.commit(pkg, name, should_copy=request.should_copy, attempt=uuid.uuid4().hex, pins=pins)
+        commit = registry.commit(pkg, name, should_copy=request.should_copy, attempt=uuid.uuid4().hex)
         if commit.status == "created":
             logger.info("created %s@%s in s3://%s (%d files)", name, commit.top_hash, request.registry, len(objects))
         return PackageResult(

@@ -7,14 +7,14 @@ This module imports quilt3 and boto3: only the packager (and `qps show`) import 
 
 from __future__ import annotations
 
-import io
 import logging
 import os
+import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 os.environ.setdefault("QUILT_DISABLE_USAGE_METRICS", "true")
 os.environ.setdefault("QUILT_MINIMIZE_STDOUT", "true")
@@ -22,15 +22,14 @@ os.environ.setdefault("QUILT_MINIMIZE_STDOUT", "true")
 import botocore.exceptions
 import quilt3
 from quilt3.backends import get_package_registry
-from quilt3.packages import PackageEntry
 from quilt3.util import PhysicalKey, QuiltException
 
 from . import checksums
 from .errors import PackagingError, PermanentError, TransientError, one_line
+from .manifest import Manifest
 from .models import normalise_registry
 from .s3client import classify, error_code, find_client_error, http_status, is_not_found, quilt3_uses
 from .s3paths import check_package_name
-from .source import SourceObject
 
 logger = logging.getLogger(__name__)
 
@@ -65,22 +64,6 @@ class Commit:
     top_hash: str
 
 
-def build_package(bucket: str, objects: Iterable[SourceObject], meta: dict[str, Any]) -> Any:
-    """A quilt3 Package referencing the listed (and hashed) objects in place."""
-    pkg = quilt3.Package()
-    for obj in objects:
-        entry = PackageEntry(
-            PhysicalKey(bucket, obj.key, obj.version_id),
-            obj.size,
-            {"type": obj.hash_type, "value": obj.checksum},
-            None,
-        )
-        pkg.set(obj.logical_key, entry)
-    if meta:
-        pkg.set_meta(meta)
-    return pkg
-
-
 def error_for(exc: BaseException, action: str, uri: str) -> PackagingError:
     if isinstance(exc, PackagingError):
         return exc
@@ -102,14 +85,14 @@ class Registry:
 
     # ------------------------------------------------------------------ workflow
 
-    def validate_workflow(self, pkg: Any, name: str, message: str | None, workflow: Any) -> None:
+    def validate_workflow(self, pkg: Manifest, name: str, message: str | None, workflow: Any) -> None:
         """quilt3's workflow validation (`workflow`: ... = the default, None = none, str = that id)."""
         config_uri = str(self.q3.workflow_conf_pk)
         try:
             with quilt3_uses(self.s3):
                 if workflow is None and self.q3.get_workflow_config() is None:
                     workflow = ...  # "" asks for no workflow; a registry without a config has none anyway
-                pkg._validate_with_workflow(registry=self.q3, workflow=workflow, name=name, message=message)
+                pkg.validate_with_workflow(registry=self.q3, workflow=workflow, name=name, message=message)
         except Exception as exc:
             inner = find_client_error(exc)
             if inner is not None and not is_not_found(inner):
@@ -123,11 +106,11 @@ class Registry:
 
     # ------------------------------------------------------------------ committing
 
-    def commit(self, pkg: Any, name: str, *, should_copy: bool, attempt: str, pins: Mapping[str, str]) -> Commit:
+    def commit(self, pkg: Manifest, name: str, *, should_copy: bool, attempt: str) -> Commit:
         """Record `pkg` as the latest revision of `name`, unless it already is (docs/design.md §5).
 
         `attempt` identifies this call (its writes carry it as object metadata, so an ambiguous
-        failure is resolved by reading back); `pins` maps unversioned source keys to their ETags.
+        failure is resolved by reading back). Unversioned sources are copied pinned to their listed ETags.
         """
         top_hash: str = pkg.top_hash
         manifest_ready = False
@@ -136,7 +119,7 @@ class Registry:
             if current is not None and current.top_hash == top_hash:
                 return self._record_revision(name, current, attempt)
             if not manifest_ready:
-                self._write_manifest(pkg, name, top_hash, should_copy, attempt, pins)
+                self._write_manifest(pkg, name, top_hash, should_copy, attempt)
                 manifest_ready = True
             mine = Latest(top_hash, None, attempt, int(time.time()))
             condition = {"IfMatch": current.etag} if current is not None else {"IfNoneMatch": "*"}
@@ -201,10 +184,12 @@ class Registry:
                 return Commit("unchanged", latest.top_hash)  # another delivery recorded this commit
         raise TransientError(f"PutObject on {self._uri(key)}: no free revision key; retry later")
 
-    def _create(self, key: str, body: bytes, meta: dict[str, str], attempt: str) -> dict[str, str] | None:
+    def _create(self, key: str, body: bytes | IO[bytes], meta: dict[str, str], attempt: str) -> dict[str, str] | None:
         """PutObject with If-None-Match: None when this attempt created it (now or in an earlier try whose
         answer was lost), else the existing object's metadata."""
         for _ in range(MAX_ROUNDS):
+            if not isinstance(body, bytes):
+                body.seek(0)
             try:
                 self.s3.put_object(Bucket=self.bucket, Key=key, Body=body, Metadata=meta, IfNoneMatch="*")
                 return None
@@ -230,9 +215,7 @@ class Registry:
     def _uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
-    def _write_manifest(
-        self, pkg: Any, name: str, top_hash: str, should_copy: bool, attempt: str, pins: Mapping[str, str]
-    ) -> None:
+    def _write_manifest(self, pkg: Manifest, name: str, top_hash: str, should_copy: bool, attempt: str) -> None:
         """The manifest keyed by top hash, created once and never rewritten (another package may own it:
         the top hash leaves out physical keys). An existing one is reused with its data, copies included."""
         key = self.q3.manifest_pk(name, top_hash).path
@@ -241,40 +224,38 @@ class Registry:
             return
         copies: list[PhysicalKey] = []
         if should_copy:
-            pkg, copies = self._copy_into_registry(pkg, name, attempt, pins)
-        buf = io.BytesIO()
-        try:
-            pkg._dump(buf)
-        except QuiltException as exc:
-            self._discard(copies)
-            raise PermanentError(f"PutObject on {self._uri(key)}: {exc}") from None
-        try:
-            existing = self._create(key, buf.getvalue(), {META_ATTEMPT: attempt}, attempt)
-        except PackagingError as exc:
-            if exc.permanent or isinstance(exc, _NotWritten):
-                self._discard(copies)  # S3 refused it, or read back as absent: nothing names the copies
-            raise  # else it may have been written: keep the copies it may name
+            copies = self._copy_into_registry(pkg, name, attempt)
+        # The manifest streams to a temporary file (Lambda's /tmp), never a second copy in memory.
+        with tempfile.TemporaryFile() as buf:
+            try:
+                pkg.dump(buf)
+            except (QuiltException, OSError) as exc:
+                self._discard(copies)
+                raise PermanentError(f"PutObject on {self._uri(key)}: {exc}") from None
+            try:
+                existing = self._create(key, buf, {META_ATTEMPT: attempt}, attempt)
+            except PackagingError as exc:
+                if exc.permanent or isinstance(exc, _NotWritten):
+                    self._discard(copies)  # S3 refused it, or read back as absent: nothing names the copies
+                raise  # else it may have been written: keep the copies it may name
         if existing is not None:
             self._discard(copies)  # a concurrent delivery wrote this manifest first, with its own copies
 
-    def _copy_into_registry(
-        self, pkg: Any, name: str, attempt: str, pins: Mapping[str, str]
-    ) -> tuple[Any, list[PhysicalKey]]:
+    def _copy_into_registry(self, pkg: Manifest, name: str, attempt: str) -> list[PhysicalKey]:
         """Copy every entry to `s3://registry/<name>/<logical_key>`, marked as this package's copy."""
-        moves: list[tuple[str, Any, str]] = []
-        for logical_key, entry in pkg.walk():
-            dest = f"{name}/{logical_key}"
-            src = entry.physical_key
-            if src.bucket == self.bucket and src.path == dest:
+        moves: list[tuple[int, str]] = []
+        for index, obj in enumerate(pkg.objects):
+            dest = f"{name}/{obj.logical_key}"
+            if pkg.bucket == self.bucket and obj.key == dest:
                 continue  # already in place
-            moves.append((logical_key, entry, dest))
+            moves.append((index, dest))
         if not moves:
-            return pkg, []
-        copier = _Copier(self.s3, self.bucket, name, attempt, pins)
+            return []
+        copier = _Copier(self.s3, self.bucket, name, attempt, pkg)
         created: list[PhysicalKey] = []
         failures: list[BaseException] = []
         with ThreadPoolExecutor(min(COPY_WORKERS, len(moves)), thread_name_prefix="qps-copy") as pool:
-            futures = {pool.submit(copier.copy, entry, dest): lk for lk, entry, dest in moves}
+            futures = {pool.submit(copier.copy, index, dest): index for index, dest in moves}
             for fut in as_completed(futures):
                 try:
                     pk, new = fut.result()
@@ -283,7 +264,7 @@ class Registry:
                     continue
                 if new:
                     created.append(pk)
-                pkg.set(futures[fut], pkg[futures[fut]].with_physical_key(pk))
+                pkg.moved[futures[fut]] = pk
         if failures:
             self._discard(created)
             for dest in copier.uncertain:
@@ -291,7 +272,7 @@ class Registry:
             permanent = [e for e in failures if getattr(e, "permanent", True)]
             first = permanent[0] if permanent else failures[0]
             raise error_for(first, "CopyObject", self._uri(f"{name}/"))
-        return pkg, created
+        return created
 
     def _discard(self, created: Iterable[PhysicalKey]) -> None:
         """Best effort: remove the object versions this attempt copied when no manifest can name them.
@@ -311,8 +292,8 @@ class Registry:
 class _Copier:
     """Copies one entry into the registry, refusing to overwrite an object that is not this package's copy."""
 
-    def __init__(self, s3: Any, bucket: str, name: str, attempt: str, pins: Mapping[str, str]) -> None:
-        self.s3, self.bucket, self.name, self.attempt, self.pins = s3, bucket, name, attempt, pins
+    def __init__(self, s3: Any, bucket: str, name: str, attempt: str, pkg: Manifest) -> None:
+        self.s3, self.bucket, self.name, self.attempt, self.pkg = s3, bucket, name, attempt, pkg
         self.uncertain: set[str] = set()  # keys whose copy failed ambiguously: it may have landed
 
     def sweep(self, dest: str, keep: str | None) -> None:
@@ -332,8 +313,9 @@ class _Copier:
         except Exception:
             logger.warning("could not remove stray copies of s3://%s/%s", self.bucket, dest)
 
-    def copy(self, entry: Any, dest: str) -> tuple[PhysicalKey, bool]:
-        """(the copy's physical key, whether this attempt created it)."""
+    def copy(self, index: int, dest: str) -> tuple[PhysicalKey, bool]:
+        """(the copy's physical key, whether this attempt created it) for the manifest's entry `index`."""
+        entry = self.pkg.entry(index)
         uri = f"s3://{self.bucket}/{dest}"
         quilt_hash = entry.hash["value"]
         head = self._head(dest, uri)
@@ -355,8 +337,8 @@ class _Copier:
         pin: dict[str, Any] = {}
         if src.version_id:
             source["VersionId"] = src.version_id
-        elif src.path in self.pins:
-            pin["CopySourceIfMatch"] = self.pins[src.path]
+        elif self.pkg.objects[index].etag:
+            pin["CopySourceIfMatch"] = self.pkg.objects[index].etag  # unversioned: the bytes we listed
         meta = {META_PACKAGE: self.name, META_HASH: quilt_hash, META_ATTEMPT: self.attempt}
         try:
             if entry.size <= MAX_COPY_OBJECT:
