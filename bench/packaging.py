@@ -110,24 +110,31 @@ print(json.dumps({"objects": len(keys), "results": out}))
 
 SCALE_CHILD = r"""
 import datetime, json, sys, tempfile, time
-from qps_core import checksums
+from qps_core import checksums, source
 from qps_core.manifest import Manifest
-from qps_core.source import SourceObject
+from qps_core.s3paths import parse_folder
 def rss(field):
     return int([l for l in open("/proc/self/status") if l.startswith(field)][0].split()[1]) / 1024
 n = int(sys.argv[1])
 base = rss("VmRSS:")
 c0 = time.process_time()
-now = datetime.datetime.now(datetime.timezone.utc)
 digest = checksums.empty_checksum()
-objects = [SourceObject(key=f"runs/run-0001/part-{i // 1000:04d}/obj-{i:07d}.bin",
-                        logical_key=f"part-{i // 1000:04d}/obj-{i:07d}.bin", size=1024,
-                        version_id=f"{i:08d}-3ecc-4f44-9c35-73b72122f16e", etag='"4dcf3cf8ebc87ce511d0d9c76d88d0a7"',
-                        algorithms=("SHA256",), checksum=digest[:-8] + f"{i:07d}=", last_modified=now)
-           for i in range(n)]
+def pages(bucket, prefix):  # ListObjectVersions pages as source.lean_pages yields them (versioned bucket)
+    for start in range(0, n, 1000):
+        yield {"Versions": [
+            {"Key": f"{prefix}part-{i // 1000:04d}/obj-{i:07d}.bin",
+             "VersionId": f"{i:08d}-3ecc-4f44-9c35-73b72122f16e", "IsLatest": True, "Size": 1024,
+             "ETag": '"4dcf3cf8ebc87ce511d0d9c76d88d0a7"',
+             "LastModified": datetime.datetime.fromisoformat(f"2026-01-01T00:00:{i % 60:02d}.000+00:00"),
+             "ChecksumAlgorithm": ["SHA256"]}
+            for i in range(start, min(start + 1000, n))]}
+folder = parse_folder("s3://bucket/runs/run-0001/")
+objects = source.list_folder(None, folder, lister=pages)  # the listing as the packager keeps it
+for i, obj in enumerate(objects):
+    obj.checksum = digest[:-8] + f"{i:07d}="  # what hashing stores (a distinct string per object)
 listed = rss("VmRSS:")
 # What the packager does with the hashed objects (qps_core.packager / registry._write_manifest).
-manifest = Manifest("bucket", objects, {"bench": True})
+manifest = Manifest(folder.bucket, objects, {"bench": True})
 manifest.set_message("bench")
 top_hash = manifest.top_hash
 with tempfile.TemporaryFile() as out:
@@ -240,7 +247,7 @@ def main() -> None:
             scale, _ = run_child(SCALE_CHILD, ["100000"], env)
             per_obj_kb = (scale["peak_mb"] - scale["base_mb"]) / scale["objects"] * 1024
             print(
-                f"QPS in-process packaging work at {scale['objects']:,} objects (listed objects, top hash, "
+                f"QPS in-process packaging work at {scale['objects']:,} objects (listing parsed pages, top hash, "
                 f"manifest streamed to a temporary file; no S3): {scale['cpu']:.1f} s CPU\n"
                 f"  RSS at {scale['objects']:,} objects: peak {scale['peak_mb']:.0f} MiB = interpreter and imports "
                 f"{scale['base_mb']:.0f} MiB + {per_obj_kb:.2f} KiB per object (objects as listed: "

@@ -32,7 +32,7 @@ class SourceObject:
     logical_key: str
     size: int
     version_id: str | None
-    etag: str | None
+    etag: str | None  # kept for unversioned objects only (what pins their bytes)
     algorithms: tuple[str, ...] | None  # ChecksumAlgorithm from the listing, None if S3 did not say
     checksum: str | None = field(default=None)
     last_modified: datetime | None = None
@@ -86,14 +86,15 @@ def list_folder(
                         "entry (empty, '.' or '..' path segment)"
                     )
                 version_id = version.get("VersionId")
+                version_id = None if version_id in (None, "", "null") else version_id
                 algorithms = version.get("ChecksumAlgorithm")
                 objects.append(
                     SourceObject(
                         key=key,
                         logical_key=logical_key,
                         size=int(version.get("Size", 0)),
-                        version_id=None if version_id in (None, "", "null") else version_id,
-                        etag=version.get("ETag"),
+                        version_id=version_id,
+                        etag=None if version_id else version.get("ETag"),  # only unversioned reads pin on it
                         algorithms=_algorithms(algorithms),
                         last_modified=version.get("LastModified"),
                         hash_type=hash_type,
@@ -186,10 +187,12 @@ def object_exists(s3: Any, bucket: str, key: str) -> bool:
 
 def check_quiet(quiet: int, folder: s3paths.S3Folder, objects: list[SourceObject]) -> None:
     """Readiness: wait while any object is younger than `quiet` seconds (still being written)."""
-    stamps = [o.last_modified for o in objects if o.last_modified is not None]
-    if quiet <= 0 or not stamps:
+    if quiet <= 0:
         return
-    age = (datetime.now(UTC) - max(stamps)).total_seconds()
+    newest = max((o.last_modified for o in objects if o.last_modified is not None), default=None)
+    if newest is None:
+        return
+    age = (datetime.now(UTC) - newest).total_seconds()
     if age < quiet:
         wait = max(1, math.ceil(quiet - age))
         raise NotReadyError(
@@ -261,7 +264,8 @@ def crate_summary(
     s3: Any, folder: s3paths.S3Folder, objects: list[SourceObject], sentinel_names: list[str]
 ) -> dict[str, Any] | None:
     """A summary of the folder's RO-Crate (if it has a sentinel at its top); hashes the sentinel on the way."""
-    by_name = {o.logical_key: o for o in objects if "/" not in o.logical_key}
+    names = {n for n in sentinel_names if "/" not in n}  # a sentinel sits at the top of the folder
+    by_name = {o.logical_key: o for o in objects if o.logical_key in names}  # not a dict of every object
     sentinel = next((by_name[n] for n in sentinel_names if n in by_name), None)
     if sentinel is None:
         return None
