@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
+
+os.environ.setdefault("QUILT_DISABLE_USAGE_METRICS", "true")  # before quilt3's first import, as in registry
+os.environ.setdefault("QUILT_MINIMIZE_STDOUT", "true")
 
 from quilt3.packages import MANIFEST_MAX_RECORD_SIZE
 from quilt3.util import PhysicalKey, QuiltException
