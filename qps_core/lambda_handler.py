@@ -35,7 +35,9 @@ def processor() -> BatchProcessor:
         runner = Runner(load_settings())
         for problem in runner.adapters.errors():
             log.error("%s", problem)
-        _PROCESSOR = BatchProcessor(runner)
+        from .jobs.recorder import JobRecorder
+
+        _PROCESSOR = BatchProcessor(runner, jobs=JobRecorder.from_settings(runner.settings, local=False))
     return _PROCESSOR
 
 

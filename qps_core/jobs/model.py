@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -26,9 +27,18 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+_last_stamp = 0
+_stamp_lock = threading.Lock()
+
+
 def new_job_id() -> str:
-    """Time-ordered and unguessable: 12 hex digits of milliseconds, 20 random."""
-    return f"{int(time.time() * 1000):012x}{os.urandom(10).hex()}"
+    """Time-ordered (strictly increasing within a process) and unguessable: 14 hex digits of
+    microseconds, then 18 random ones."""
+    global _last_stamp
+    with _stamp_lock:
+        _last_stamp = max(time.time_ns() // 1000, _last_stamp + 1)
+        stamp = _last_stamp
+    return f"{stamp:014x}{os.urandom(9).hex()}"
 
 
 def queue_job_id(message_id: str, index: int) -> str:

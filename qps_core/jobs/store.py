@@ -141,7 +141,7 @@ def open_job_store(settings: Settings, *, local: bool = True) -> JobStore | None
     if settings.jobs_table:
         from .dynamodb import DynamoJobStore
 
-        return DynamoJobStore(settings.jobs_table, endpoint_url=settings.endpoint_url)
+        return DynamoJobStore(settings.jobs_table, endpoint_url=settings.endpoint_url, ttl_days=settings.job_ttl_days)
     if not local:
         return None
     from .sqlite import SqliteJobStore
