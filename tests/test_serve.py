@@ -110,7 +110,7 @@ def test_serve_embedded_creates_a_demo_package_and_stops_cleanly(tmp_path: Path)
         assert status == 200 and package["top_hash"] == job["result"]["top_hash"]
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err[-2000:]
     assert "Traceback" not in err
 
