@@ -84,11 +84,17 @@ class DynamoJobStore:
     ) -> None:
         self.table_name = table_name
         self.ttl_seconds = ttl_days * 86400
-        if client is None:
+        self.endpoint_url = endpoint_url
+        self._db = client
+
+    @property
+    def db(self) -> Any:
+        """The DynamoDB client, made on first use (boto3 loads only when a job is recorded)."""
+        if self._db is None:
             import boto3
 
-            client = boto3.client("dynamodb", endpoint_url=endpoint_url)
-        self.db = client
+            self._db = boto3.client("dynamodb", endpoint_url=self.endpoint_url)
+        return self._db
 
     def __repr__(self) -> str:
         return f"DynamoJobStore({self.table_name!r})"
