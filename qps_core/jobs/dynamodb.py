@@ -25,6 +25,7 @@ from .store import (
     IdempotencyMismatch,
     JobPage,
     JobStoreError,
+    apply_changes,
     with_retries,
 )
 
@@ -207,8 +208,7 @@ class DynamoJobStore:
             current = self._job(item)
             if current.status not in allowed:
                 return None
-            plain = {k: v.model_dump(mode="json") if hasattr(v, "model_dump") else v for k, v in changes.items()}
-            updated = Job.model_validate({**current.as_document(), **plain})
+            updated = apply_changes(current, changes)
             version = int(item["version"]["N"])
             conditional_put = {
                 "TableName": self.table_name,
