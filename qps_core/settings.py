@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .envelopes import DEFAULT_MAX_EVENTS
 from .errors import ConfigError
 from .models import DEFAULT_MAX_METADATA_BYTES
 
@@ -47,6 +48,10 @@ class Settings(BaseSettings):
     event_bus_name: str | None = Field(None, description="EventBridge bus for completion notices.")
     notice_topic_arn: str | None = Field(None, description="SNS topic for completion notices.")
     quiet_period_seconds: int = Field(0, ge=0, description="Wait while any object is younger than this.")
+    # Runtime bounds (issue 7).
+    max_events_per_input: int = Field(
+        DEFAULT_MAX_EVENTS, gt=0, description="Events one input (file, direct event, SQS message) may hold."
+    )
     # The REST API and jobs (docs/design.md §7)
     api_tokens: CommaList = Field(default_factory=list, description="Accepted API tokens, as sha256:<hex>.")
     admin_tokens: CommaList = Field(default_factory=list, description="Admin tokens (every route), as sha256:<hex>.")
