@@ -76,11 +76,13 @@ class JobStore(Protocol):
         """Create or overwrite (the queue path: a redelivery updates the same job)."""
         ...
 
-    def transition(self, job_id: str, expected: Iterable[str], **changes: Any) -> Job | None:
-        """Apply `changes` only if the job's status is one of `expected`; the updated job, or None
-        when it does not exist or its status did not match (someone else moved it first). A change
-        may be a function of the current job (e.g. `attempts=lambda job: job.attempts + 1`),
-        evaluated atomically with the update."""
+    def transition(
+        self, job_id: str, expected: Iterable[str], *, when: Callable[[Job], bool] | None = None, **changes: Any
+    ) -> Job | None:
+        """Apply `changes` only if the job's status is one of `expected` (and `when(job)` holds);
+        the updated job, or None when it does not exist or did not match (someone else moved it
+        first). A change may be a function of the current job (e.g. `attempts=lambda job:
+        job.attempts + 1`); both are evaluated atomically with the update."""
         ...
 
     def list(

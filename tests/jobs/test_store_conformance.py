@@ -185,3 +185,10 @@ def test_a_change_computed_from_the_current_job_is_atomic(store: JobStore) -> No
     with ThreadPoolExecutor(6) as pool:
         list(pool.map(bump, range(6)))
     assert store.get(made.id).attempts == 6  # type: ignore[union-attr]
+
+
+def test_a_transition_can_be_conditional_on_the_current_job(store: JobStore) -> None:
+    made, _ = store.create(job(1, attempts=2))
+    assert store.transition(made.id, {"queued"}, when=lambda current: current.attempts > 2, status="running") is None
+    moved = store.transition(made.id, {"queued"}, when=lambda current: current.attempts == 2, status="running")
+    assert moved is not None and store.get(made.id).status == "running"  # type: ignore[union-attr]
