@@ -222,7 +222,7 @@ def worker(
     typer.echo(f"qps worker: stopped after {handled} message(s)", err=True)
 
 
-cli_serve.register(app)  # `qps serve`, `qps token` (FastAPI loads only when serve runs)
+cli_serve.register(app, _settings)  # `qps serve`, `qps token` (FastAPI loads only when serve runs)
 
 
 def main(argv: list[str] | None = None) -> None:
