@@ -72,6 +72,18 @@ def validate_request(ctx: ApiContext, body: Any) -> PackageRequest:
             slug="registry-not-allowed",
             title="Registry not allowed",
         )
+    # allowed_sources (else the allowed registries): the folder and metadata_uri, as the packager
+    # checks them (qps_core.resolve, which loads boto3 and quilt3: not on the API's request path)
+    sources = settings.source_allow_list()
+    for name, uri in (("source_prefix", parsed.source_prefix), ("metadata_uri", parsed.metadata_uri)):
+        if uri and sources and not any(uri.startswith(entry) for entry in sources):
+            shown = ", ".join(sources[:5]) + (f" and {len(sources) - 5} more" if len(sources) > 5 else "")
+            raise ApiProblem(
+                403,
+                f"{name} {uri} is not an allowed source (allowed: {shown})",
+                slug="source-not-allowed",
+                title="Source not allowed",
+            )
     if parsed.message is None:
         parsed = parsed.model_copy(update={"message": default_message(parsed)})
     return parsed

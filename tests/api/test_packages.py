@@ -158,7 +158,8 @@ def test_a_body_that_is_not_strict_json_is_400_everywhere(api: Api, raw: bytes, 
 
 
 def test_a_registry_outside_allowed_registries_is_403(make_api: Callable[..., Api], s3: Any, tmp_path: Any) -> None:
-    api = make_api(settings=Settings(allowed_registries=[REGISTRY], data_dir=tmp_path / "d"))
+    settings = Settings(allowed_registries=[REGISTRY], allowed_sources=[f"s3://{DATA}/"], data_dir=tmp_path / "d")
+    api = make_api(settings=settings)
     response = api.post("/v1/packages", {"source_prefix": f"s3://{DATA}/{FOLDER}"})  # registry: the source bucket
     assert response.status_code == 403
     assert response.json()["detail"] == f"registry: {DATA!r} is not an allowed registry (allowed: {REGISTRY})"
@@ -301,3 +302,15 @@ def test_a_body_over_the_limit_is_413_and_nothing_is_queued(api: Api) -> None:
     response = api.client.post("/v1/packages", content=huge, headers={"content-type": "application/json"})
     assert response.status_code == 413 and response.headers["content-type"] == "application/problem+json"
     assert jobs_in(api) == []
+
+
+def test_a_source_outside_allowed_sources_is_403(make_api: Callable[..., Api], s3: Any, tmp_path: Any) -> None:
+    settings = Settings(allowed_sources=[f"s3://{DATA}/instrument-f/"], data_dir=tmp_path / "d")
+    api = make_api(settings=settings)
+    response = api.post("/v1/packages", {"source_prefix": f"s3://{DATA}/elsewhere/", "registry": REGISTRY})
+    assert response.status_code == 403
+    assert response.json()["detail"].startswith(f"source_prefix s3://{DATA}/elsewhere/ is not an allowed source")
+    outside_meta = {**REQUEST, "metadata": None, "metadata_uri": f"s3://{REGISTRY}/meta.json"}
+    assert api.post("/v1/packages", outside_meta).status_code == 403
+    assert jobs_in(api) == [] and written(s3) == 0
+    assert api.post("/v1/packages", REQUEST).status_code == 202

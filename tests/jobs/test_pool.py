@@ -23,12 +23,10 @@ from qps_core.settings import Settings
 @dataclass
 class Result:
     status: Literal["created", "unchanged"]
-    registry: str
-    package_name: str
     top_hash: str
     files: int
     bytes: int
-    source_prefix: str
+    request: PackageRequest
 
 
 class FakePackager:
@@ -47,7 +45,7 @@ class FakePackager:
             self.gate.wait(30)
         if self.failures:
             raise self.failures.pop(0)
-        return Result("created", request.registry, request.package_name, "f" * 64, 2, 20, request.source_prefix)
+        return Result("created", "f" * 64, 2, 20, request)
 
 
 class NoNotices:
