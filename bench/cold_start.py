@@ -8,6 +8,7 @@ Each figure is the median over fresh interpreters (one per run), measured inside
 - the first invocation that packages a small folder (quilt3 and boto3 load here), against a local
   moto server;
 - for scale: `import quilt3` and `import boto3` alone, and the interpreter's own start.
+The same three as process CPU time too: on a shared machine CPU time varies far less than wall time.
 """
 
 from __future__ import annotations
@@ -20,29 +21,30 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+from qps_core.local_endpoint import FAKE_CREDENTIALS, LocalEndpoint
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from qps_core.local_endpoint import FAKE_CREDENTIALS, LocalEndpoint  # noqa: E402
 
 IGNORED = {"source": "aws.omics", "detail-type": "Run Status Change", "detail": {"status": "RUNNING"}}
 
 PROBE = r"""
 import json, sys, time
-t0 = time.perf_counter()
+c0, t0 = time.process_time(), time.perf_counter()
 from qps_core.lambda_handler import handler
-t1 = time.perf_counter()
+c1, t1 = time.process_time(), time.perf_counter()
 handler(json.loads(sys.argv[1]), None)
-t2 = time.perf_counter()
+c2, t2 = time.process_time(), time.perf_counter()
 result = handler(json.loads(sys.argv[2]), None) if sys.argv[2] != "null" else None
-t3 = time.perf_counter()
+c3, t3 = time.process_time(), time.perf_counter()
 print(json.dumps({"import": t1 - t0, "ignored": t2 - t1, "package": t3 - t2,
+                  "import cpu": c1 - c0, "ignored cpu": c2 - c1, "package cpu": c3 - c2,
                   "status": result and [r["status"] for r in result["results"]]}))
 """
 
 
-def run(code: str, *args: str, env: dict[str, str] | None = None) -> dict[str, float]:
+def run(code: str, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, env=env, cwd=ROOT
     )
@@ -82,7 +84,7 @@ def main() -> None:
             request = json.dumps({"source_prefix": "s3://bench-cold/run/", "package_name": f"bench/cold-{n}"})
             probe = run(PROBE, json.dumps(IGNORED), request, env=env)
             assert probe["status"] == ["created"], probe
-            for key in ("import", "ignored", "package"):
+            for key in ("import", "ignored", "package", "import cpu", "ignored cpu", "package cpu"):
                 figures.setdefault(key, []).append(probe[key])
             for module in ("quilt3", "boto3"):
                 figures.setdefault(f"import {module}", []).append(run(timed_import(module), env=env)["import"])
@@ -93,6 +95,9 @@ def main() -> None:
         "import": "import qps_core.lambda_handler",
         "ignored": "first invocation, ignored event",
         "package": "first invocation, 5-object package",
+        "import cpu": "  the same, CPU time: import",
+        "ignored cpu": "  CPU time: ignored event",
+        "package cpu": "  CPU time: 5-object package",
         "import quilt3": "import quilt3 alone (for scale)",
         "import boto3": "import boto3 alone (for scale)",
         "interpreter": "python -c pass (whole process)",

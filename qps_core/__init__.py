@@ -1,3 +1,7 @@
 """QPS: the Quilt Packaging Service core."""
 
+from .lazy_quilt3 import defer as _defer_quilt3_admin
+
 __version__ = "0.1.0"
+
+_defer_quilt3_admin()  # quilt3's admin/GraphQL modules load only if used (cold start, docs/design.md §6)

@@ -1,4 +1,7 @@
-"""quilt3's `sha2-256-chunked` hashes: reuse what S3 already holds, else stream the object.
+"""quilt3 entry hashes (docs/design.md §9): from what S3 already holds, from chunks, or from a stream.
+
+Two hash types: `sha2-256-chunked` (the default) and `CRC64NVME` (quilt3 >= 7.2), which equals S3's
+full-object `ChecksumCRC64NVME` whatever the part layout (`from_head_crc64nvme`).
 
 A quilt3 hash is sha256 over the concatenated sha256 digests of the object's chunks, with the chunk
 size of `quilt3.checksums.get_checksum_chunksize` (8 MiB, doubled until there are at most 10,000
@@ -24,9 +27,13 @@ from typing import Any
 from quilt3 import checksums as _q3
 
 HASH_TYPE: str = _q3.SHA256_CHUNKED_HASH_NAME
+CRC64NVME: str = _q3.CRC64NVME_HASH_NAME
+HASH_TYPES = (HASH_TYPE, CRC64NVME)
 READ_SIZE = 1024 * 1024
+S3_ALGORITHM = {HASH_TYPE: "SHA256", CRC64NVME: "CRC64NVME"}  # the S3 checksum each hash type reuses
 
 _Calculator = _q3.SHA256MultiPartChecksumCalculator
+Part = _q3.ChecksumPart
 
 
 def chunksize(size: int) -> int:
@@ -38,13 +45,58 @@ def expected_parts(size: int) -> int:
     return math.ceil(size / chunksize(size)) if size > 0 else 0
 
 
-def empty_checksum() -> str:
-    return str(_q3.calculate_multipart_checksum_bytes(b"", checksum_type=HASH_TYPE))
+def calculator(hash_type: str = HASH_TYPE) -> type[_q3.MultiPartChecksumCalculator[Any]]:
+    return _q3.MultiPartChecksumCalculator.get_calculator_cls(hash_type)
 
 
-def checksum_bytes(data: bytes) -> str:
+def empty_checksum(hash_type: str = HASH_TYPE) -> str:
+    return str(_q3.calculate_multipart_checksum_bytes(b"", checksum_type=hash_type))
+
+
+def checksum_bytes(data: bytes, hash_type: str = HASH_TYPE) -> str:
     """The quilt3 hash of bytes already in memory (quilt3's own function)."""
-    return str(_q3.calculate_multipart_checksum_bytes(data, checksum_type=HASH_TYPE))
+    return str(_q3.calculate_multipart_checksum_bytes(data, checksum_type=hash_type))
+
+
+def chunks(size: int) -> list[tuple[int, int]]:
+    """(start, length) of quilt3's chunks of an object of `size` bytes (the unit of ranged reads and part copies)."""
+    step = chunksize(size)
+    return [(start, min(step, size - start)) for start in range(0, size, step)]
+
+
+def part_digest(data: bytes, hash_type: str = HASH_TYPE) -> _q3.ChecksumPart[Any]:
+    """One chunk's digest, to `combine` with the others."""
+    calc = calculator(hash_type)()
+    calc.update(data)
+    return calc.digest(len(data))
+
+
+def part_from_s3(value: str, size: int, hash_type: str = HASH_TYPE) -> _q3.ChecksumPart[Any]:
+    """A part's digest from the checksum S3 reports for it (UploadPartCopy: SHA256 or CRC64NVME)."""
+    raw = base64.b64decode(value, validate=True)
+    return _q3.ChecksumPart(raw if hash_type == HASH_TYPE else int.from_bytes(raw, "big"), size)
+
+
+def combine(parts: list[_q3.ChecksumPart[Any]], hash_type: str = HASH_TYPE) -> str:
+    return str(calculator(hash_type).combine_parts(parts))
+
+
+def from_full_object_sha256(value: str) -> str:
+    """The quilt3 hash of an object of at most one chunk from its full-object SHA-256 (e.g. a CopyObject's)."""
+    return str(_q3._simple_s3_to_quilt_checksum(value))
+
+
+def from_head_crc64nvme(head: Mapping[str, Any]) -> str | None:
+    """The `CRC64NVME` hash from a HeadObject response: S3's CRC64NVME is always of the full object."""
+    value = head.get("ChecksumCRC64NVME")
+    if not isinstance(value, str) or not value or head.get("ChecksumType") == "COMPOSITE":
+        return None
+    try:
+        if len(base64.b64decode(value, validate=True)) != 8:
+            return None
+    except (binascii.Error, ValueError):
+        return None
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,14 +178,15 @@ def from_parts(parts: Iterable[Mapping[str, Any]], size: int, composite_digest: 
     return composite_digest
 
 
-def from_stream(read: Callable[[int], bytes], size: int) -> str:
+def from_stream(read: Callable[[int], bytes], size: int, hash_type: str = HASH_TYPE) -> str:
     """Hash `size` bytes read with `read(n)` (e.g. a GetObject body) chunk by chunk."""
     step = chunksize(size)
-    parts: list[_q3.ChecksumPart] = []
+    calc_cls = calculator(hash_type)
+    parts: list[_q3.ChecksumPart[Any]] = []
     remaining = size
     while remaining > 0:
         length = min(step, remaining)
-        calc = _Calculator()
+        calc = calc_cls()
         done = 0
         while done < length:
             buf = read(min(READ_SIZE, length - done))
@@ -143,4 +196,4 @@ def from_stream(read: Callable[[int], bytes], size: int) -> str:
             done += len(buf)
         parts.append(calc.digest(length))
         remaining -= length
-    return str(_Calculator.combine_parts(parts))
+    return str(calc_cls.combine_parts(parts))

@@ -22,7 +22,7 @@ from quilt3.util import QuiltException
 
 from . import source
 from .errors import PackagingError, PermanentError
-from .hashing import DEFAULT_WORKERS, Hasher
+from .hashing import DEFAULT_WORKERS, Hasher, HashRun
 from .models import PackageRequest
 from .registry import Registry, build_package
 from .resolve import check_allowed, resolve
@@ -52,7 +52,7 @@ class Packager:
         self.endpoint_url = endpoint_url or settings.endpoint_url or None
         # endpoint None: boto3 itself honours AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_S3.
         self.s3: Any = make_client(self.endpoint_url)
-        self.hasher = Hasher(self.s3, max_workers)
+        self.hasher = Hasher(self.s3, max_workers, settings=settings, endpoint_url=self.endpoint_url)
 
     def package(self, request: PackageRequest) -> PackageResult:
         """Build (or find unchanged) the package a request describes."""
@@ -75,11 +75,13 @@ class Packager:
                 raise classify(inner, "S3", where) from exc
             raise  # a bug, not a classified S3 failure: the runner reports it and SQS retries, then redrives
 
-    def _hash_all(self, bucket: str, objects: list[source.SourceObject]) -> None:
-        self.hasher.hash_all(bucket, objects)
-
     def _package(self, request: PackageRequest) -> PackageResult:
-        resolved = resolve(self.s3, self.settings, request)
+        # Hashing starts as listing pages arrive; server-side checksums use the registry's .quilt/ scratch area.
+        with self.hasher.run(request.folder.bucket, request.registry) as hashing:
+            return self._package_hashing(request, hashing)
+
+    def _package_hashing(self, request: PackageRequest, hashing: HashRun) -> PackageResult:
+        resolved = resolve(self.s3, self.settings, request, on_page=hashing.submit, lister=self.hasher.lister())
         request, objects, folder = resolved.request, resolved.objects, resolved.folder
         name = request.package_name
         source.check_quiet(self.settings.quiet_period_seconds, folder, objects)
@@ -92,7 +94,7 @@ class Packager:
         if summary is not None and "ro-crate" not in meta:
             meta["ro-crate"] = summary
 
-        self._hash_all(folder.bucket, objects)
+        hashing.wait(objects)
 
         pkg = build_package(folder.bucket, objects, meta)
         message = request.message

@@ -72,7 +72,7 @@ def build_package(bucket: str, objects: Iterable[SourceObject], meta: dict[str, 
         entry = PackageEntry(
             PhysicalKey(bucket, obj.key, obj.version_id),
             obj.size,
-            {"type": checksums.HASH_TYPE, "value": obj.checksum},
+            {"type": obj.hash_type, "value": obj.checksum},
             None,
         )
         pkg.set(obj.logical_key, entry)

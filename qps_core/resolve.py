@@ -7,6 +7,7 @@ resolved request travels on in the result, so no caller has to patch it back.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,17 +63,35 @@ def _allowed(settings: Settings) -> str:
     return f"allowed: {shown}"
 
 
-def resolve(s3: Any, settings: Settings, request: PackageRequest) -> Resolved:
-    """List the folder the request names (or the folder of the object it names)."""
+def resolve(
+    s3: Any,
+    settings: Settings,
+    request: PackageRequest,
+    on_page: Callable[[list[source.SourceObject]], None] | None = None,
+    lister: Callable[[str, str], Iterator[dict[str, Any]]] | None = None,
+) -> Resolved:
+    """List the folder the request names (or the folder of the object it names); `on_page` sees each
+    page, `lister` lists instead of boto3's paginator (see `source.list_folder`)."""
     folder = request.folder
-    objects = source.list_folder(s3, folder)
+
+    def list_folder(folder: s3paths.S3Folder) -> list[source.SourceObject]:
+        return source.list_folder(
+            s3,
+            folder,
+            hash_type=settings.hash_type,
+            max_objects=settings.max_objects,
+            on_page=on_page,
+            lister=lister,
+        )
+
+    objects = list_folder(folder)
     parent_key = s3paths.folder_of_key(folder.prefix[:-1]) if folder.prefix else ""
     if not objects and folder.prefix and source_allowed(settings, folder.bucket, parent_key):
         parent = _folder_of_named_object(s3, folder)
         if parent is not None:
             request = _moved_to(request, folder, parent, settings)
             folder = parent
-            objects = source.list_folder(s3, folder)
+            objects = list_folder(folder)
     copies = f"{request.package_name}/"
     if (
         request.should_copy

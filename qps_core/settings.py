@@ -6,7 +6,7 @@ import os
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
@@ -55,6 +55,19 @@ class Settings(BaseSettings):
     event_bus_name: str | None = Field(None, description="EventBridge bus for completion notices.")
     notice_topic_arn: str | None = Field(None, description="SNS topic for completion notices.")
     quiet_period_seconds: int = Field(0, ge=0, description="Wait while any object is younger than this.")
+    # Hashing (docs/design.md §9): one hash type per registry; what S3 computes instead of us reading.
+    hash_type: Literal["sha2-256-chunked", "CRC64NVME"] = Field(
+        "sha2-256-chunked", description="quilt3 hash type of package entries (CRC64NVME needs quilt3 >= 7.2)."
+    )
+    server_checksum_threshold: int = Field(
+        32 * 1024 * 1024,
+        ge=0,
+        description="Objects this large or larger with no reusable S3 checksum are checksummed by S3 "
+        "(a scratch copy under the registry's .quilt/), never read; smaller ones are read.",
+    )
+    max_objects: int = Field(
+        1_000_000, gt=0, description="Largest folder (objects) one packaging call accepts; more fails at once."
+    )
     # Runtime bounds (issue 7).
     max_events_per_input: int = Field(
         DEFAULT_MAX_EVENTS, gt=0, description="Events one input (file, direct event, SQS message) may hold."

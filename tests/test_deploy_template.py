@@ -222,6 +222,10 @@ def test_iam_least_privilege(template: dict[str, Any]) -> None:
         "s3:PutObject",
     ):
         assert action in granted, action
+    # DeleteObject only on the scratch prefix where S3 computes checksums (docs/design.md §9)
+    (delete,) = granted["s3:DeleteObject"]
+    assert all("/.quilt/qps-scratch/*" in part for part in _strings(delete["Resource"]) if "${Names}" in part)
+    assert "s3:AbortMultipartUpload" in granted and "s3:DeleteObjectVersion" in granted
     for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"):
         assert any(s["Resource"] == {"Fn::GetAtt": ["Queue", "Arn"]} for s in granted[action]), action
     assert [s["Resource"] for s in granted["sqs:SendMessage"]] == [{"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}]

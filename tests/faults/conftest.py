@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,13 +16,12 @@ for _var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HO
 os.environ["QUILT_DISABLE_USAGE_METRICS"] = "true"
 os.environ["QUILT_MINIMIZE_STDOUT"] = "true"
 
-sys.path.insert(0, str(Path(__file__).parent))
 
 import boto3  # noqa: E402
 import botocore.retries.standard  # noqa: E402
-from proxy import FaultProxy  # noqa: E402
 
 from qps_core.local_endpoint import FAKE_CREDENTIALS, LocalEndpoint  # noqa: E402
+from tests.faults.proxy import FaultProxy  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from proxy import FaultProxy
-from registry_check import inspect
-from scenario import deliver, unique
 
 from qps_core import registry
 from qps_core.packager import Packager
 from qps_core.settings import Settings
+from tests.faults.proxy import FaultProxy
+from tests.faults.registry_check import inspect
+from tests.faults.scenario import deliver, unique
 
 FAULTS = ["503", "500", "reset-before", "reset-after", "cut-body"]
 NAME = "pkg/run"

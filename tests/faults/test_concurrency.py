@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import multiprocessing
+import json
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
-from registry_check import inspect
-from scenario import Delivery, deliver, unique
-from workers import deliver_in_process
 
 from qps_core.packager import Packager
 from qps_core.settings import Settings
+from tests.faults.registry_check import inspect
+from tests.faults.scenario import Delivery, deliver, unique
 
 NAME = "conc/run"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _folder(s3: Any, *, versioned: bool = True, files: int = 3, tag: str = "") -> tuple[str, str]:
@@ -52,19 +55,39 @@ def _in_threads(url: str, bodies: list[dict[str, Any]]) -> list[Delivery]:
 
 
 def _in_processes(url: str, bodies: list[dict[str, Any]]) -> list[Delivery]:
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(len(bodies))
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=deliver_in_process, args=(url, b, barrier, queue)) for b in bodies]
-    for p in procs:
-        p.start()
-    out = []
-    for _ in procs:
-        statuses, notices, errors = queue.get(timeout=180)
-        out.append(Delivery(statuses=statuses, notices=notices, errors=errors))
-    for p in procs:
-        p.join(timeout=30)
-    return out
+    """Each delivery in a fresh interpreter (`python -m tests.faults.workers`), all released at once."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.faults.workers", url],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in bodies
+    ]
+    try:
+        for proc, body in zip(procs, bodies, strict=True):
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write(json.dumps(body) + "\n")
+            proc.stdin.flush()
+        for proc in procs:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "ready", f"worker exited with {proc.wait(timeout=30)}"
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        out = []
+        for proc in procs:
+            stdout, _ = proc.communicate(timeout=180)
+            assert proc.returncode == 0, f"worker exited with {proc.returncode}"
+            out.append(Delivery(**json.loads(stdout.strip().splitlines()[-1])))
+        return out
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
 
 
 RUNNERS = {"threads": _in_threads, "processes": _in_processes}

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from proxy import FaultProxy
-from registry_check import inspect
-from scenario import deliver, unique
 
 from qps_core.errors import TransientError
 from qps_core.packager import Packager
 from qps_core.settings import Settings
+from tests.faults.proxy import FaultProxy
+from tests.faults.registry_check import inspect
+from tests.faults.scenario import deliver, unique
 
 
 def _buckets(s3: Any, *names: str, versioned: bool = True) -> list[str]:

@@ -8,8 +8,9 @@ import boto3
 import botocore.config
 import botocore.exceptions
 import pytest
-from proxy import FaultProxy, operation_of
-from scenario import unique
+
+from tests.faults.proxy import FaultProxy, operation_of
+from tests.faults.scenario import unique
 
 
 def test_moto_server_honours_conditional_puts(s3: Any) -> None:

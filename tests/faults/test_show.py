@@ -9,12 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from scenario import unique
-
 from qps_core.models import PackageRequest
 from qps_core.packager import Packager
 from qps_core.registry import describe_package
 from qps_core.settings import Settings
+from tests.faults.scenario import unique
 
 QPS = Path(sys.executable).parent / "qps"
 

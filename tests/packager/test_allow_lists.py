@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pkghelpers import CallLog, make_bucket, put, request
 
 from qps_core.errors import ConfigError, PermanentError
 from qps_core.packager import Packager
 from qps_core.settings import Settings, load_settings
+from tests.packager.pkghelpers import CallLog, make_bucket, put, request
 
 DEAD = "http://127.0.0.1:9"  # nothing listens: any S3 call would be a connection error, not a refusal
 

@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 import urllib3.exceptions
-from pkghelpers import make_bucket, put, request
 
 from qps_core.errors import TransientError
+from qps_core.hashing import HashRun
 from qps_core.packager import Packager
 from qps_core.s3client import classify
 from qps_core.settings import Settings
+from tests.packager.pkghelpers import make_bucket, put, request
 
 
 @pytest.mark.parametrize(
@@ -40,17 +41,22 @@ def test_defect_object_vanished_between_listing_and_hashing_is_transient(
     make_bucket(s3, "src-bucket", versioned=versioned)
     put(s3, "src-bucket", "d/a.txt", b"alpha")
     put(s3, "src-bucket", "d/b.txt", b"bravo")
-    hash_all = packager.hasher.hash_all
+    submit = HashRun.submit
+    changed: list[bool] = []
 
-    def meanwhile(bucket: str, objects: list[Any]) -> None:
-        if change == "deleted":  # versioned: the very version listed is deleted
-            version = next(o.version_id for o in objects if o.key == "d/b.txt")
-            s3.delete_object(Bucket="src-bucket", Key="d/b.txt", **({"VersionId": version} if version else {}))
-        else:
-            s3.put_object(Bucket="src-bucket", Key="d/b.txt", Body=b"bravo, rewritten")
-        hash_all(bucket, objects)
+    def meanwhile(self: HashRun, objects: Any) -> None:
+        # hashing starts as each listing page arrives: change the object after it was listed, before it is hashed
+        objects = list(objects)
+        if not changed and any(o.key == "d/b.txt" for o in objects):
+            changed.append(True)
+            if change == "deleted":  # versioned: the very version listed is deleted
+                version = next(o.version_id for o in objects if o.key == "d/b.txt")
+                s3.delete_object(Bucket="src-bucket", Key="d/b.txt", **({"VersionId": version} if version else {}))
+            else:
+                s3.put_object(Bucket="src-bucket", Key="d/b.txt", Body=b"bravo, rewritten")
+        submit(self, objects)
 
-    monkeypatch.setattr(packager.hasher, "hash_all", meanwhile)
+    monkeypatch.setattr(HashRun, "submit", meanwhile)
     req = request(settings, source_prefix="s3://src-bucket/d", message="m")
     if versioned and change == "rewritten":
         assert packager.package(req).files == 2  # the listed version is pinned and still there

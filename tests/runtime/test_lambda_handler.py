@@ -213,7 +213,7 @@ def test_an_unexpected_packager_bug_is_retried_not_dead_lettered(stack: Stack, m
     def bug(*_: Any, **__: Any) -> None:
         raise RuntimeError("a bug in the packager")
 
-    monkeypatch.setattr(packager, "_hash_all", bug)
+    monkeypatch.setattr(packager.hasher, "run", bug)
     response = lambda_handler.handler(
         {"Records": [sqs_record({"uri": "s3://lab-data/runs/run-1"}, "m1", stack.queue_arn)]}, None
     )
