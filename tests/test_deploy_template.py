@@ -337,6 +337,8 @@ def test_deploys_on_moto_and_routes_only_this_stacks_events(monkeypatch: pytest.
             "arn:aws:s3:::data-b",
             "arn:aws:s3:::data-a/*",
             "arn:aws:s3:::data-b/*",
+            "arn:aws:s3:::data-a/.quilt/qps-scratch/*",  # the packager's scratch uploads (checksums)
+            "arn:aws:s3:::data-b/.quilt/qps-scratch/*",
         }
         # the API reads manifests only (package reads), never the data
         assert s3_resources(outputs["ApiFunctionName"]) == {
