@@ -268,17 +268,18 @@ def worker(
     config: ConfigOpt = None,
 ) -> None:
     """Drain an SQS queue as a long-running process, with the Lambda handler's semantics."""
-    from .runner import Runner
+    from .settings_store.live import LiveRunner
     from .sqs_batch import BatchProcessor
     from .worker import Worker
 
-    settings = _settings(config, endpoint_url)
+    _settings(config, endpoint_url)  # checks the settings early; credentials for a local endpoint
     logging.getLogger("qps").setLevel(logging.INFO)
-    runner = Runner(settings)
-    for problem in runner.adapters.errors():
+    overrides = {"endpoint_url": endpoint_url} if endpoint_url else {}
+    live = LiveRunner(config, **overrides)  # stored settings changes apply within settings_refresh_seconds
+    for problem in live.runner.adapters.errors():
         logging.getLogger("qps").error("%s", problem)
     w = Worker(
-        BatchProcessor(runner),
+        BatchProcessor(live.runner, refresh=live.current),
         queue_url,
         wait_seconds=wait_seconds,
         batch_size=batch_size,

@@ -11,7 +11,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import describe_exception
+from .errors import IgnoredEvent, InvalidInput, describe_exception
 from .settings import Settings
 
 ENTRY_POINT_GROUP = "qps.adapters"
@@ -53,6 +53,20 @@ class AdapterSet:
     settings: Settings
     manager: pluggy.PluginManager
     infos: dict[str, AdapterInfo] = field(default_factory=dict)
+    switched_off: dict[str, Any] = field(default_factory=dict)  # id -> describe, for adapters switched off
+
+    def switched_off_claimant(self, event: Any) -> str | None:
+        """The switched-off adapter that would have claimed this event (so the event can be ignored
+        with that reason rather than as nobody's), or None."""
+        for adapter_id, describe in sorted(self.switched_off.items()):
+            try:
+                if describe(event=event, settings=self.settings) is not None:
+                    return adapter_id
+            except (IgnoredEvent, InvalidInput):
+                return adapter_id
+            except Exception:
+                continue
+        return None
 
     @property
     def order(self) -> list[str]:
@@ -82,6 +96,8 @@ class AdapterSet:
         self.infos[adapter_id] = info
         if enabled:
             self._register(plugin, info)
+        elif self.settings.switched_off(adapter_id) and hasattr(plugin, "qps_describe_event"):
+            self.switched_off[adapter_id] = plugin.qps_describe_event
 
     def _register(self, plugin: object, info: AdapterInfo) -> None:
         self.manager.register(plugin, name=info.id)
@@ -143,7 +159,8 @@ def load_adapters(settings: Settings, *, load_disabled: bool = False) -> Adapter
         log.warning("setting names adapter %r, which is not installed", unknown)
     for ep in chosen:
         info = adapters.infos[ep.name]
-        if not (info.enabled or load_disabled):
+        switched_off = settings.switched_off(ep.name)  # loaded to name it when it would claim an event
+        if not (info.enabled or load_disabled or switched_off):
             info.description = (ep.dist.metadata["Summary"] or "") if ep.dist else ""
             continue
         try:
@@ -158,6 +175,8 @@ def load_adapters(settings: Settings, *, load_disabled: bool = False) -> Adapter
             _register_checked(adapters, module, info)
         else:
             info.loaded = True
+            if switched_off and hasattr(module, "qps_describe_event"):
+                adapters.switched_off[ep.name] = module.qps_describe_event
     return adapters
 
 

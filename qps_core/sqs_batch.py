@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -34,11 +35,12 @@ class RecordResult:
 class BatchProcessor:
     """One per process (per Lambda cold start): the runner and, lazily, an SQS client."""
 
-    def __init__(self, runner: Runner, sqs: Any = None) -> None:
+    def __init__(self, runner: Runner, sqs: Any = None, refresh: Callable[[], Runner] | None = None) -> None:
         self.runner = runner
         self.settings = runner.settings
         self._sqs = sqs
         self._queue_urls: dict[str, str] = {}
+        self._refresh = refresh  # live settings: returns the current runner (qps_core.settings_store.live)
 
     @property
     def sqs(self) -> Any:
@@ -51,6 +53,9 @@ class BatchProcessor:
     # -- one record ---------------------------------------------------------------------------
     def process_value(self, value: Any, message_id: str | None = None) -> RecordResult:
         """Run everything inside one record (or one directly delivered event) and decide its fate."""
+        if self._refresh is not None:
+            self.runner = self._refresh()
+            self.settings = self.runner.settings
         outcomes: list[RunOutcome] = []
         for event in envelopes.unwrap(value):
             _, results = self.runner.run_event(event)
