@@ -6,7 +6,7 @@ ADAPTERS := omics rocrate uri edp
 PYPROJECTS := pyproject.toml $(foreach a,$(ADAPTERS),adapters/$(a)/pyproject.toml)
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest demo plan bench lambda clean
+.PHONY: install test lint typecheck pytest demo serve plan bench lambda clean
 
 install: $(STAMP)
 
@@ -32,6 +32,9 @@ plan: install
 
 demo: install
 	$(BIN)/qps demo
+
+serve: install
+	$(BIN)/qps serve --embedded
 
 bench: install
 	$(BIN)/python bench/packaging.py

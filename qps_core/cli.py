@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from . import cli_serve
 from .errors import QPSError, describe_exception, one_line
 
 app = typer.Typer(
@@ -268,6 +269,7 @@ def worker(
     config: ConfigOpt = None,
 ) -> None:
     """Drain an SQS queue as a long-running process, with the Lambda handler's semantics."""
+    from .jobs.recorder import JobRecorder
     from .settings_store.live import LiveRunner
     from .sqs_batch import BatchProcessor
     from .worker import Worker
@@ -279,7 +281,9 @@ def worker(
     for problem in live.runner.adapters.errors():
         logging.getLogger("qps").error("%s", problem)
     w = Worker(
-        BatchProcessor(live.runner, refresh=live.current),
+        BatchProcessor(
+            live.runner, refresh=live.current, jobs=JobRecorder.from_settings(live.runner.settings, local=True)
+        ),
         queue_url,
         wait_seconds=wait_seconds,
         batch_size=batch_size,
@@ -288,6 +292,9 @@ def worker(
     w.install_signal_handlers()
     handled = w.run(max_polls=max_polls)
     typer.echo(f"qps worker: stopped after {handled} message(s)", err=True)
+
+
+cli_serve.register(app)  # `qps serve`, `qps token` (FastAPI loads only when serve runs)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -34,7 +34,11 @@ def processor() -> BatchProcessor:
         live = LiveRunner()  # stored settings changes apply within settings_refresh_seconds
         for problem in live.runner.adapters.errors():
             log.error("%s", problem)
-        _PROCESSOR = BatchProcessor(live.runner, refresh=live.current)
+        from .jobs.recorder import JobRecorder
+
+        _PROCESSOR = BatchProcessor(
+            live.runner, refresh=live.current, jobs=JobRecorder.from_settings(live.runner.settings, local=False)
+        )
     return _PROCESSOR
 
 

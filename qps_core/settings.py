@@ -50,6 +50,17 @@ class Settings(BaseSettings):
     event_bus_name: str | None = Field(None, description="EventBridge bus for completion notices.")
     notice_topic_arn: str | None = Field(None, description="SNS topic for completion notices.")
     quiet_period_seconds: int = Field(0, ge=0, description="Wait while any object is younger than this.")
+    # The REST API and jobs (docs/design.md §7)
+    api_tokens: CommaList = Field(default_factory=list, description="Accepted API tokens, as sha256:<hex>.")
+    admin_tokens: CommaList = Field(default_factory=list, description="Admin tokens (every route), as sha256:<hex>.")
+    data_dir: Path | None = Field(
+        None, description="Local state: jobs and stored settings (default: $XDG_DATA_HOME/qps)."
+    )
+    jobs_table: str | None = Field(None, description="DynamoDB jobs table (AWS); else SQLite in data_dir.")
+    queue_url: str | None = Field(None, description="The QuiltPackager queue the API sends jobs to (AWS).")
+    api_workers: int = Field(2, ge=1, le=64, description="Jobs run at once by `qps serve`.")
+    job_max_attempts: int = Field(3, ge=1, le=20, description="Tries of a transiently failing job.")
+    job_ttl_days: int = Field(30, ge=1, description="Finished jobs are kept this long (DynamoDB TTL).")
     sources: CommaMap = Field(
         default_factory=dict,
         description="Source switches: adapter id = on/off (an adapter not listed is on), e.g. omics=off,rocrate=on.",
@@ -57,9 +68,6 @@ class Settings(BaseSettings):
     source_rules: CommaMap = Field(
         default_factory=dict,
         description="EventBridge rule of each switchable source (adapter id = rule name); set by the stack.",
-    )
-    data_dir: Path | None = Field(
-        None, description="Local state: stored settings and jobs (default: $XDG_DATA_HOME/qps or ~/.local/share/qps)."
     )
     settings_table: str | None = Field(None, description="DynamoDB table of stored settings (else SQLite in data_dir).")
     settings_refresh_seconds: int = Field(
@@ -72,6 +80,8 @@ class Settings(BaseSettings):
         "adapter_order",
         "sentinel_names",
         "allowed_registries",
+        "api_tokens",
+        "admin_tokens",
         mode="before",
     )
     @classmethod
@@ -130,6 +140,15 @@ class Settings(BaseSettings):
             return [normalise_registry(v) for v in value]
         except InvalidInput as exc:
             raise ValueError(str(exc).removeprefix("registry: ")) from None
+
+    @field_validator("api_tokens", "admin_tokens")
+    @classmethod
+    def _token_hashes(cls, value: list[str]) -> list[str]:
+        for item in value:
+            hexpart = item.lower().removeprefix("sha256:")
+            if not item.lower().startswith("sha256:") or len(hexpart) != 64 or hexpart.strip("0123456789abcdef"):
+                raise ValueError("list tokens by their hash, sha256:<64 hex digits> (`qps token` prints one)")
+        return [item.lower() for item in value]
 
     @field_validator("sentinel_names")
     @classmethod

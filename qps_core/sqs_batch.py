@@ -35,10 +35,13 @@ class RecordResult:
 class BatchProcessor:
     """One per process (per Lambda cold start): the runner and, lazily, an SQS client."""
 
-    def __init__(self, runner: Runner, sqs: Any = None, refresh: Callable[[], Runner] | None = None) -> None:
+    def __init__(
+        self, runner: Runner, sqs: Any = None, jobs: Any = None, refresh: Callable[[], Runner] | None = None
+    ) -> None:
         self.runner = runner
         self.settings = runner.settings
         self._sqs = sqs
+        self.jobs = jobs  # a qps_core.jobs.recorder.JobRecorder: one job per planned request
         self._queue_urls: dict[str, str] = {}
         self._refresh = refresh  # live settings: returns the current runner (qps_core.settings_store.live)
 
@@ -73,7 +76,11 @@ class BatchProcessor:
     def process_record(self, record: dict[str, Any]) -> RecordResult:
         """One Lambda SQS record: run it, then dead-letter or delay it as its result says."""
         message_id = record.get("messageId")
+        if self.jobs is not None:
+            self.jobs.started(record)
         result = self.process_value({"Records": [record]}, message_id)
+        if self.jobs is not None:
+            self.jobs.finished(record, result.outcomes)
         for outcome in result.outcomes:
             log.info("%s %s", message_id, json.dumps(outcome.as_dict(), ensure_ascii=False))
         if result.decision == "dead-lettered" and not self.dead_letter(record.get("body"), result, record):

@@ -15,7 +15,17 @@ from ..errors import QPSError
 
 # Settings that locate the store, wire the deployment or grant access: environment or config file only.
 NOT_STORABLE = frozenset(
-    {"data_dir", "settings_table", "endpoint_url", "rules_file", "source_rules", "api_tokens", "admin_tokens"}
+    {
+        "data_dir",
+        "settings_table",
+        "jobs_table",
+        "queue_url",
+        "endpoint_url",
+        "rules_file",
+        "source_rules",
+        "api_tokens",
+        "admin_tokens",
+    }
 )
 
 

@@ -1,0 +1,44 @@
+"""AWS Lambda entry point of the API: `qps_core.api.lambda_api.handler` (Mangum, behind a Function URL).
+
+Built once per cold start: settings, runner (adapters), the DynamoDB job store (`QPS_JOBS_TABLE`)
+and the queue dispatcher (`QPS_QUEUE_URL`). Packaging happens in the queue's function, never here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+log = logging.getLogger("qps.api")
+_HANDLER: Any = None
+
+
+def build_handler() -> Any:
+    from mangum import Mangum
+
+    from ..errors import ConfigError
+    from ..jobs.dispatch import QueueDispatcher
+    from ..jobs.store import open_job_store
+    from ..runner import Runner
+    from ..settings import load_settings
+    from .app import create_app
+    from .context import ApiContext
+
+    logging.getLogger().setLevel(os.environ.get("QPS_LOG_LEVEL", "INFO"))
+    settings = load_settings()
+    if not settings.jobs_table or not settings.queue_url:
+        raise ConfigError("the API function needs QPS_JOBS_TABLE and QPS_QUEUE_URL")
+    store = open_job_store(settings, local=False)
+    assert store is not None
+    dispatcher = QueueDispatcher(settings.queue_url, endpoint_url=settings.endpoint_url)
+    context = ApiContext(settings=settings, runner=Runner(settings), jobs=store, dispatcher=dispatcher)
+    return Mangum(create_app(context), lifespan="off")
+
+
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    global _HANDLER
+    if _HANDLER is None:
+        _HANDLER = build_handler()
+    result: dict[str, Any] = _HANDLER(event, context)
+    return result
