@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from ..errors import InvalidInput
 from ..settings import Settings, env_keys, layered_values, load_settings, load_with_origins
 from . import NOT_STORABLE, SettingsStore, Stored, open_store
 
+log = logging.getLogger("qps.settings")
 SECRET_FIELDS = frozenset({"api_tokens", "admin_tokens"})
 
 
@@ -60,6 +62,24 @@ def load_effective(
     stored = store.read()
     settings, origins = load_with_origins(config_file, stored=stored.values, **overrides)
     return Effective(settings, origins, stored)
+
+
+def overlay(base: Settings, stored: dict[str, Any]) -> Settings:
+    """`base` (settings built without the store, e.g. by hand or by `qps serve`) with the stored
+    values applied where the environment does not fix them. Invalid stored values are skipped."""
+    fixed = env_keys() | NOT_STORABLE
+    values = base.model_dump()
+    applied = {k: v for k, v in stored.items() if k in Settings.model_fields and k not in fixed}
+    while True:
+        try:
+            return Settings(**{**values, **applied})
+        except ValidationError as exc:
+            err = exc.errors(include_url=False)[0]
+            bad = str(err["loc"][0]) if err["loc"] else ""
+            if bad not in applied:
+                raise
+            log.warning("ignoring the stored value of %s: %s", bad, err["msg"])
+            del applied[bad]
 
 
 def validate_changes(changes: Any, stored: Stored, config_file: str | Path | None = None) -> dict[str, Any]:

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import describe_exception
+from ..settings import load_settings
 from . import SettingsStore, open_store
-from .effective import load_effective
+from .effective import load_effective, overlay
 
 log = logging.getLogger("qps.settings")
 
@@ -28,8 +29,12 @@ class LiveRunner:
         store: SettingsStore | None = None,
         build: Callable[[Any], Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        base: Any = None,
+        runner: Any = None,
         **overrides: Any,
     ) -> None:
+        """`base`: settings built without the store (the API's context); stored values are laid
+        over them. `runner`: the runner already built from `base` (kept while nothing is stored)."""
         if build is None:
             from ..runner import Runner
 
@@ -38,12 +43,29 @@ class LiveRunner:
         self._overrides = overrides
         self._build = build
         self._clock = clock
+        self._base = base
         self._lock = threading.Lock()
-        effective = load_effective(config_file, store, **overrides)
-        self.store = store or open_store(effective.settings)
-        self.version = effective.stored.version
-        self.runner = build(effective.settings)
+        self.store = store or open_store(
+            base if base is not None else load_effective(config_file, **overrides).settings
+        )
+        stored = self.store.read()
+        self.version = stored.version
+        if runner is not None and stored.version == 0:
+            self.runner = runner
+        else:
+            self.runner = build(self._settings(stored.values))
         self._checked = clock()
+
+    def _settings(self, stored: dict[str, Any]) -> Any:
+        if self._base is not None:
+            return overlay(self._base, stored)
+        return load_settings(self._config_file, stored=stored, **self._overrides)
+
+    def force(self) -> Any:
+        """Re-read now (after this process wrote the store)."""
+        with self._lock:
+            self._checked = float("-inf")
+        return self.current()
 
     def current(self) -> Any:
         """The runner for the next event: rebuilt when the stored settings changed since the last check."""
@@ -56,11 +78,11 @@ class LiveRunner:
                 version = self.store.version()
                 if version == self.version:
                     return self.runner
-                effective = load_effective(self._config_file, self.store, **self._overrides)
-                self.runner = self._build(effective.settings)
+                stored = self.store.read()
+                self.runner = self._build(self._settings(stored.values))
             except Exception as exc:  # keep working with what we have; the next check tries again
                 log.warning("could not refresh the stored settings: %s", describe_exception(exc))
                 return self.runner
-            log.info("stored settings changed (version %d -> %d): reloaded", self.version, effective.stored.version)
-            self.version = effective.stored.version
+            log.info("stored settings changed (version %d -> %d): reloaded", self.version, stored.version)
+            self.version = stored.version
             return self.runner
