@@ -82,6 +82,16 @@ def overlay(base: Settings, stored: dict[str, Any]) -> Settings:
             del applied[bad]
 
 
+def load_with_origins_for(base: Settings, stored: Stored) -> Effective:
+    """The effective settings of a process built from `base`, with origins (env/config from the layers)."""
+    _, origins = layered_values(stored=stored.values)
+    fixed = env_keys() | NOT_STORABLE
+    for name in stored.values:
+        if name in origins and name not in fixed:
+            origins[name] = "stored"
+    return Effective(overlay(base, stored.values), origins, stored)
+
+
 def validate_changes(changes: Any, stored: Stored, config_file: str | Path | None = None) -> dict[str, Any]:
     """Check a settings change (name → value, None to remove the stored value) and return it
     normalised as the settings themselves normalise it. Raises InvalidInput with one line."""

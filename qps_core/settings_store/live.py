@@ -43,7 +43,7 @@ class LiveRunner:
         self._overrides = overrides
         self._build = build
         self._clock = clock
-        self._base = base
+        self.base = base
         self._lock = threading.Lock()
         self.store = store or open_store(
             base if base is not None else load_effective(config_file, **overrides).settings
@@ -57,8 +57,8 @@ class LiveRunner:
         self._checked = clock()
 
     def _settings(self, stored: dict[str, Any]) -> Any:
-        if self._base is not None:
-            return overlay(self._base, stored)
+        if self.base is not None:
+            return overlay(self.base, stored)
         return load_settings(self._config_file, stored=stored, **self._overrides)
 
     def force(self) -> Any:
