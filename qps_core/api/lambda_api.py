@@ -16,6 +16,7 @@ _HANDLER: Any = None
 
 def build_handler() -> Any:
     from mangum import Mangum
+    from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 
     from ..errors import ConfigError
     from ..jobs.dispatch import QueueDispatcher
@@ -29,11 +30,15 @@ def build_handler() -> Any:
     settings = load_settings()
     if not settings.jobs_table or not settings.queue_url:
         raise ConfigError("the API function needs QPS_JOBS_TABLE and QPS_QUEUE_URL")
+    if os.environ.get("QPS_API_AUTH") == "token" and not (settings.api_tokens or settings.admin_tokens):
+        # a Function URL without IAM auth and no token would be open to anyone: refuse to serve
+        raise ConfigError("QPS_API_AUTH=token needs QPS_API_TOKENS or QPS_ADMIN_TOKENS")
     store = open_job_store(settings, local=False)
     assert store is not None
     dispatcher = QueueDispatcher(settings.queue_url, endpoint_url=settings.endpoint_url)
     context = ApiContext(settings=settings, runner=Runner(settings), jobs=store, dispatcher=dispatcher)
-    return Mangum(create_app(context), lifespan="off")
+    text_types = [*DEFAULT_TEXT_MIME_TYPES, "application/problem+json"]  # errors stay readable, not base64
+    return Mangum(create_app(context), lifespan="off", text_mime_types=text_types)
 
 
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

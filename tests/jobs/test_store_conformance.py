@@ -42,7 +42,12 @@ def test_transition_applies_only_from_an_expected_status(store: JobStore) -> Non
     made, _ = store.create(job(1))
     assert store.transition(made.id, {"running"}, status="failed") is None
     result = JobResult(
-        status="created", registry="reg-bucket", package_name="run/r1", top_hash="a" * 64, files=2, bytes=10,
+        status="created",
+        registry="reg-bucket",
+        package_name="run/r1",
+        top_hash="a" * 64,
+        files=2,
+        bytes=10,
         quilt_uri="quilt+s3://reg-bucket#package=run/r1@" + "a" * 64,
     )
     running = store.transition(made.id, {"queued"}, status="running", attempts=1)
