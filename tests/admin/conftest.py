@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,9 @@ import pytest
 
 from qps_core.settings_store.dynamodb import DynamoSettingsStore, create_table
 from qps_core.settings_store.sqlite import SqliteSettingsStore
+
+sys.path.insert(0, str(Path(__file__).parent))
+from adminhelpers import ADMIN_TOKEN, API_TOKEN
 
 REGION = "us-east-1"
 
@@ -43,3 +47,42 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     client = boto3.client("dynamodb", region_name=REGION)
     create_table(client, "qps-settings")
     yield DynamoSettingsStore("qps-settings", client=client)
+
+
+class Recorder:
+    """A dispatcher that only records what it was given (jobs are not run in these tests)."""
+
+    def __init__(self, runner: Any) -> None:
+        self.runner = runner
+        self.submitted: list[Any] = []
+
+    def submit(self, job: Any) -> None:
+        self.submitted.append(job)
+
+
+@pytest.fixture
+def app_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("QPS_DATA_DIR", str(tmp_path / "state"))
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def make_app(app_env: Path) -> Any:
+    """Build the API app (with the admin router) from settings given by hand; returns (app, context)."""
+    from qps_core.api.app import create_app
+    from qps_core.api.auth import hash_token
+    from qps_core.api.context import ApiContext
+    from qps_core.jobs.sqlite import SqliteJobStore
+    from qps_core.runner import Runner
+    from qps_core.settings import load_settings
+
+    def build(tokens: bool = True, **overrides: Any) -> tuple[Any, Any]:
+        if tokens:
+            overrides.setdefault("admin_tokens", [hash_token(ADMIN_TOKEN)])
+            overrides.setdefault("api_tokens", [hash_token(API_TOKEN)])
+        settings = load_settings(**overrides)
+        runner = Runner(settings)
+        context = ApiContext(settings, runner, SqliteJobStore(app_env / "jobs.sqlite3"), Recorder(runner))
+        return create_app(context), context
+
+    return build
