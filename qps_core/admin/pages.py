@@ -223,6 +223,8 @@ class Pages:
             admin.switch(source_id, enabled, expected_version=version, actor=self.actor(found))
         except KeyError:
             return self.refuse(request, 404, f"There is no installed adapter {source_id!r}.")
+        except InvalidInput as exc:
+            return self._sources(request, found, 422, (source_id, str(exc)))
         except (ValueError, StaleVersion):
             return self._sources(
                 request,
@@ -274,7 +276,7 @@ class Pages:
             "jobs.html",
             session=found,
             jobs=jobs,
-            status=status,
+            chosen=status,
             statuses=JOB_STATUSES,
             error=error,
             active=active,
@@ -427,6 +429,8 @@ class Pages:
         try:
             version = int(str(form.get("version")))
             admin.change({name: value}, expected_version=version, actor=self.actor(found))
+        except InvalidInput as exc:
+            return self.settings_page(request, 422, {name: str(exc)}, found, edits={name: raw})
         except (ValueError, StaleVersion):
             return self.settings_page(
                 request,
@@ -435,8 +439,6 @@ class Pages:
                 found,
                 edits={name: raw},
             )
-        except InvalidInput as exc:
-            return self.settings_page(request, 422, {name: str(exc)}, found, edits={name: raw})
         return RedirectResponse(f"/admin/settings?saved={name}#setting-{name}", status_code=303)
 
     def static(self, name: str) -> Response:

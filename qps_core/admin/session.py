@@ -45,7 +45,7 @@ def _unb64(text: str) -> bytes:
 
 
 def issue(who: str, now: float | None = None) -> tuple[Session, str]:
-    session = Session(who, secrets.token_urlsafe(24), int((now or time.time()) + SESSION_SECONDS))
+    session = Session(who, secrets.token_urlsafe(24), int((time.time() if now is None else now) + SESSION_SECONDS))
     payload = _b64(json.dumps([session.who, session.csrf, session.expires], separators=(",", ":")).encode())
     signature = _b64(hmac.new(_key(), payload.encode(), hashlib.sha256).digest())
     return session, f"{payload}.{signature}"
@@ -63,7 +63,7 @@ def read(cookie: str | None, now: float | None = None) -> Session | None:
         who, csrf, expires = json.loads(_unb64(payload))
     except (ValueError, TypeError):
         return None
-    if not isinstance(expires, int) or expires < (now or time.time()):
+    if not isinstance(expires, int) or expires < (time.time() if now is None else now):
         return None
     return Session(str(who), str(csrf), expires)
 
