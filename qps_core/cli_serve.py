@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import socket
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -104,6 +105,20 @@ def serve(
             endpoint.stop()
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """Bind before announcing anything: a busy port is one line, not a log from the server."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def _run(settings: Any, host: str, port: int, grace_seconds: float, *, demo: bool, minted: str | None = None) -> None:
     import uvicorn
 
@@ -124,6 +139,8 @@ def _run(settings: Any, host: str, port: int, grace_seconds: float, *, demo: boo
     context = ApiContext(settings, runner, store, pool, s3_probe=s3_probe(settings.endpoint_url))
     app = create_app(context)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+    sock = listen(host, port)
+    port = sock.getsockname()[1]
 
     requeued = pool.start()
     base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
@@ -144,7 +161,9 @@ def _run(settings: Any, host: str, port: int, grace_seconds: float, *, demo: boo
     typer.echo("Ctrl-C stops (running jobs finish or are queued again for the next start).")
     sys.stdout.flush()
     try:
-        server.run()
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it already handled: the server has stopped
+        pass
     finally:
         busy = pool.busy
         if busy:
@@ -155,8 +174,6 @@ def _run(settings: Any, host: str, port: int, grace_seconds: float, *, demo: boo
             left = pool.stop(0)
         if left:
             typer.echo(f"{len(left)} job(s) queued again; they run at the next start.", err=True)
-    if server.started is False and not server.should_exit:
-        raise ConfigError(f"could not listen on {host}:{port}")
 
 
 def _print_login(context: Any, base: str, minted: str | None) -> None:

@@ -105,7 +105,7 @@ def revision(registry: str, name: str, top_hash: str, *, offset: int, limit: int
     if pkg is None:
         return None
     out = _summary(registry, name, pkg)
-    page = []
+    page: list[dict[str, Any]] = []
     for position, (logical_key, entry) in enumerate(sorted(pkg.walk(), key=lambda item: item[0])):
         if position < offset:
             continue

@@ -145,7 +145,7 @@ def create_package(
     ctx = context_of(request)
     parsed = validate_request(ctx, body)
     if dry_run:
-        return JSONResponse(DryRun(packages=[parsed.normalised()]).model_dump(mode="json"), status_code=200)  # type: ignore[list-item]
+        return JSONResponse(DryRun(packages=[parsed.normalised()]).model_dump(mode="json"), status_code=200)
     job = Job(id=new_job_id(), trigger=Trigger(kind="api"), request=parsed.normalised())
     claim = IdempotencyClaim(who.scope, idempotency_key, body_fingerprint(body)) if idempotency_key else None
     stored, _ = accept(ctx, job, claim)

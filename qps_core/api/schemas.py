@@ -16,9 +16,23 @@ class PackageDescription(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    source_prefix: str = Field(description="s3://bucket/folder to package (always a folder).")
-    registry: str | None = Field(None, description="Bucket name or s3://bucket; default: the source bucket.")
-    package_name: str | None = Field(None, description="prefix/suffix; default: derived from the folder.")
+    source_prefix: str = Field(
+        description="s3://bucket/folder to package (always a folder).",
+        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$",
+        examples=["s3://lab-data/instrument-f/batch-0301/"],
+    )
+    registry: str | None = Field(
+        None,
+        description="Bucket name or s3://bucket; default: the source bucket.",
+        pattern=r"^(s3://)?[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/?$",
+        examples=["lab-packages"],
+    )
+    package_name: str | None = Field(
+        None,
+        description="prefix/suffix; default: derived from the folder.",
+        pattern=r"^[\w-]+/[\w-]+$",
+        examples=["instrument-f/batch-0301"],
+    )
     metadata: dict[str, Any] | None = Field(None, description="Package-level metadata (a JSON object).")
     metadata_uri: str | None = Field(None, description="A JSON object read from S3 (relative to the folder).")
     message: str | None = Field(None, description="Commit message (alias: commit_message).")
@@ -32,7 +46,11 @@ class UriRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    uri: str = Field(description="s3://bucket/folder?key=value&key2=value2")
+    uri: str = Field(
+        description="s3://bucket/folder?key=value&key2=value2",
+        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$",
+        examples=["s3://lab-data/instrument-f/batch-0301?run=301"],
+    )
 
 
 PACKAGE_BODY_SCHEMA: dict[str, Any] = {

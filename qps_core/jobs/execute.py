@@ -55,7 +55,7 @@ def finish_changes(outcome: RunOutcome, attempts: int, max_attempts: int) -> dic
     if outcome.status in ("created", "unchanged") and outcome.request is not None and outcome.top_hash:
         req = outcome.request
         result = JobResult(
-            status=outcome.status,  # type: ignore[arg-type]
+            status=outcome.status,
             registry=req.registry,
             package_name=req.package_name,
             top_hash=outcome.top_hash,
