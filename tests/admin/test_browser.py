@@ -3,7 +3,7 @@ live `qps serve --embedded` (uvicorn on loopback, a moto S3 endpoint with the de
 
 Outside CI, without a browser or playwright, these tests are skipped with the reason; in CI
 (`CI` set, as `.ci/run` does) they fail instead. Screenshots of each page go to the test's tmp dir
-(and, with QPS_DOCS_SCREENSHOTS=1, the Sources page to docs/admin-sources.png).
+(and, with ADMIN_DOCS_SCREENSHOT=1, the Sources page to docs/admin-sources.png).
 """
 
 from __future__ import annotations
@@ -181,7 +181,7 @@ def test_admin_page_end_to_end(server: Server, page: Any, tmp_path: Path) -> Non
     rocrate = _switch(page, "RO-Crate")
     expect(rocrate).to_have_attribute("aria-checked", "true")
     _shot(page, shots, "sources")
-    if os.environ.get("QPS_DOCS_SCREENSHOTS"):
+    if os.environ.get("ADMIN_DOCS_SCREENSHOT"):
         page.screenshot(path=str(ROOT / "docs" / "admin-sources.png"))
 
     # switch RO-Crate off with the keyboard; it stays off after a reload
