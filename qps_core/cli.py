@@ -276,7 +276,7 @@ def worker(
 
     _settings(config, endpoint_url)  # checks the settings early; credentials for a local endpoint
     logging.getLogger("qps").setLevel(logging.INFO)
-    overrides = {"endpoint_url": endpoint_url} if endpoint_url else {}
+    overrides: dict[str, Any] = {"endpoint_url": endpoint_url} if endpoint_url else {}
     live = LiveRunner(config, **overrides)  # stored settings changes apply within settings_refresh_seconds
     for problem in live.runner.adapters.errors():
         logging.getLogger("qps").error("%s", problem)

@@ -125,7 +125,7 @@ class Pages:
             return self.start_session(request, "local", target)
         return RedirectResponse("/admin/login?" + urlencode({"next": target}), status_code=303)
 
-    async def checked_form(self, request: Request) -> tuple[sessions.Session | None, Any, Response | None]:
+    async def checked_form(self, request: Request) -> tuple[Any, Any, Response | None]:
         """A state-changing form: the session and the form, or the response that refuses it."""
         found = self.current_session(request)
         if found is None:

@@ -75,6 +75,7 @@ class DynamoSettingsStore:
         if not changed:
             return current
         at, version = now(), current.version + 1
+        condition: dict[str, Any]
         if expected_version == 0:
             condition = {"ConditionExpression": "attribute_not_exists(pk)"}
         else:
