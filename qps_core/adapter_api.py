@@ -69,7 +69,7 @@ def request_from_body(body: Any, settings: Settings, *, field: str = "request") 
             extra = sorted(k for k in body if k != "uri")
             if extra:
                 raise InvalidInput(
-                    f"the uri form takes only the field uri; remove {', '.join(map(repr, extra))} "
+                    f"the uri form takes only the field uri; remove {', '.join(shown(k, 40) for k in extra[:5])} "
                     "or send a package description with source_prefix instead"
                 )
             return PackageRequest.from_uri(body["uri"], **ctx)

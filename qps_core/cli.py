@@ -13,6 +13,8 @@ import typer
 
 from . import cli_serve
 from .errors import QPSError, describe_exception, one_line
+from .report import emit as _emit
+from .report import table as _table
 
 app = typer.Typer(
     name="qps",
@@ -46,29 +48,17 @@ def _settings(config: Path | None, endpoint_url: str | None = None, *, stored: b
     return settings
 
 
-def _emit(obj: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
-
-
-def _table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    widths[-1] = 0
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(lines)
-
-
 @app.command()
 def plan(paths: PathsArg, json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Show the package requests that events imply, without touching AWS."""
-    from .inputs import read_events
+    from .event_files import read_events
     from .runner import Runner
 
     runner = Runner(_settings(config, stored=_local_store()))
     broken = runner.adapters.errors()  # already logged as one-line warnings; they make the plan fail
     rejected = 0
     rows: list[list[str]] = []
-    for label, event in read_events(paths):
+    for label, event in read_events(paths, max_events=runner.settings.max_events_per_input):
         result = runner.plan_event(event)
         rejected += result.status == "rejected"
         if json_out:
@@ -169,42 +159,6 @@ EndpointOpt = Annotated[
 ]
 
 
-def _replay(runner: Any, labelled: list[tuple[str, Any]], json_out: bool, dry_run: bool) -> int:
-    """Run events end to end; print one line per package outcome; return the number of bad outcomes."""
-    bad = 0
-    rows: list[list[str]] = []
-    show_bar = not json_out and sys.stderr.isatty()
-    with typer.progressbar(labelled, label="packaging", file=sys.stderr, hidden=not show_bar) as bar:
-        for label, event in bar:
-            _, outcomes = runner.run_event(event, dry_run=dry_run)
-            for outcome in outcomes:
-                bad += outcome.status in ("rejected", "failed")
-                data = {"input": label, **outcome.as_dict()}
-                if json_out:
-                    _emit(data)
-                    sys.stdout.flush()
-                else:
-                    name = f"s3://{data['registry']} {data['package_name']}" if data["registry"] else "-"
-                    rows.append(
-                        [
-                            label,
-                            outcome.status,
-                            outcome.adapter or "-",
-                            name,
-                            (data["top_hash"] or "")[:12],
-                            "" if data["files"] is None else str(data["files"]),
-                            data["error"] or "",
-                        ]
-                    )
-    if not json_out:
-        typer.echo(_table(rows, ["INPUT", "STATUS", "ADAPTER", "PACKAGE", "TOP HASH", "FILES", "DETAIL"]))
-        counts: dict[str, int] = {}
-        for row in rows:
-            counts[row[1]] = counts.get(row[1], 0) + 1
-        typer.echo("\n" + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
-    return bad
-
-
 @app.command()
 def replay(
     paths: PathsArg,
@@ -214,11 +168,13 @@ def replay(
     config: ConfigOpt = None,
 ) -> None:
     """Run event files end to end: adapters, then the packager, writing real packages to S3."""
-    from .inputs import read_events
+    from .event_files import read_events
+    from .report import replay_events
     from .runner import Runner
 
     settings = _settings(config, endpoint_url)
-    bad = _replay(Runner(settings), list(read_events(paths)), json_out, dry_run)
+    events = list(read_events(paths, max_events=settings.max_events_per_input))
+    bad = replay_events(Runner(settings), events, json_out, dry_run)
     raise typer.Exit(1 if bad else 0)
 
 
@@ -251,9 +207,9 @@ def demo(
     json_out: JsonOpt = False,
 ) -> None:
     """Package realistic demo data through the real runner, on a local S3 endpoint (no AWS account needed)."""
-    from .demo.runner import run_demo
+    from .demo.walkthrough import run_demo
 
-    raise typer.Exit(run_demo(keep=keep, endpoint_url=endpoint_url, json_out=json_out, replay=_replay))
+    raise typer.Exit(run_demo(keep=keep, endpoint_url=endpoint_url, json_out=json_out))
 
 
 @app.command()

@@ -1,21 +1,33 @@
-"""Unwrap transport envelopes, recursively, into events (DESIGN §3).
+"""Unwrap transport envelopes, recursively, into events (docs/design.md §3).
 
 Lambda SQS batches (standard and FIFO), SNS notifications (as SQS bodies) and SNS Lambda records,
 S3 notification records, EventBridge events (direct or as SQS bodies), and bare bodies. A record
 that cannot be unwrapped becomes a `broken` event on its own; its neighbours go on.
+
+This module is the one place that knows what a Lambda SQS batch looks like (`lambda_sqs_records`);
+the SQS code unwraps each of its records with `unwrap_sqs_record`. One input (a file, a directly
+delivered event, one SQS message) unwraps to at most `max_events` events: a larger one becomes a
+single `broken` event saying so, and nothing of it is planned.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from . import jsonstrict
-from .errors import InvalidInput
+from .errors import InvalidInput, shown
 from .events import Event
+from .s3paths import is_quilt_internal
 
 _SNS_CONFIRMATIONS = ("SubscriptionConfirmation", "UnsubscribeConfirmation")
 _FIFO_ATTRIBUTES = ("MessageGroupId", "MessageDeduplicationId", "SequenceNumber")
+DEFAULT_MAX_EVENTS = 10_000
+
+
+class _TooManyEvents(Exception):
+    """Raised inside the unwrapper as soon as an input holds more events than allowed."""
 
 
 @dataclass(frozen=True)
@@ -31,14 +43,21 @@ class _Where:
 
 
 class _Unwrapper:
-    def __init__(self, max_depth: int) -> None:
+    def __init__(self, max_depth: int, max_events: int) -> None:
         self.max_depth = max_depth
+        self.max_events = max_events
         self.events: list[Event] = []
 
     def emit(self, kind: Any, payload: Any, where: _Where, note: str | None = None) -> None:
-        self.events.append(
-            Event(kind, payload, record_id=where.record_id, via=where.via, attributes=dict(where.attributes), note=note)
+        if len(self.events) >= self.max_events:
+            raise _TooManyEvents  # stop at once: a 5-million-item input costs no more than the limit
+        event = Event(
+            kind, payload, record_id=where.record_id, via=where.via, attributes=dict(where.attributes), note=note
         )
+        s3obj = event.s3_object if kind in ("s3", "eventbridge") else None
+        if s3obj is not None and is_quilt_internal(s3obj.key):  # written by package pushes: never offered
+            event.kind, event.note = "skipped", f"{shown(s3obj.key)} is under .quilt/, where package pushes write"
+        self.events.append(event)
 
     def value(self, value: Any, where: _Where) -> None:
         if isinstance(value, list) and not where.via:
@@ -91,7 +110,7 @@ class _Unwrapper:
         elif source == "aws:s3" or isinstance(record.get("s3"), dict):
             self.emit("s3", record, where.inside("s3"))
         else:
-            self.emit("skipped", record, where, f"unsupported record (eventSource {source!r})")
+            self.emit("skipped", record, where, f"unsupported record (eventSource {shown(source)})")
 
     def text(self, text: Any, what: str, where: _Where) -> None:
         if not isinstance(text, str):
@@ -111,22 +130,60 @@ class _Unwrapper:
             self.value(value, where)
 
 
-def unwrap(value: Any, *, max_depth: int = jsonstrict.MAX_DEPTH) -> list[Event]:
+def unwrap(value: Any, *, max_depth: int = jsonstrict.MAX_DEPTH, max_events: int = DEFAULT_MAX_EVENTS) -> list[Event]:
     """Every event inside `value`, numbered from 0 depth first."""
-    unwrapper = _Unwrapper(max_depth)
-    unwrapper.value(value, _Where())
-    for index, event in enumerate(unwrapper.events):
-        event.index = index
-    return unwrapper.events
+    unwrapper = _Unwrapper(max_depth, max_events)
+    return _numbered(unwrapper, lambda: unwrapper.value(value, _Where()), None)
 
 
-def unwrap_bytes(data: bytes | str, *, max_depth: int = jsonstrict.MAX_DEPTH) -> list[Event]:
+def unwrap_bytes(
+    data: bytes | str, *, max_depth: int = jsonstrict.MAX_DEPTH, max_events: int = DEFAULT_MAX_EVENTS
+) -> list[Event]:
     """Parse strictly, then unwrap; unparseable input is one `broken` event."""
     try:
         value = jsonstrict.loads(data, max_depth=max_depth)
     except InvalidInput as exc:
         return [Event("broken", None, note=str(exc))]
-    return unwrap(value, max_depth=max_depth)
+    return unwrap(value, max_depth=max_depth, max_events=max_events)
+
+
+def lambda_sqs_records(event: Any) -> list[dict[str, Any]] | None:
+    """The records of a Lambda SQS event-source-mapping batch, or None when `event` is not one.
+
+    Each record is one SQS message: the unit that is acknowledged, dead-lettered or retried.
+    """
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list) or not records:
+        return None
+    if all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records):
+        return records
+    return None
+
+
+def unwrap_sqs_record(
+    record: dict[str, Any], *, max_depth: int = jsonstrict.MAX_DEPTH, max_events: int = DEFAULT_MAX_EVENTS
+) -> list[Event]:
+    """Every event inside one SQS record of a Lambda batch (its body, unwrapped), numbered from 0."""
+    unwrapper = _Unwrapper(max_depth, max_events)
+    message_id = record.get("messageId")
+    return _numbered(
+        unwrapper, lambda: unwrapper.record(record, _Where()), message_id if isinstance(message_id, str) else None
+    )
+
+
+def _numbered(unwrapper: _Unwrapper, run: Callable[[], None], record_id: str | None) -> list[Event]:
+    try:
+        run()
+    except _TooManyEvents:
+        limit = unwrapper.max_events
+        note = (
+            f"the input holds more than {limit:,} events (the max_events_per_input setting); "
+            "nothing of it was processed: split it into smaller inputs"
+        )
+        return [Event("broken", None, record_id=record_id, note=note)]
+    for index, event in enumerate(unwrapper.events):
+        event.index = index
+    return unwrapper.events
 
 
 def _is_sqs_record(value: Any) -> bool:

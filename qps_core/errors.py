@@ -14,6 +14,12 @@ def shown(value: object, limit: int = 80) -> str:
     return text if len(text) <= limit else f"{text[: limit - 5]}…{text[-3:]}"
 
 
+def clip(text: object, limit: int = 300) -> str:
+    """Text that may hold input (an exception message, a list of errors), on one line and bounded."""
+    line = one_line(text)
+    return line if len(line) <= limit else f"{line[: limit - 4]} …"
+
+
 def describe_exception(exc: BaseException) -> str:
     """`Type: message` on one line (just the message for QPS's own errors)."""
     if isinstance(exc, QPSError):

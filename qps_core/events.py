@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
+from .errors import shown
 from .s3paths import decode_event_key
 
 EventKind = Literal["eventbridge", "s3", "body", "broken", "skipped"]
@@ -123,7 +124,7 @@ class Event:
     def describe(self) -> str:
         """A short label for messages: what kind of event this is."""
         if self.kind == "eventbridge":
-            return f"EventBridge event source={self.source!r} detail-type={self.detail_type!r}"
+            return f"EventBridge event source={shown(self.source)} detail-type={shown(self.detail_type)}"
         if self.kind == "s3":
-            return f"S3 notification {self.payload.get('eventName')!r}"
+            return f"S3 notification {shown(self.payload.get('eventName'))}"
         return f"{self.kind} event"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .errors import InvalidInput
+from .errors import InvalidInput, shown
 
 MAX_DEPTH = 64
 
@@ -21,7 +21,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj: dict[str, Any] = {}
     for key, value in pairs:
         if key in obj:
-            raise InvalidInput(f"invalid JSON: duplicate key {key!r}")
+            raise InvalidInput(f"invalid JSON: duplicate key {shown(key, 60)}")
         obj[key] = value
     return obj
 

@@ -3,9 +3,12 @@
 - An SQS event-source-mapping batch (the `QuiltPackager` queue) → a partial batch response
   `{"batchItemFailures": [...]}` (enable `ReportBatchItemFailures` on the mapping).
 - An EventBridge event delivered directly (a rule with the function as target), or a bare package
-  request / `{"uri": ...}` body → `{"results": [...]}`; a transient failure raises so that Lambda's
-  asynchronous retries apply; a permanent one goes to the DLQ (if set) and is not retried.
+  request / `{"uri": ...}` body → `{"results": [...], "counts": {...}}`; a transient failure raises so
+  that Lambda's asynchronous retries apply; a permanent one goes to the DLQ (if set) and is not
+  retried, unless the DLQ cannot take it: then the handler raises too, so it is never dropped.
 
+The response lists at most `MAX_RESULTS` outcomes (with `omitted` saying how many more there were),
+so it stays far below Lambda's 6 MB response limit however many events one input holds.
 Adapters and settings load once per cold start. quilt3 is imported only when something is packaged.
 """
 
@@ -13,15 +16,21 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from typing import Any
 
-from . import jsonstrict
-from .errors import InvalidInput, TransientError
+from . import envelopes
+from .errors import TransientError
 from .runner import RunOutcome
-from .sqs_batch import BatchProcessor, RecordResult
+from .sqs_batch import BatchProcessor
 
 log = logging.getLogger("qps")
 _PROCESSOR: BatchProcessor | None = None
+MAX_RESULTS = 100
+
+
+class DeadLetterFailed(TransientError):
+    """A permanent failure could not be written to the dead-letter queue: raised so it is retried, not lost."""
 
 
 def processor() -> BatchProcessor:
@@ -42,27 +51,25 @@ def processor() -> BatchProcessor:
     return _PROCESSOR
 
 
-def _is_sqs_batch(event: Any) -> bool:
-    records = event.get("Records") if isinstance(event, dict) else None
-    if not isinstance(records, list) or not records:
-        return False
-    return all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
+def response(outcomes: list[RunOutcome]) -> dict[str, Any]:
+    """The direct-event response: the first `MAX_RESULTS` outcomes and a count per status."""
+    out: dict[str, Any] = {
+        "results": [o.as_dict() for o in outcomes[:MAX_RESULTS]],
+        "counts": dict(Counter(o.status for o in outcomes)),
+    }
+    if len(outcomes) > MAX_RESULTS:
+        out["omitted"] = len(outcomes) - MAX_RESULTS
+    return out
 
 
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
     proc = processor()
-    if _is_sqs_batch(event):
-        return proc.process_batch(event["Records"])
-    try:
-        jsonstrict.check_value(event)  # the runtime parsed it: apply QPS's strict-JSON rules here
-    except InvalidInput as exc:
-        rejected = RecordResult(None, "dead-lettered", [RunOutcome("rejected", error=str(exc))], [str(exc)])
-        proc.dead_letter(event, rejected)
-        return {"results": [o.as_dict() for o in rejected.outcomes]}
+    records = envelopes.lambda_sqs_records(event)
+    if records is not None:
+        return proc.process_batch(records)
     result = proc.process_value(event)
-    summary = {"results": [o.as_dict() for o in result.outcomes]}
-    if result.decision == "dead-lettered":
-        proc.dead_letter(event, result)
-    elif result.decision == "retry":
-        raise TransientError("; ".join(result.errors) or "transient failure; retry")
-    return summary
+    if result.decision == "retry":
+        raise TransientError(result.reason if result.errors else "transient failure; retry")
+    if result.decision == "dead-lettered" and not proc.dead_letter(event, result):
+        raise DeadLetterFailed(f"a permanent failure could not be sent to the dead-letter queue: {result.reason}")
+    return response(result.outcomes)

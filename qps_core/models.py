@@ -1,7 +1,8 @@
-"""The package request (DESIGN §2) and the outcomes the runner reports."""
+"""The package request (docs/design.md §2): its fields, their rules, and the limits checked at plan time."""
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +26,29 @@ REQUEST_FIELDS = (
     "should_copy",
 )
 _ALIASES = {"commit_message": "message"}
+
+#: S3's limit on an object key, in UTF-8 bytes.
+MAX_S3_KEY_BYTES = 1024
+#: A package's pointers live at `.quilt/named_packages/<name>/<pointer>`, where `<pointer>` is
+#: `latest` or a revision timestamp (quilt3 writes epoch seconds; room is left for a finer one).
+NAMED_PACKAGES_PREFIX = ".quilt/named_packages/"
+POINTER_NAME_ROOM = 32
+MAX_PACKAGE_NAME_BYTES = MAX_S3_KEY_BYTES - len(NAMED_PACKAGES_PREFIX) - len("/") - POINTER_NAME_ROOM
+#: quilt3 refuses to write a manifest line longer than this (`quilt3.packages.MANIFEST_MAX_RECORD_SIZE`,
+#: default 1,000,000 bytes, overridable with QUILT_MANIFEST_MAX_RECORD_SIZE). The first line holds
+#: the commit message, the package metadata and the workflow.
+DEFAULT_MANIFEST_MAX_RECORD_BYTES = 1_000_000
+#: What quilt3 adds to that line for a workflow (its id and the config file's s3:// URI, versioned).
+WORKFLOW_RECORD_ROOM = 4096
+
+
+def manifest_max_record_bytes() -> int:
+    """quilt3's limit as the environment sets it (read the same way quilt3 reads it)."""
+    try:
+        value = int(os.environ.get("QUILT_MANIFEST_MAX_RECORD_SIZE") or DEFAULT_MANIFEST_MAX_RECORD_BYTES)
+    except ValueError:
+        return DEFAULT_MANIFEST_MAX_RECORD_BYTES
+    return value if value > 0 else DEFAULT_MANIFEST_MAX_RECORD_BYTES
 
 
 class PackageRequest(BaseModel):
@@ -59,6 +83,9 @@ class PackageRequest(BaseModel):
                 + " (commit_message is an alias of message)"
             )
         out = {k: v for k, v in data.items() if v is not None}
+        for name, value in out.items():
+            if isinstance(value, str) and not _is_unicode(value):
+                raise InvalidInput(f"{_ALIASES.get(name, name)}: holds a lone surrogate (not valid Unicode)")
         if "commit_message" in out:
             if "message" in out:
                 raise InvalidInput("give either message or its alias commit_message, not both")
@@ -68,6 +95,12 @@ class PackageRequest(BaseModel):
         folder = s3paths.parse_folder(out["source_prefix"], "source_prefix")
         if s3paths.is_quilt_internal(folder.prefix):
             raise InvalidInput("source_prefix: must not be under .quilt/, where package pushes write")
+        prefix_bytes = len(folder.prefix.encode("utf-8", "surrogatepass"))
+        if prefix_bytes >= MAX_S3_KEY_BYTES:
+            raise InvalidInput(
+                f"source_prefix: the folder path is {prefix_bytes} bytes; an S3 key is at most {MAX_S3_KEY_BYTES} "
+                "bytes, so no object can be inside it"
+            )
         out["source_prefix"] = folder.uri
 
         registry = out.get("registry", folder.bucket)
@@ -83,6 +116,12 @@ class PackageRequest(BaseModel):
         else:
             out["package_name"] = s3paths.derive_package_name(
                 folder, ctx.get("default_prefix", "package"), ctx.get("default_suffix", "root")
+            )
+        name_bytes = len(out["package_name"].encode("utf-8"))
+        if name_bytes > MAX_PACKAGE_NAME_BYTES:
+            raise InvalidInput(
+                f"package_name: is {name_bytes} bytes, over the limit of {MAX_PACKAGE_NAME_BYTES} bytes (its keys "
+                f"{NAMED_PACKAGES_PREFIX}<name>/<revision> must fit S3's {MAX_S3_KEY_BYTES}-byte key limit)"
             )
 
         if "metadata" in out:
@@ -100,11 +139,17 @@ class PackageRequest(BaseModel):
                 raise InvalidInput(f"metadata: is {size} bytes as compact JSON, over the limit of {limit} bytes")
         if "metadata_uri" in out:
             out["metadata_uri"] = resolve_metadata_uri(out["metadata_uri"], folder)
+            key_bytes = len(out["metadata_uri"].split("/", 3)[3].encode("utf-8", "surrogatepass"))
+            if key_bytes > MAX_S3_KEY_BYTES:
+                raise InvalidInput(
+                    f"metadata_uri: the object key is {key_bytes} bytes, over S3's {MAX_S3_KEY_BYTES}-byte key limit"
+                )
         for name in ("message", "workflow"):
             if name in out and not isinstance(out[name], str):
                 raise InvalidInput(f"{name}: must be a string")
         if "should_copy" in out and not isinstance(out["should_copy"], bool):
             raise InvalidInput("should_copy: must be a JSON boolean (true or false)")
+        _check_manifest_record(out)
         return out
 
     @classmethod
@@ -135,6 +180,40 @@ class PackageRequest(BaseModel):
     def folder(self) -> s3paths.S3Folder:
         bucket, _, prefix = self.source_prefix[5:].partition("/")
         return s3paths.S3Folder(bucket, prefix)
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_manifest_record(out: dict[str, Any]) -> None:
+    """The manifest's first line (message, metadata, workflow) must fit quilt3's record limit."""
+    message = out.get("message")
+    if message is None:  # the adapter's default message names the folder
+        message = f"QPS: package {out['source_prefix']}"
+    if not isinstance(message, str) or not isinstance(out.get("metadata", {}), dict):
+        return
+    try:
+        message_bytes = len(message.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidInput("message: must not hold lone surrogates") from None
+    limit = manifest_max_record_bytes()
+    if message_bytes > limit:  # cheap first: never serialise a huge message twice
+        raise InvalidInput(f"message: is {message_bytes} bytes, over quilt3's manifest-record limit of {limit} bytes")
+    record = {"version": "v0", "message": message, "user_meta": out.get("metadata") or {}}
+    try:
+        size = len(dumps_compact(record).encode("utf-8")) + WORKFLOW_RECORD_ROOM
+    except (TypeError, ValueError, UnicodeEncodeError):
+        return  # metadata's own check reports it
+    if size > limit:
+        raise InvalidInput(
+            f"message: the commit message ({message_bytes} bytes) and the metadata together are about {size} bytes "
+            f"in the manifest, over quilt3's manifest-record limit of {limit} bytes"
+        )
 
 
 def query_to_metadata(query: str) -> dict[str, Any]:
@@ -172,7 +251,7 @@ def resolve_metadata_uri(value: Any, folder: s3paths.S3Folder) -> str:
         return f"s3://{bucket}/{path}"
     if ":" in value.split("/", 1)[0]:
         scheme = value.split(":", 1)[0]
-        raise InvalidInput(f"metadata_uri: scheme {scheme!r} is not allowed; use s3:// or a relative path")
+        raise InvalidInput(f"metadata_uri: scheme {shown(scheme, 40)} is not allowed; use s3:// or a relative path")
     if "?" in value or "#" in value:
         raise InvalidInput("metadata_uri: must not contain '?' or '#'; percent-encode them as %3F and %23")
     try:

@@ -67,9 +67,11 @@ def split_s3_uri(uri: object, field: str, *, allow_query: bool = False) -> tuple
     """Split `s3://bucket/path?query` into (bucket, decoded path, raw query); validate both parts."""
     if not isinstance(uri, str):
         raise InvalidInput(f"{field}: must be a string")
+    if not _is_unicode(uri):
+        raise InvalidInput(f"{field}: holds a lone surrogate (not valid Unicode)")
     if not uri.startswith("s3://"):
         scheme = uri.split("://", 1)[0] if "://" in uri else ""
-        what = f"scheme {scheme!r}" if scheme else "no scheme"
+        what = f"scheme {shown(scheme, 40)}" if scheme else "no scheme"
         raise InvalidInput(f"{field}: must be an s3:// URI, got {what}")
     rest = uri[5:]
     query = ""
@@ -89,6 +91,14 @@ def split_s3_uri(uri: object, field: str, *, allow_query: bool = False) -> tuple
         except UnicodeDecodeError:
             raise InvalidInput(f"{field}: the S3 path is not valid percent-encoded UTF-8") from None
     return bucket, _check_key_path(path, field), query
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_folder(uri: object, field: str = "source_prefix") -> S3Folder:

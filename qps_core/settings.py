@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .envelopes import DEFAULT_MAX_EVENTS
 from .errors import ConfigError
 from .models import DEFAULT_MAX_METADATA_BYTES
 
@@ -72,6 +73,10 @@ class Settings(BaseSettings):
     settings_table: str | None = Field(None, description="DynamoDB table of stored settings (else SQLite in data_dir).")
     settings_refresh_seconds: int = Field(
         30, ge=0, description="Running workers re-read the stored settings this often (seconds)."
+    )
+    # Runtime bounds (issue 7).
+    max_events_per_input: int = Field(
+        DEFAULT_MAX_EVENTS, gt=0, description="Events one input (file, direct event, SQS message) may hold."
     )
 
     @field_validator(

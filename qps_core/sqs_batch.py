@@ -4,23 +4,59 @@ Per record: unwrap, plan, package, notify; then decide. Permanent failures (inva
 folder, access denied, workflow validation...) are acknowledged and, when a dead-letter queue is
 set, sent there with the error: never retried. Transient failures are left on the queue for SQS to
 retry (and, after `maxReceiveCount`, to move to the DLQ by redrive). A folder that is not ready yet
-(quiet period) is retried after a delay. One record never affects another.
+(quiet period) is retried after a delay. One record never affects another. A permanent failure the
+dead-letter queue cannot take is retried instead: it is never dropped.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from . import envelopes
-from .runner import Runner, RunOutcome
+from . import envelopes, jsonstrict
+from .errors import InvalidInput, clip, one_line
+from .events import Event
+from .runner import Plan, Runner, RunOutcome
 
 log = logging.getLogger("qps.sqs")
 Decision = Literal["done", "dead-lettered", "retry"]
 MAX_VISIBILITY_SECONDS = 12 * 60 * 60
+#: Longest reason written to a log line or to the `qps-error` attribute of a dead-lettered message.
+MAX_REASON_CHARS = 1000
+#: Characters SQS refuses in a message body or a string attribute (it accepts #x9, #xA, #xD,
+#: #x20-#xD7FF, #xE000-#xFFFD and #x10000-#x10FFFF).
+_SQS_REFUSED = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def sqs_text(text: str) -> tuple[str, bool]:
+    """`text` with every character SQS refuses written as `\\uXXXX`; True when something was escaped."""
+    escaped, count = _SQS_REFUSED.subn(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return escaped, count > 0
+
+
+def sqs_body(body: Any) -> tuple[str, bool]:
+    """A dead-letter body SQS accepts: a string as it came (escaped if it must be), a value as ASCII JSON.
+
+    ASCII JSON keeps every value exactly (a lone surrogate becomes the escape `\\udXXX`, which
+    parses back to the same string) and holds no character SQS refuses.
+    """
+    if isinstance(body, str):
+        return sqs_text(body) if body else ("(empty)", False)
+    return json.dumps(body, ensure_ascii=True, default=repr), False
+
+
+def summarise_errors(errors: Iterable[str]) -> str:
+    """One bounded line for many errors: distinct reasons joined, with the count when there are several."""
+    found = [e for e in errors if e]
+    if not found:
+        return "rejected"
+    distinct = list(dict.fromkeys(found))
+    text = "; ".join(distinct[:20])
+    return clip(text if len(found) == 1 else f"{len(found)} failures: {text}", MAX_REASON_CHARS)
 
 
 @dataclass
@@ -30,6 +66,10 @@ class RecordResult:
     outcomes: list[RunOutcome] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     retry_after: int | None = None
+
+    @property
+    def reason(self) -> str:
+        return summarise_errors(self.errors)
 
 
 class BatchProcessor:
@@ -45,6 +85,12 @@ class BatchProcessor:
         self._queue_urls: dict[str, str] = {}
         self._refresh = refresh  # live settings: returns the current runner (qps_core.settings_store.live)
 
+    def _refreshed(self) -> None:
+        """Stored settings changes reach a warm process (within settings_refresh_seconds)."""
+        if self._refresh is not None:
+            self.runner = self._refresh()
+            self.settings = self.runner.settings
+
     @property
     def sqs(self) -> Any:
         if self._sqs is None:
@@ -53,15 +99,24 @@ class BatchProcessor:
             self._sqs = boto3.client("sqs", endpoint_url=self.settings.endpoint_url)
         return self._sqs
 
-    # -- one record ---------------------------------------------------------------------------
-    def process_value(self, value: Any, message_id: str | None = None) -> RecordResult:
-        """Run everything inside one record (or one directly delivered event) and decide its fate."""
-        if self._refresh is not None:
-            self.runner = self._refresh()
-            self.settings = self.runner.settings
+    def known_queue(self, arn: str, url: str) -> None:
+        """Tell the processor a queue's URL (the worker knows it), so delays need no GetQueueUrl."""
+        self._queue_urls[arn] = url
+
+    # -- one input ----------------------------------------------------------------------------
+    def ran(self, message_id: str | None, plan: Plan, outcomes: list[RunOutcome]) -> None:
+        """Called once per event after it ran: the one place that sees the SQS message id, the
+        event's index in its message, its plan and the outcome of each of its requests."""
+        for outcome in outcomes:
+            line = json.dumps(outcome.as_dict(), ensure_ascii=False)
+            log.info("%s#%d %s", message_id or "-", plan.event.index, clip(line, 2 * MAX_REASON_CHARS))
+
+    def process_events(self, events: list[Event], message_id: str | None = None) -> RecordResult:
+        """Run every event of one input (one SQS message, one directly delivered event) and decide its fate."""
         outcomes: list[RunOutcome] = []
-        for event in envelopes.unwrap(value):
-            _, results = self.runner.run_event(event)
+        for event in events:
+            plan, results = self.runner.run_event(event)
+            self.ran(message_id, plan, results)
             outcomes.extend(results)
         retry = [o for o in outcomes if o.status == "failed" and o.retryable]
         permanent = [o for o in outcomes if o.status == "rejected" or (o.status == "failed" and not o.retryable)]
@@ -73,16 +128,26 @@ class BatchProcessor:
             return RecordResult(message_id, "dead-lettered", outcomes, errors)
         return RecordResult(message_id, "done", outcomes)
 
+    def process_value(self, value: Any) -> RecordResult:
+        """A directly delivered event (not an SQS batch). The runtime parsed it, so QPS's strict-JSON
+        rules are applied here; a value that breaks them is one rejected event."""
+        self._refreshed()
+        try:
+            jsonstrict.check_value(value)
+        except InvalidInput as exc:
+            return self.process_events([Event("broken", None, note=str(exc))])
+        return self.process_events(envelopes.unwrap(value, max_events=self.settings.max_events_per_input))
+
     def process_record(self, record: dict[str, Any]) -> RecordResult:
         """One Lambda SQS record: run it, then dead-letter or delay it as its result says."""
+        self._refreshed()
         message_id = record.get("messageId")
         if self.jobs is not None:
             self.jobs.started(record)
-        result = self.process_value({"Records": [record]}, message_id)
+        events = envelopes.unwrap_sqs_record(record, max_events=self.settings.max_events_per_input)
+        result = self.process_events(events, message_id if isinstance(message_id, str) else None)
         if self.jobs is not None:
             self.jobs.finished(record, result.outcomes)
-        for outcome in result.outcomes:
-            log.info("%s %s", message_id, json.dumps(outcome.as_dict(), ensure_ascii=False))
         if result.decision == "dead-lettered" and not self.dead_letter(record.get("body"), result, record):
             result.decision = "retry"  # the DLQ could not take it: never lose it, let SQS redrive it
         if result.decision == "retry" and result.retry_after:
@@ -90,26 +155,30 @@ class BatchProcessor:
         return result
 
     def dead_letter(self, body: Any, result: RecordResult, record: dict[str, Any] | None = None) -> bool:
-        """Send the original body plus the error to the DLQ; True when done (or no DLQ is set)."""
-        error = "; ".join(e for e in result.errors if e) or "rejected"
-        log.warning("permanent failure, not retried: %s", error)
+        """Send the original body plus the reason to the DLQ; True when done (or no DLQ is set)."""
+        reason = result.reason
+        log.warning("permanent failure, not retried: %s", reason)
         url = self.settings.dead_letter_queue_url
         if not url:
             return True
-        text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
-        attributes = {"qps-error": {"DataType": "String", "StringValue": error[:4000]}}
-        if record and record.get("messageId"):
-            attributes["qps-source-message-id"] = {"DataType": "String", "StringValue": record["messageId"]}
-        if record and record.get("eventSourceARN"):
-            attributes["qps-source-queue-arn"] = {"DataType": "String", "StringValue": record["eventSourceARN"]}
-        params: dict[str, Any] = {"QueueUrl": url, "MessageBody": text or "(empty)", "MessageAttributes": attributes}
+        text, escaped = sqs_body(body)
+        attributes = {"qps-error": _attribute(reason)}
+        if escaped:
+            attributes["qps-body-escaped"] = _attribute("characters SQS refuses are written as \\uXXXX")
+        if record and isinstance(record.get("messageId"), str):
+            attributes["qps-source-message-id"] = _attribute(record["messageId"])
+        if record and isinstance(record.get("eventSourceARN"), str):
+            attributes["qps-source-queue-arn"] = _attribute(record["eventSourceARN"])
+        params: dict[str, Any] = {"QueueUrl": url, "MessageBody": text, "MessageAttributes": attributes}
         if url.endswith(".fifo"):
-            params["MessageGroupId"] = (record or {}).get("attributes", {}).get("MessageGroupId", "qps")
+            attrs = (record or {}).get("attributes")
+            group = attrs.get("MessageGroupId") if isinstance(attrs, dict) else None
+            params["MessageGroupId"] = group if isinstance(group, str) and group else "qps"
             params["MessageDeduplicationId"] = (record or {}).get("messageId") or "qps"
         try:
             self.sqs.send_message(**params)
         except Exception as exc:
-            log.error("could not send to the dead-letter queue %s: %s", url, exc)
+            log.error("could not send to the dead-letter queue %s: %s", url, clip(exc))
             return False
         return True
 
@@ -125,7 +194,7 @@ class BatchProcessor:
                 VisibilityTimeout=min(max(seconds, 0), MAX_VISIBILITY_SECONDS),
             )
         except Exception as exc:
-            log.warning("could not delay message %s: %s", record.get("messageId"), exc)
+            log.warning("could not delay message %s: %s", record.get("messageId"), one_line(exc))
 
     def queue_url(self, arn: str) -> str:
         if arn not in self._queue_urls:
@@ -161,3 +230,9 @@ class BatchProcessor:
                 failures.append({"itemIdentifier": message_id})
                 fifo_stopped = is_fifo
         return {"batchItemFailures": failures}
+
+
+def _attribute(value: str) -> dict[str, str]:
+    """A String message attribute SQS accepts: no refused characters, not empty, bounded."""
+    text, _ = sqs_text(clip(value, MAX_REASON_CHARS) or "-")
+    return {"DataType": "String", "StringValue": text}

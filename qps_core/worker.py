@@ -1,7 +1,8 @@
 """`qps worker`: the Lambda semantics as a long-running process (a server, a container, ECS).
 
 Long-polls the queue, processes one message at a time with the same BatchProcessor as the Lambda
-handler, keeps the message invisible while a large package is built (heartbeat), deletes what is
+handler, keeps every message of the received batch invisible until it is finished (one heartbeat
+for the whole batch, so no other consumer receives a message this one holds), deletes what is
 done or dead-lettered, leaves transient failures for SQS to retry, and stops cleanly on SIGTERM or
 SIGINT after the current message (the rest of the batch is released at once).
 """
@@ -59,7 +60,7 @@ class Worker:
         if self._queue_arn is None:
             attrs = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
             self._queue_arn = attrs["Attributes"]["QueueArn"]
-            self.processor._queue_urls[self._queue_arn] = self.queue_url
+            self.processor.known_queue(self._queue_arn, self.queue_url)
         return self._queue_arn
 
     def install_signal_handlers(self) -> None:
@@ -89,12 +90,16 @@ class Worker:
                 failures += 1
                 self._receive_failed(exc, failures)
                 continue
-            for position, message in enumerate(messages):
-                if self.stopping.is_set():
-                    self._release(messages[position:])
-                    break
-                self.handle(message)
-                handled += 1
+            if not messages:
+                continue
+            with self._holding(messages) as held:
+                for position, message in enumerate(messages):
+                    if self.stopping.is_set():
+                        held.let_go(*messages[position:])
+                        self._release(messages[position:])
+                        break
+                    self._handle(message, held)
+                    handled += 1
         return handled
 
     def _receive_failed(self, exc: Exception, failures: int) -> None:
@@ -107,15 +112,18 @@ class Worker:
         log.warning("ReceiveMessage on %s failed (%s); retrying in %d s", self.queue_url, text, delay)
         self.stopping.wait(delay)
 
-    def handle(self, message: dict[str, Any]) -> str:
+    def _handle(self, message: dict[str, Any], held: _Held) -> str:
         record = self.to_lambda_record(message)
-        with self._heartbeat(message["ReceiptHandle"]):
-            try:
-                result = self.processor.process_record(record)
-                decision = result.decision
-            except Exception:
-                log.exception("message %s failed unexpectedly", message.get("MessageId"))
-                decision = "retry"
+        retry_after = None
+        try:
+            result = self.processor.process_record(record)
+            decision, retry_after = result.decision, result.retry_after
+        except Exception:
+            log.exception("message %s failed unexpectedly", message.get("MessageId"))
+            decision = "retry"
+        held.let_go(message)
+        if decision == "retry" and retry_after:
+            self.processor.delay(record, retry_after)  # again: a heartbeat may have overtaken the first delay
         if decision in ("done", "dead-lettered"):
             try:
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
@@ -146,23 +154,47 @@ class Worker:
                 log.warning("could not release message %s: %s", message.get("MessageId"), exc)
 
     @contextmanager
-    def _heartbeat(self, receipt_handle: str) -> Iterator[None]:
-        """Extend the message's visibility every half timeout while it is being processed."""
-        done = threading.Event()
+    def _holding(self, messages: list[dict[str, Any]]) -> Iterator[_Held]:
+        """Extend the visibility of every message still held, every half timeout, until the batch is done."""
+        held = _Held(messages)
 
         def beat() -> None:
-            while not done.wait(self.visibility_timeout / 2):
+            while not held.done.wait(self.visibility_timeout / 2):
+                entries = [
+                    {"Id": str(n), "ReceiptHandle": handle, "VisibilityTimeout": self.visibility_timeout}
+                    for n, handle in enumerate(held.handles())
+                ]
+                if not entries:
+                    continue
                 try:
-                    self.sqs.change_message_visibility(
-                        QueueUrl=self.queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=self.visibility_timeout
-                    )
+                    reply = self.sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=entries)
+                    for failed in reply.get("Failed", []):
+                        log.warning("could not extend visibility: %s", failed.get("Message") or failed.get("Code"))
                 except Exception as exc:
-                    log.warning("could not extend visibility: %s", exc)
+                    log.warning("could not extend visibility: %s", one_line(exc))
 
         thread = threading.Thread(target=beat, name="qps-heartbeat", daemon=True)
         thread.start()
         try:
-            yield
+            yield held
         finally:
-            done.set()
+            held.done.set()
             thread.join()
+
+
+class _Held:
+    """The receipt handles of the messages a worker holds (received, not yet finished)."""
+
+    def __init__(self, messages: list[dict[str, Any]]) -> None:
+        self._handles = {m["ReceiptHandle"]: None for m in messages}
+        self._lock = threading.Lock()
+        self.done = threading.Event()
+
+    def handles(self) -> list[str]:
+        with self._lock:
+            return list(self._handles)
+
+    def let_go(self, *messages: dict[str, Any]) -> None:
+        with self._lock:
+            for message in messages:
+                self._handles.pop(message["ReceiptHandle"], None)

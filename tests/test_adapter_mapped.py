@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qps_core.inputs import read_events
+from qps_core.event_files import read_events
 from qps_core.plugins import load_adapters
 from tests.helpers import EVENTS, MAPPED, ROOT, fresh_settings, only_request, plan, plan_one, runner
 

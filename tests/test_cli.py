@@ -442,3 +442,15 @@ def test_usage_errors_are_one_line(runs, name, words):
     assert result.returncode == 2
     line = assert_one_line_error(result)
     assert line.startswith("qps: error: ") and words in line and "--help" in line
+
+
+def test_plan_rejects_a_file_over_the_event_cap_whole_with_one_clear_line(tmp_path):
+    """Regression (issue 7): a 5M-item file kept `qps plan` busy for minutes; now it stops at the cap."""
+    events = tmp_path / "many.json"
+    events.write_text(json.dumps([{"Event": "s3:TestEvent"}] * 11))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QPS_")}
+    env["QPS_MAX_EVENTS_PER_INPUT"] = "10"
+    out = subprocess.run([str(QPS), "plan", "--json", str(events)], capture_output=True, text=True, env=env)
+    assert out.returncode == 1
+    [line] = [json.loads(x) for x in out.stdout.splitlines()]
+    assert line["status"] == "rejected" and "more than 10 events" in line["error"]

@@ -34,3 +34,38 @@ def test_demo_creates_three_packages_then_finds_them_unchanged(tmp_path: Path) -
     assert all(len(x["top_hash"]) == 64 and x["files"] > 0 for x in first)
     # The endpoint was stopped on exit: nothing is left recorded for reuse.
     assert not (tmp_path / "state" / "qps" / "demo-endpoint.json").exists()
+
+
+def test_demo_without_keep_ends_by_telling_how_to_keep_the_endpoint_not_with_a_dead_url() -> None:
+    from qps_core.demo.walkthrough import closing_lines
+
+    lines = closing_lines("http://127.0.0.1:5999", endpoint_stays=False, qps=".venv/bin/qps")
+    assert "  .venv/bin/qps demo --keep" in lines
+    assert not any("127.0.0.1:5999" in line for line in lines)
+
+
+def test_demo_keep_ends_with_show_commands_that_work_after_it_exits(tmp_path: Path) -> None:
+    import shlex
+    import signal
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QPS_", "AWS_"))}
+    env.update(
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        HOME=str(tmp_path),
+        AWS_CONFIG_FILE=str(tmp_path / "cfg"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "creds"),
+    )
+    qps = Path(sys.executable).parent / "qps"
+    out = subprocess.run([str(qps), "demo", "--keep"], capture_output=True, text=True, env=env, timeout=300)
+    state = tmp_path / "state" / "qps" / "demo-endpoint.json"
+    try:
+        assert out.returncode == 0, out.stderr[-3000:]
+        commands = [line.strip() for line in out.stdout.splitlines()[-3:] if " show " in line]
+        assert len(commands) == 2, out.stdout[-1000:]
+        for command in commands:  # the demo has exited; the commands it printed still work
+            shown = subprocess.run(shlex.split(command), capture_output=True, text=True, env=env, timeout=120)
+            assert shown.returncode == 0, shown.stderr[-2000:]
+            assert shlex.split(command)[3] in shown.stdout  # the package name, read back from the registry
+    finally:
+        if state.exists():  # stop the endpoint this test started
+            os.kill(json.loads(state.read_text())["pid"], signal.SIGTERM)

@@ -541,3 +541,70 @@ def test_eventbridge_pipes_sqs_items_are_unwrapped_inside_an_sqs_message():
     events = unwrap({"Records": [{"messageId": "outer-2", "body": json.dumps(batch), "eventSource": "aws:sqs"}]})
     assert [e.payload["uri"] for e in events] == [f"s3://bkt/runs/run-{n}" for n in range(3)]
     assert {e.record_id for e in events} == {"outer-2"}
+
+
+# -- one place knows Lambda SQS batches; each record unwraps alone (issue 8) ------------------------
+
+
+def test_lambda_sqs_records_is_the_one_place_that_recognises_a_lambda_sqs_batch():
+    from qps_core.envelopes import lambda_sqs_records
+
+    batch = sqs_batch(sqs_record({"uri": "s3://bkt/a"}, "m1"), sqs_record(OMICS, "m2"))
+    assert lambda_sqs_records(batch) == batch["Records"]
+    assert lambda_sqs_records(s3_notification("a/ro-crate-metadata.json")) is None
+    assert lambda_sqs_records({"Records": []}) is None
+    assert lambda_sqs_records({"Records": [sqs_record(OMICS, "m"), s3_record("k")]}) is None
+    assert lambda_sqs_records([sqs_record(OMICS, "m")]) is None
+    assert lambda_sqs_records(OMICS) is None
+
+
+def test_unwrap_sqs_record_unwraps_one_record_as_the_batch_would():
+    from qps_core.envelopes import unwrap_sqs_record
+
+    record = sqs_record(s3_notification("a/x.csv", "a/ro-crate-metadata.json"), "m7")
+    record["attributes"] = {"MessageGroupId": "g", "SequenceNumber": "1", "ApproximateReceiveCount": "1"}
+    alone = unwrap_sqs_record(record)
+    in_batch = unwrap(sqs_batch(record))
+    assert [(e.kind, e.index, e.record_id, e.via, e.attributes, e.payload) for e in alone] == [
+        (e.kind, e.index, e.record_id, e.via, e.attributes, e.payload) for e in in_batch
+    ]
+    assert [e.record_id for e in alone] == ["m7", "m7"]
+    assert alone[0].attributes == {"MessageGroupId": "g", "SequenceNumber": "1"}
+
+
+# -- bounds (issue 7) -------------------------------------------------------------------------------
+
+
+def test_input_over_the_event_cap_is_one_broken_event_not_a_truncated_list():
+    events = unwrap([{"uri": "s3://bkt/a"}] * 6, max_events=5)
+    assert [(e.kind, e.payload) for e in events] == [("broken", None)]
+    assert "more than 5 events" in (events[0].note or "")
+    assert kinds(unwrap([{"uri": "s3://bkt/a"}] * 5, max_events=5)) == ["body"] * 5
+
+
+def test_event_cap_counts_events_inside_nested_envelopes_and_stops_early():
+    from qps_core.envelopes import unwrap_sqs_record
+
+    huge = s3_notification(*[f"k{n}" for n in range(200_000)])
+    [event] = unwrap_sqs_record(sqs_record(huge, "m-huge"), max_events=10_000)
+    assert event.kind == "broken" and event.record_id == "m-huge"
+    assert "more than 10,000 events" in (event.note or "")
+    [event] = unwrap_bytes(json.dumps([1] * 50_001), max_events=50_000)
+    assert event.kind == "broken"
+
+
+def test_quilt_internal_keys_are_skipped_while_unwrapping_with_a_bounded_note():
+    key = ".quilt/packages/" + "x" * 5000
+    for value in (s3_notification(key), eb_object_created(key)):
+        [event] = unwrap(value)
+        assert event.kind == "skipped"
+        assert ".quilt/" in (event.note or "") and len(event.note or "") < 200
+
+
+def test_describe_and_unsupported_record_notes_are_bounded():
+    huge = "s" * 100_000
+    [event] = unwrap({"Records": [{"eventSource": huge}]})
+    assert event.kind == "skipped" and len(event.note or "") < 200
+    eb = {"source": huge, "detail-type": huge, "detail": {}}
+    [event] = unwrap(eb)
+    assert len(event.describe()) < 250

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from qps_core.inputs import read_events
+from qps_core.event_files import read_events
 from qps_core.runner import Runner
 from qps_core.settings import load_settings
 

@@ -647,3 +647,87 @@ def test_from_uri_round_trips_keys_through_folder_uri(key):
     from qps_core.s3paths import folder_uri, parse_folder
 
     assert parse_folder(folder_uri("bkt", f"runs/{key}/")).prefix == f"runs/{key}/"
+
+
+# -- limits checked at plan time, not at push (issue 7) ----------------------------------------------
+
+
+def test_package_name_whose_pointer_keys_exceed_the_s3_key_limit_is_rejected_at_plan_time():
+    from qps_core.models import MAX_PACKAGE_NAME_BYTES, NAMED_PACKAGES_PREFIX
+
+    fits = "a" * 400 + "/" + "é" * ((MAX_PACKAGE_NAME_BYTES - 401) // 2)
+    request = req(package_name=fits)
+    longest_pointer = f"{NAMED_PACKAGES_PREFIX}{request.package_name}/{'9' * 20}"  # a 20-digit timestamp
+    assert len(longest_pointer.encode()) <= 1024
+    message = rejection({"source_prefix": SRC, "package_name": "a" * 500 + "/" + "b" * 500}, "package_name")
+    assert "1024" in message and len(message) < 300
+
+
+def test_derived_package_name_over_the_limit_is_rejected_at_plan_time():
+    folder = "s3://bkt/" + "x" * 495 + "/" + "y" * 495 + "/"
+    message = rejection({"source_prefix": folder}, "package_name")
+    assert "over the limit" in message
+
+
+def test_source_prefix_longer_than_an_s3_key_is_rejected():
+    message = rejection({"source_prefix": "s3://bkt/" + "f" * 1024}, "source_prefix")
+    assert "1024" in message and len(message) < 300
+
+
+def test_metadata_uri_key_longer_than_an_s3_key_is_rejected():
+    rejection({"source_prefix": SRC, "metadata_uri": "s3://bkt/" + "m" * 1025}, "metadata_uri")
+
+
+def test_commit_message_over_quilt3_manifest_record_limit_is_rejected_at_plan_time():
+    import quilt3.packages
+
+    from qps_core.models import DEFAULT_MANIFEST_MAX_RECORD_BYTES
+
+    assert quilt3.packages.DEFAULT_MANIFEST_MAX_RECORD_SIZE == DEFAULT_MANIFEST_MAX_RECORD_BYTES
+    message = rejection({"source_prefix": SRC, "message": "m" * 1_000_001}, "message")
+    assert "manifest-record limit of 1000000" in message and len(message) < 300
+    both = {"source_prefix": SRC, "message": "m" * 900_000, "metadata": {"k": "v" * 200_000}}
+    assert "metadata together" in rejection(both, "message", max_metadata_bytes=300_000)
+
+
+def test_every_message_qps_accepts_fits_quilt3_manifest_record():
+    """What the plan-time check lets through, quilt3 writes; what quilt3 refuses, the check refuses."""
+    import io
+
+    import quilt3
+
+    from qps_core.models import WORKFLOW_RECORD_ROOM
+
+    def quilt3_writes(message: str) -> bool:
+        pkg = quilt3.Package()
+        pkg._meta["message"] = message
+        try:
+            pkg.dump(io.StringIO())
+        except quilt3.util.QuiltException:
+            return False
+        return True
+
+    overhead = len('{"version":"v0","message":"","user_meta":{}}')
+    accepted = "m" * (1_000_000 - WORKFLOW_RECORD_ROOM - overhead)
+    assert req(message=accepted).message == accepted and quilt3_writes(accepted)
+    refused = "m" * 1_000_000
+    assert not quilt3_writes(refused)
+    rejection({"source_prefix": SRC, "message": refused}, "message")
+
+
+def test_manifest_record_limit_follows_quilt3_environment_variable(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("QUILT_MANIFEST_MAX_RECORD_SIZE", "10000")
+    assert "limit of 10000" in rejection({"source_prefix": SRC, "message": "m" * 10_001}, "message")
+
+
+@pytest.mark.parametrize("field", ["source_prefix", "registry", "package_name", "metadata_uri", "message", "workflow"])
+def test_lone_surrogate_in_any_string_field_is_rejected_naming_that_field(field: str):
+    """Found by the fuzz tests: a lone surrogate in the path blamed `message`; in workflow it passed."""
+    body = {"source_prefix": SRC, field: "x\ud800"}
+    rejection(body, field)
+
+
+def test_lone_surrogate_in_a_uri_form_is_invalid_input_not_a_crash():
+    """Found by the fuzz tests: `{"uri": "s3://bkt/\\ud800"}` raised UnicodeEncodeError."""
+    with pytest.raises(InvalidInput, match=r"^uri: holds a lone surrogate"):
+        PackageRequest.from_uri("s3://bkt/\ud800")

@@ -20,7 +20,7 @@ from ..adapter_api import (
     hookimpl,
     request_from_body,
 )
-from ..errors import one_line
+from ..errors import clip, one_line
 from ..s3paths import basename, folder_of_key, folder_uri, valid_name_part
 
 REQUEST_KEYS = (
@@ -75,7 +75,7 @@ class Rule:
             try:
                 value = expression.search(data, options=OPTIONS)
             except JMESPathError as exc:
-                raise RejectedEvent(f"rule {self.name!r}: {field}: {one_line(exc)}") from None
+                raise RejectedEvent(f"rule {self.name!r}: {field}: {clip(exc)}") from None
             if value is not None:
                 body[field] = value
         return body

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 from typing import Any
 
@@ -87,8 +88,8 @@ def test_visibility_is_extended_while_a_package_is_being_built(stack: Stack) -> 
     worker = make_worker(stack, visibility_timeout=1)
     extensions: list[int] = []
     worker.sqs.meta.events.register(
-        "before-parameter-build.sqs.ChangeMessageVisibility",
-        lambda params, **_: extensions.append(params["VisibilityTimeout"]),
+        "before-parameter-build.sqs.ChangeMessageVisibilityBatch",
+        lambda params, **_: extensions.extend(e["VisibilityTimeout"] for e in params["Entries"]),
     )
     real = worker.processor.process_record
 
@@ -100,6 +101,43 @@ def test_visibility_is_extended_while_a_package_is_being_built(stack: Stack) -> 
     send(stack, {"source_prefix": "s3://lab-data/runs/run-1/"})
     assert worker.run(max_polls=1) == 1
     assert extensions and all(v == 1 for v in extensions)
+    assert in_flight(stack) == 0
+
+
+def test_worker_keeps_every_held_message_hidden_no_second_receive(stack: Stack) -> None:
+    """Regression (issue 7): only the message being worked on was kept hidden; the rest of the
+    batch became visible after the timeout and another consumer received it a second time."""
+    worker = make_worker(stack, visibility_timeout=3)  # a heartbeat every 1.5 s: room for a busy machine
+    real = worker.processor.process_record
+    processed: list[str] = []
+    stolen: list[str] = []
+    stop = threading.Event()
+
+    def other_consumer() -> None:
+        while not stop.is_set():
+            got = stack.sqs.receive_message(QueueUrl=stack.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+            stolen.extend(m["MessageId"] for m in got.get("Messages", []))
+            stop.wait(0.1)
+
+    thief = threading.Thread(target=other_consumer)
+
+    def slow(record: dict[str, Any]) -> Any:
+        if not thief.is_alive() and not stop.is_set():
+            thief.start()  # the worker holds the whole batch now: from here on, nobody else may get it
+        time.sleep(1.4)
+        processed.append(record["messageId"])
+        return real(record)
+
+    worker.processor.process_record = slow  # type: ignore[method-assign]
+    sent = {send(stack, {"source_prefix": f"s3://lab-data/runs/run-{1 + n % 2}/"}) for n in range(3)}
+    try:
+        assert worker.run(max_polls=1) == 3  # 4.2 s of work, with a 3 s visibility timeout
+    finally:
+        stop.set()
+        if thief.is_alive():
+            thief.join()
+    assert sorted(processed) == sorted(sent)
+    assert stolen == []
     assert in_flight(stack) == 0
 
 

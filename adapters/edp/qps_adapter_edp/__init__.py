@@ -13,6 +13,7 @@ from qps_core.adapter_api import (
     hookimpl,
     is_quilt_internal,
     request_for_folder,
+    shown,
 )
 
 SOURCE = "com.quiltdata.edp"
@@ -31,7 +32,11 @@ def qps_describe_event(event: Event, settings: Settings) -> list[PackageRequest]
     missing = [f for f in FIELDS if f not in detail]
     extra = sorted(set(detail) - set(FIELDS))
     if missing or extra:
-        problem = f"lacks {', '.join(missing)}" if missing else f"has unknown field {', '.join(map(repr, extra))}"
+        problem = (
+            f"lacks {', '.join(missing)}"
+            if missing
+            else f"has unknown field {', '.join(shown(k, 40) for k in extra[:5])}"
+        )
         raise RejectedEvent(f"detail: an EDP event {problem}; its fields are version, bucket, prefix")
     bad = [f for f in FIELDS if not isinstance(detail[f], str)]
     if bad:
@@ -39,5 +44,5 @@ def qps_describe_event(event: Event, settings: Settings) -> list[PackageRequest]
     bucket = check_bucket(detail["bucket"], "detail.bucket")
     prefix = detail["prefix"]
     if is_quilt_internal(prefix.lstrip("/")):
-        raise IgnoredEvent(f"prefix {prefix!r} is under .quilt/, where package pushes write")
+        raise IgnoredEvent(f"prefix {shown(prefix)} is under .quilt/, where package pushes write")
     return [request_for_folder(settings, folder_uri(bucket, prefix), field="detail.prefix")]

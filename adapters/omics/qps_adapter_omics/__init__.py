@@ -37,11 +37,11 @@ def qps_describe_event(event: Event, settings: Settings) -> list[PackageRequest]
     if event.source != SOURCE:
         return None
     if event.detail_type != RUN_STATUS_CHANGE:
-        raise IgnoredEvent(f"HealthOmics {event.detail_type!r} events are not packaged, only run completions")
+        raise IgnoredEvent(f"HealthOmics {shown(event.detail_type)} events are not packaged, only run completions")
     detail = event.detail if isinstance(event.detail, dict) else {}
     status = detail.get("status")
     if status != "COMPLETED":
-        raise IgnoredEvent(f"HealthOmics run status is {status!r}; only COMPLETED runs are packaged")
+        raise IgnoredEvent(f"HealthOmics run status is {shown(status, 40)}; only COMPLETED runs are packaged")
     uri = detail.get("runOutputUri")
     if not isinstance(uri, str) or not uri.startswith("s3://") or not uri[5:].partition("/")[2].strip("/"):
         raise RejectedEvent(

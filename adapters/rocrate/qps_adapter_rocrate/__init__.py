@@ -12,6 +12,7 @@ from qps_core.adapter_api import (
     folder_uri,
     hookimpl,
     request_for_folder,
+    shown,
 )
 
 
@@ -21,6 +22,6 @@ def qps_describe_event(event: Event, settings: Settings) -> list[PackageRequest]
     if obj is None or basename(obj.key) not in settings.sentinel_names:
         return None
     if not obj.created:
-        raise IgnoredEvent(f"{obj.event_name!r} of an RO-Crate sentinel is not an object creation")
+        raise IgnoredEvent(f"{shown(obj.event_name)} of an RO-Crate sentinel is not an object creation")
     folder = folder_of_key(obj.key)
     return [request_for_folder(settings, folder_uri(obj.bucket, folder), field="s3.object.key")]

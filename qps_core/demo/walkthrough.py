@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+import shlex
+import sys
 from pathlib import Path
 
 import typer
 
 from ..envelopes import unwrap
 from ..local_endpoint import LocalEndpoint, is_alive, use_endpoint
+from ..report import replay_events
 from . import DATA_BUCKET, PACKAGES_BUCKET, load_events, seed
 
 
@@ -27,7 +29,31 @@ def _kept_endpoint() -> str | None:
     return url if isinstance(url, str) and is_alive(url) else None
 
 
-def run_demo(*, keep: bool, endpoint_url: str | None, json_out: bool, replay: Callable[..., int]) -> int:
+def qps_command() -> str:
+    """How the user ran `qps` (a path such as `.venv/bin/qps`, or plain `qps`), to print commands they can paste."""
+    program = sys.argv[0] if sys.argv and Path(sys.argv[0]).name == "qps" else "qps"
+    if os.path.isabs(program) and not os.path.relpath(program).startswith(".."):
+        program = os.path.relpath(program)
+    return shlex.quote(program)
+
+
+def closing_lines(url: str, endpoint_stays: bool, qps: str = "qps") -> list[str]:
+    """The demo's last lines: commands that work after it exits (the endpoint must still be running)."""
+    shows = [
+        f"  {qps} show s3://{DATA_BUCKET} omics-quilt/3395667 --endpoint-url {url}",
+        f"  {qps} show s3://{PACKAGES_BUCKET} lims/batch-0301 --endpoint-url {url}",
+    ]
+    if endpoint_stays:
+        return ["", "Look inside a package:", *shows]
+    return [
+        "",
+        "The local endpoint stopped with the demo, and its packages with it. To look inside them, run",
+        f"  {qps} demo --keep",
+        "which leaves the endpoint running and ends with the `qps show` commands to run next.",
+    ]
+
+
+def run_demo(*, keep: bool, endpoint_url: str | None, json_out: bool) -> int:
     from ..runner import Runner
     from ..settings import load_settings
 
@@ -55,18 +81,17 @@ def run_demo(*, keep: bool, endpoint_url: str | None, json_out: bool, replay: Ca
         ]
         say(f"\nDemo data in s3://{DATA_BUCKET} (a HealthOmics run, an nf-prov RO-Crate run, a LIMS export).")
         say(f"Replaying {len(labelled)} demo events through the runner and the packager:\n")
-        bad = replay(runner, labelled, json_out, False)
+        bad = replay_events(runner, labelled, json_out, False)
         say("\nThe same events delivered again (idempotent: nothing new is written):\n")
-        bad += replay(runner, labelled, json_out, False)
-        say("\nLook inside a package:")
-        say(f"  .venv/bin/qps show s3://{DATA_BUCKET} omics-quilt/3395667 --endpoint-url {url}")
-        say(f"  .venv/bin/qps show s3://{PACKAGES_BUCKET} lims/batch-0301 --endpoint-url {url}")
+        bad += replay_events(runner, labelled, json_out, False)
+        qps = qps_command()
         if endpoint is not None and keep:
             _state_file().parent.mkdir(parents=True, exist_ok=True)
             pid = endpoint.process.pid if endpoint.process else None
             _state_file().write_text(json.dumps({"url": url, "pid": pid}))
             say(f"\nThe endpoint keeps running at {url} (pid {pid}); `kill {pid}` stops it.")
-            say(f"Explore it with: AWS_ENDPOINT_URL={url} .venv/bin/qps ...")
+        for line in closing_lines(url, endpoint is None or keep, qps):
+            say(line)
         return 1 if bad else 0
     finally:
         if endpoint is not None and not keep:
