@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +94,38 @@ def test_warm_lambda_picks_up_a_switch(store: SqliteSettingsStore, monkeypatch: 
     plan = lambda_handler.processor()._refresh()  # type: ignore[misc]
     (decided,) = plan.plan_value(ROCRATE_EVENT)
     assert decided.status == "planned"
+
+
+def test_qps_worker_picks_up_a_switch(store: SqliteSettingsStore, monkeypatch: Any, mock_aws: None) -> None:
+    """`qps worker`'s loop (Worker + BatchProcessor + LiveRunner, as the CLI wires them): a switch
+    stored while it runs applies to the next message within settings_refresh_seconds."""
+    import boto3
+
+    from qps_core.sqs_batch import BatchProcessor
+    from qps_core.worker import Worker
+
+    monkeypatch.setenv("QPS_SETTINGS_REFRESH_SECONDS", "5")
+    clock = Clock()
+    live = LiveRunner(clock=clock)
+    seen: list[Any] = []
+    processor = BatchProcessor(live.runner, refresh=live.current)
+    original = processor.process_events
+
+    def record(events: Any, message_id: Any = None) -> Any:
+        result = original(events, message_id)
+        seen.extend(result.outcomes)
+        return result
+
+    processor.process_events = record  # type: ignore[method-assign]
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="qps-live")["QueueUrl"]
+    worker = Worker(processor, url, wait_seconds=0)
+
+    store.update({"sources": {"rocrate": False}}, expected_version=0, actor="admin")
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(ROCRATE_EVENT))
+    worker.run(max_polls=1)
+    assert seen[-1].status == "failed"  # still on (not re-read yet): it tried to package (no such bucket)
+    clock.now += 6
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps(ROCRATE_EVENT))
+    worker.run(max_polls=1)
+    assert (seen[-1].status, seen[-1].reason) == ("ignored", "the RO-Crate source (adapter 'rocrate') is switched off")
