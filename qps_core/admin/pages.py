@@ -75,8 +75,14 @@ def field_error(message: str, fields: tuple[str, ...]) -> tuple[str | None, str]
 
 class Pages:
     def __init__(self) -> None:
-        self.env = _environment()
+        self._env: Any = None  # Jinja2 loads on the first page, not at cold start
         self.login_codes = sessions.LoginCodes()
+
+    @property
+    def env(self) -> Any:
+        if self._env is None:
+            self._env = _environment()
+        return self._env
 
     # -- plumbing -----------------------------------------------------------------------------
     def admin(self, request: Request) -> Admin:

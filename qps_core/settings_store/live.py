@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import describe_exception
 from ..settings import load_settings
 from . import SettingsStore, open_store
-from .effective import load_effective, overlay
+from .effective import overlay
 
 log = logging.getLogger("qps.settings")
 
@@ -45,9 +45,7 @@ class LiveRunner:
         self._clock = clock
         self.base = base
         self._lock = threading.Lock()
-        self.store = store or open_store(
-            base if base is not None else load_effective(config_file, **overrides).settings
-        )
+        self.store = store or open_store(base if base is not None else load_settings(config_file, **overrides))
         stored = self.store.read()
         self.version = stored.version
         if runner is not None and stored.version == 0:
