@@ -135,3 +135,14 @@ def test_serve_on_a_busy_port_is_one_line(tmp_path: Path) -> None:
         )
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.count("\n") == 1 and out.stderr.startswith(f"qps: error: cannot listen on 127.0.0.1:{port}")
+
+
+@pytest.mark.parametrize("module", ["qps_core.cli", "qps_core.lambda_handler", "qps_core.jobs.recorder"])
+def test_the_web_framework_loads_only_where_it_is_used(module: str) -> None:
+    code = (
+        f"import sys, {module}; "
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('fastapi', 'starlette', 'uvicorn', 'mangum')); "
+        "print(loaded); sys.exit(1 if loaded else 0)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr

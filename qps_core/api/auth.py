@@ -41,11 +41,6 @@ def mint_token() -> tuple[str, str]:
     return token, hash_token(token)
 
 
-def valid_token_hash(value: str) -> bool:
-    hexpart = value.removeprefix(HASH_PREFIX)
-    return value.startswith(HASH_PREFIX) and len(hexpart) == 64 and all(c in "0123456789abcdef" for c in hexpart)
-
-
 def tokens_configured(settings: Any) -> bool:
     return bool(settings.api_tokens or settings.admin_tokens)
 

@@ -24,9 +24,7 @@ from .schemas import (
     DryRun,
     EventJobs,
     JobOut,
-    PackageDescription,
     PlanResults,
-    UriRequest,
 )
 
 log = logging.getLogger("qps.api")
@@ -36,9 +34,13 @@ MAX_BODY_BYTES = 1024 * 1024
 
 async def json_body(request: Request) -> Any:
     """The body, parsed as strict JSON (docs/design.md §2); 400 otherwise."""
-    data = await request.body()
-    if len(data) > MAX_BODY_BYTES:
-        raise ApiProblem(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():  # stop reading at the limit: a huge body is never held whole
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ApiProblem(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    data = b"".join(chunks)
     if not data.strip():
         raise ApiProblem(400, "the body is empty; send a JSON object")
     try:
@@ -201,7 +203,3 @@ def events(
             stored, _ = accept(ctx, Job(id=new_job_id(), trigger=trigger, request=req.normalised()))
             jobs.append(stored)
     return EventJobs.model_validate({"jobs": [JobOut.of(j) for j in jobs], "ignored": ignored, "rejected": rejected})
-
-
-# Referenced from the OpenAPI request bodies above; registered so their schemas are published.
-BODY_MODELS = (PackageDescription, UriRequest)

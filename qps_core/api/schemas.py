@@ -8,8 +8,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..jobs.model import Job, JobResult, JobStatus, Problem, Trigger
 
-__all__ = ["Problem"]
-
 
 class PackageDescription(BaseModel):
     """A package request in the native format (docs/design.md §2)."""

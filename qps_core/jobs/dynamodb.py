@@ -25,6 +25,7 @@ from .store import (
     IdempotencyMismatch,
     JobPage,
     JobStoreError,
+    apply_changes,
     with_retries,
 )
 
@@ -84,11 +85,17 @@ class DynamoJobStore:
     ) -> None:
         self.table_name = table_name
         self.ttl_seconds = ttl_days * 86400
-        if client is None:
+        self.endpoint_url = endpoint_url
+        self._db = client
+
+    @property
+    def db(self) -> Any:
+        """The DynamoDB client, made on first use (boto3 loads only when a job is recorded)."""
+        if self._db is None:
             import boto3
 
-            client = boto3.client("dynamodb", endpoint_url=endpoint_url)
-        self.db = client
+            self._db = boto3.client("dynamodb", endpoint_url=self.endpoint_url)
+        return self._db
 
     def __repr__(self) -> str:
         return f"DynamoJobStore({self.table_name!r})"
@@ -201,8 +208,7 @@ class DynamoJobStore:
             current = self._job(item)
             if current.status not in allowed:
                 return None
-            plain = {k: v.model_dump(mode="json") if hasattr(v, "model_dump") else v for k, v in changes.items()}
-            updated = Job.model_validate({**current.as_document(), **plain})
+            updated = apply_changes(current, changes)
             version = int(item["version"]["N"])
             conditional_put = {
                 "TableName": self.table_name,

@@ -103,7 +103,7 @@ class LocalPool:
                 if job.run_after > now:
                     continue
                 claimed = self.store.transition(
-                    job.id, {"queued"}, status="running", started_at=now_iso(), attempts=job.attempts + 1
+                    job.id, {"queued"}, status="running", started_at=now_iso(), attempts=_one_more
                 )
                 if claimed is not None:
                     return claimed
@@ -131,3 +131,7 @@ class LocalPool:
             finally:
                 with self._lock:
                     self._running.pop(job.id, None)
+
+
+def _one_more(job: Job) -> int:
+    return job.attempts + 1

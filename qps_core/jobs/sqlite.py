@@ -19,6 +19,7 @@ from .store import (
     IdempotencyMismatch,
     JobPage,
     JobStoreError,
+    apply_changes,
     decode_cursor,
     encode_cursor,
     with_retries,
@@ -152,7 +153,7 @@ class SqliteJobStore:
                 current = self._get(db, job_id)
                 if current is None or current.status not in allowed:
                     return None
-                updated = Job.model_validate({**current.as_document(), **_plain(changes)})
+                updated = apply_changes(current, changes)
                 db.execute(
                     "UPDATE jobs SET status = ?, doc = ? WHERE id = ?",
                     (updated.status, json.dumps(updated.as_document()), job_id),
@@ -201,8 +202,3 @@ class SqliteJobStore:
 
     def ping(self) -> None:
         self._run("ping", lambda: self._db().execute("SELECT 1 FROM jobs LIMIT 1").fetchall())
-
-
-def _plain(changes: dict[str, Any]) -> dict[str, Any]:
-    """Pydantic models among the changes, as JSON-ready values."""
-    return {k: v.model_dump(mode="json") if hasattr(v, "model_dump") else v for k, v in changes.items()}

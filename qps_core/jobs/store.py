@@ -78,7 +78,9 @@ class JobStore(Protocol):
 
     def transition(self, job_id: str, expected: Iterable[str], **changes: Any) -> Job | None:
         """Apply `changes` only if the job's status is one of `expected`; the updated job, or None
-        when it does not exist or its status did not match (someone else moved it first)."""
+        when it does not exist or its status did not match (someone else moved it first). A change
+        may be a function of the current job (e.g. `attempts=lambda job: job.attempts + 1`),
+        evaluated atomically with the update."""
         ...
 
     def list(
@@ -105,6 +107,16 @@ class JobStore(Protocol):
 
 class BadCursor(JobStoreError):
     """A cursor that this store did not hand out."""
+
+
+def apply_changes(current: Job, changes: dict[str, Any]) -> Job:
+    """`current` with `changes` applied (callables get the current job; models become JSON)."""
+    plain: dict[str, Any] = {}
+    for name, value in changes.items():
+        if callable(value):
+            value = value(current)
+        plain[name] = value.model_dump(mode="json") if hasattr(value, "model_dump") else value
+    return Job.model_validate({**current.as_document(), **plain})
 
 
 def encode_cursor(created_at: str, job_id: str, oldest_first: bool) -> str:

@@ -293,3 +293,10 @@ def test_adapters_settings_and_health(api: Api) -> None:
     assert settings["allowed_registries"]["value"] == [] and "api_tokens" in settings
     health = api.client.get("/v1/health")
     assert health.status_code == 200 and health.json()["jobs"]["ok"] is True
+
+
+def test_a_body_over_the_limit_is_413_and_nothing_is_queued(api: Api) -> None:
+    huge = b'{"source_prefix": "s3://lab-data/x", "metadata": {"x": "' + b"a" * (1024 * 1024) + b'"}}'
+    response = api.client.post("/v1/packages", content=huge, headers={"content-type": "application/json"})
+    assert response.status_code == 413 and response.headers["content-type"] == "application/problem+json"
+    assert jobs_in(api) == []

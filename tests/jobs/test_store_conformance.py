@@ -172,3 +172,16 @@ def test_a_cursor_is_bound_to_its_direction(store: JobStore) -> None:
 
 def test_ping_answers(store: JobStore) -> None:
     store.ping()
+
+
+def test_a_change_computed_from_the_current_job_is_atomic(store: JobStore) -> None:
+    made, _ = store.create(job(1))
+    barrier = threading.Barrier(6)
+
+    def bump(_: int) -> None:
+        barrier.wait()
+        assert store.transition(made.id, {"queued"}, attempts=lambda current: current.attempts + 1) is not None
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(bump, range(6)))
+    assert store.get(made.id).attempts == 6  # type: ignore[union-attr]
