@@ -72,6 +72,12 @@ class Admin:
         self.live = LiveRunner(store=self.store, base=context.settings, runner=context.runner)
         self._rules = rules
         self._install(self.live.runner)
+        try:  # sessions signed with a key every instance sharing the store knows
+            from .session import use_shared_key
+
+            use_shared_key(self.store.session_secret())
+        except Exception as exc:
+            log.warning("admin sessions use a per-process key: %s", exc)
 
     # -- live settings ------------------------------------------------------------------------
     def _install(self, runner: Any) -> None:
@@ -186,7 +192,10 @@ class Admin:
             self.rules.apply(source_id, enabled)
         except RuleError as exc:
             previous = current.values.get("sources")
-            self.store.update({"sources": previous}, expected_version=stored.version, actor=f"{actor} (undo)")
+            try:
+                self.store.update({"sources": previous}, expected_version=stored.version, actor=f"{actor} (undo)")
+            except QPSError as undo:  # someone changed the settings meanwhile: the page shows the drift
+                log.warning("could not put the switch of %s back: %s", source_id, undo)
             self.refresh(force=True)
             word = "on" if enabled else "off"
             raise SwitchFailed(f"could not switch {source_info(source_id).label} {word}: {exc}") from None

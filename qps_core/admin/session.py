@@ -2,8 +2,9 @@
 
 The cookie holds no secret: the first 16 hex digits of the admin token's hash (so removing the
 token from `admin_tokens` ends its sessions), an expiry and the session's CSRF token, signed with
-HMAC-SHA256. The key is `QPS_SESSION_SECRET` when set (several processes, e.g. Lambda instances,
-then share sessions), else random per process (a restart logs everyone out).
+HMAC-SHA256. The key is `QPS_SESSION_SECRET` when set, else a random key kept in the settings store
+(created on first use: every process sharing the store, e.g. the API's Lambda instances, accepts
+the same cookies), else random per process.
 """
 
 from __future__ import annotations
@@ -22,11 +23,20 @@ COOKIE = "qps_admin"
 SESSION_SECONDS = 8 * 3600
 LOGIN_CODE_SECONDS = 600
 _PROCESS_KEY = secrets.token_bytes(32)
+_shared_key: bytes | None = None
+
+
+def use_shared_key(key: bytes) -> None:
+    """The settings store's session key (see the module doc)."""
+    global _shared_key
+    _shared_key = key
 
 
 def _key() -> bytes:
     secret = os.environ.get("QPS_SESSION_SECRET")
-    return hashlib.sha256(secret.encode()).digest() if secret else _PROCESS_KEY
+    if secret:
+        return hashlib.sha256(secret.encode()).digest()
+    return _shared_key or _PROCESS_KEY
 
 
 @dataclass(frozen=True)

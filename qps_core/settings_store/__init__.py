@@ -92,6 +92,11 @@ class SettingsStore(Protocol):
         """The most recent changes first."""
         ...
 
+    def session_secret(self) -> bytes:
+        """A random 32-byte key, created on first use and the same for every process that shares
+        the store (admin page sessions are signed with it). Never shown, never audited."""
+        ...
+
 
 def diff(current: dict[str, Any], changes: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, Any, Any]]]:
     """The new values and the (name, old, new) triples that actually change."""

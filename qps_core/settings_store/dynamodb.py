@@ -9,6 +9,7 @@ the audit items, so a refused write records nothing.
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 from ..errors import ConfigError, TransientError, one_line
@@ -43,7 +44,7 @@ class DynamoSettingsStore:
             return getattr(self.client, operation)(**params)
         except Exception as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-            if code == "TransactionCanceledException":
+            if code in ("TransactionCanceledException", "ConditionalCheckFailedException"):
                 raise
             message = f"settings table {self.table}: {operation} failed: {one_line(exc)}"
             if code in _TRANSIENT or not code:
@@ -111,6 +112,26 @@ class DynamoSettingsStore:
                 raise StaleVersion(expected_version, self.version()) from None
             raise TransientError(f"settings table {self.table}: the write was cancelled: {one_line(exc)}") from None
         return Stored(values, version, at, actor)
+
+    def session_secret(self) -> bytes:
+        key = {"pk": {"S": "secret"}, "sk": {"S": "session"}}
+        item = self._call("get_item", TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+        if item:
+            return bytes(item["secret"]["B"])
+        fresh = secrets.token_bytes(32)
+        try:  # the first process to get here creates it; every other one reads that one
+            self._call(
+                "put_item",
+                TableName=self.table,
+                Item={**key, "secret": {"B": fresh}},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+            return fresh
+        except Exception as exc:
+            if getattr(exc, "response", {}).get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+        item = self._call("get_item", TableName=self.table, Key=key, ConsistentRead=True)["Item"]
+        return bytes(item["secret"]["B"])
 
     def audit(self, limit: int = 100) -> list[AuditEntry]:
         items = self._call(

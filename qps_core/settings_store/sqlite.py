@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,10 @@ CREATE TABLE IF NOT EXISTS settings_document (
     vals TEXT NOT NULL,
     updated_at TEXT,
     updated_by TEXT
+);
+CREATE TABLE IF NOT EXISTS settings_secret (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    secret BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS settings_audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -100,6 +105,15 @@ class SqliteSettingsStore:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        finally:
+            conn.close()
+
+    def session_secret(self) -> bytes:
+        conn = self._connect(create=True)
+        assert conn is not None
+        try:
+            conn.execute("INSERT OR IGNORE INTO settings_secret (id, secret) VALUES (1, ?)", (secrets.token_bytes(32),))
+            return bytes(conn.execute("SELECT secret FROM settings_secret").fetchone()[0])
         finally:
             conn.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,28 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     request.getfixturevalue("mock_aws")
     client = boto3.client("dynamodb", region_name=REGION)
     create_table(client, "qps-settings")
-    yield DynamoSettingsStore("qps-settings", client=client)
+    yield DynamoSettingsStore("qps-settings", client=AtomicCalls(client))
+
+
+class AtomicCalls:
+    """A DynamoDB client whose calls run one at a time. DynamoDB applies each call (a conditional
+    put, a transaction) atomically; moto in process does not when threads race (its transactions
+    can interleave), so the concurrency tests give each call the atomicity AWS guarantees and test
+    QPS's own logic (read the version, write only if it is still that version)."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(**params: Any) -> Any:
+            with self._lock:
+                return method(**params)
+
+        return call
 
 
 class Recorder:

@@ -84,3 +84,10 @@ def test_concurrent_writers_of_one_version_exactly_one_wins(store: Any) -> None:
     assert len(won) == 1 and len(lost) == 5
     assert store.read().values == {"quiet_period_seconds": won[0] + 1}
     assert store.version() == 1 and len(store.audit()) == 1
+
+
+def test_session_secret_is_created_once_and_shared(store: Any) -> None:
+    first = store.session_secret()
+    assert isinstance(first, bytes) and len(first) == 32
+    assert store.session_secret() == first
+    assert store.read().values == {} and store.audit() == []  # not a setting, never audited
