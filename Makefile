@@ -4,26 +4,50 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ADAPTERS := omics rocrate uri edp
 PYPROJECTS := pyproject.toml $(foreach a,$(ADAPTERS),adapters/$(a)/pyproject.toml)
+EDITABLES := -e '.[test]' $(foreach a,$(ADAPTERS),-e adapters/$(a))
+# The exact versions the test suite last passed with (`make lock` refreshes them).
+CONSTRAINTS := constraints.txt
 STAMP := $(VENV)/.installed
+LINTED := qps_core adapters tests examples bench
+EXAMPLE := examples/qps-adapter-lims
+TYPED := qps_core tests $(foreach a,$(ADAPTERS),adapters/$(a)/qps_adapter_$(a) adapters/$(a)/tests) \
+	$(EXAMPLE)/qps_adapter_lims $(EXAMPLE)/tests
 
-.PHONY: install test lint typecheck pytest demo serve plan bench lambda clean
+.PHONY: install lock test test-fast lint typecheck pytest demo serve plan bench lambda clean
 
 install: $(STAMP)
 
-$(STAMP): $(PYPROJECTS)
+$(STAMP): $(PYPROJECTS) $(CONSTRAINTS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]' $(foreach a,$(ADAPTERS),-e adapters/$(a))
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) $(EDITABLES)
+	@touch $(STAMP)
+
+# The newest versions the pyprojects allow; constraints.txt is rewritten only if the whole suite passes with them.
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade --upgrade-strategy eager $(EDITABLES)
+	@touch $(STAMP)
+	{ echo '# Exact versions the test suite passed with; used by make install, refreshed by make lock.'; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -v -E '^(pip|setuptools|wheel)=='; } > $(CONSTRAINTS).new
+	$(MAKE) test
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
 	@touch $(STAMP)
 
 lint: install
-	$(BIN)/ruff check qps_core adapters tests examples bench
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 typecheck: install
-	$(BIN)/mypy qps_core $(foreach a,$(ADAPTERS),adapters/$(a)/qps_adapter_$(a))
+	$(BIN)/mypy $(TYPED)
 
 pytest: install
 	$(BIN)/pytest
+
+# Everything but the slow end-to-end tests and those that need the network.
+test-fast: install
+	$(BIN)/pytest -m "not slow and not network"
 
 test: lint typecheck pytest
 

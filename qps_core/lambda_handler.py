@@ -21,7 +21,7 @@ from typing import Any
 
 from . import envelopes
 from .errors import TransientError
-from .runner import RunOutcome
+from .outcomes import RunOutcome
 from .sqs_batch import BatchProcessor
 
 log = logging.getLogger("qps")

@@ -1,4 +1,6 @@
-"""The package request (docs/design.md §2): its fields, their rules, and the limits checked at plan time."""
+"""The package request (docs/design.md §2): its fields, their rules, and the limits checked at plan time.
+
+What the runner reports about requests (`Plan`, `RunOutcome`) lives in `outcomes.py`."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import json
 import logging
 from typing import Any
 
-from .runner import RunOutcome
+from .outcomes import RunOutcome
 from .settings import Settings
 
 SOURCE = "com.quiltdata.qps"

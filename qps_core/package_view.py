@@ -15,9 +15,9 @@ def describe_package(
 ) -> dict[str, Any]:
     bucket = normalise_registry(registry)
     check_package_name(name, "package name")
-    if endpoint_url:
-        from .local_endpoint import credentials_for
+    from .local_endpoint import credentials_for
 
+    if endpoint_url:
         os.environ["AWS_ENDPOINT_URL"] = endpoint_url
     credentials_for(os.environ.get("AWS_ENDPOINT_URL"))
     os.environ.setdefault("QUILT_DISABLE_USAGE_METRICS", "true")

@@ -1,4 +1,4 @@
-"""The shared packager: an S3 folder → a quilt3 package revision in a registry (DESIGN §5).
+"""The shared packager: an S3 folder → a quilt3 package revision in a registry (docs/design.md §5).
 
     packager = Packager(settings, endpoint_url=None)
     result = packager.package(request)      # PackageResult, or PermanentError / TransientError
@@ -283,7 +283,7 @@ class Packager:
             )
 
     def _folder_of_named_object(self, folder: s3paths.S3Folder) -> s3paths.S3Folder | None:
-        """DESIGN §2: a path that names an existing object means that object's folder."""
+        """docs/design.md §2: a path that names an existing object means that object's folder."""
         key = folder.prefix[:-1]
         if not key or s3paths.is_quilt_internal(key):
             return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
@@ -11,7 +12,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import IgnoredEvent, InvalidInput, describe_exception
+from .errors import IgnoredEvent, InvalidInput, describe_exception, one_line
 from .settings import Settings
 
 ENTRY_POINT_GROUP = "qps.adapters"
@@ -46,6 +47,11 @@ class AdapterInfo:
         }
 
 
+Describe = Callable[..., list[Any]]
+"""One adapter's `qps_describe_event` as pluggy calls hooks: keyword arguments in, the list of its
+non-None results out (`[]` when the adapter returned None)."""
+
+
 @dataclass
 class AdapterSet:
     """A plugin manager plus what was found, in the order adapters are consulted."""
@@ -54,13 +60,14 @@ class AdapterSet:
     manager: pluggy.PluginManager
     infos: dict[str, AdapterInfo] = field(default_factory=dict)
     switched_off: dict[str, Any] = field(default_factory=dict)  # id -> describe, for adapters switched off
+    _dispatch: list[tuple[str, Describe]] | None = field(default=None, init=False, repr=False)
 
     def switched_off_claimant(self, event: Any) -> str | None:
         """The switched-off adapter that would have claimed this event (so the event can be ignored
         with that reason rather than as nobody's), or None."""
         for adapter_id, describe in sorted(self.switched_off.items()):
             try:
-                if describe(event=event, settings=self.settings) is not None:
+                if describe(event=event, settings=self.settings):
                     return adapter_id
             except (IgnoredEvent, InvalidInput):
                 return adapter_id
@@ -72,52 +79,124 @@ class AdapterSet:
     def order(self) -> list[str]:
         """Enabled, loaded adapter ids in consultation order: the `adapter_order` setting first, then
         `tryfirst` adapters, normal ones and `trylast` ones, alphabetically by id within each."""
-        rank = {"first": 0, "normal": 1, "last": 2}
-        impls = self.manager.hook.qps_describe_event.get_hookimpls()
-        by_priority = sorted(
-            (rank["first" if i.tryfirst else "last" if i.trylast else "normal"], i.plugin_name) for i in impls
-        )
-        ids = [name for _, name in by_priority]
-        preferred = [i for i in self.settings.adapter_order if i in ids]
-        return preferred + [i for i in ids if i not in preferred]
+        return [adapter_id for adapter_id, _ in self.implementations()]
 
-    def implementations(self) -> list[tuple[str, Any]]:
-        """(adapter id, describe function) pairs in consultation order."""
-        by_name = {impl.plugin_name: impl.function for impl in self.manager.hook.qps_describe_event.get_hookimpls()}
-        return [(name, by_name[name]) for name in self.order]
+    def implementations(self) -> list[tuple[str, Describe]]:
+        """(adapter id, describe caller) pairs in consultation order, worked out once after loading
+        (again only if an adapter is registered later), never per event.
+
+        Each caller calls that adapter's implementation as pluggy does, so it may take any subset of
+        the spec's arguments (`def qps_describe_event(event):`), in any order.
+        """
+        if self._dispatch is None:
+            rank = {"first": 0, "normal": 1, "last": 2}
+            impls = self.manager.hook.qps_describe_event.get_hookimpls()
+            ids = [name for _, name in sorted((rank[_impl_priority(i)], i.plugin_name) for i in impls)]
+            preferred = [i for i in self.settings.adapter_order if i in ids]
+            ordered = preferred + [i for i in ids if i not in preferred]
+            by_name = {impl.plugin_name: impl for impl in impls}
+            self._dispatch = [(name, _call_as_pluggy_does(by_name[name])) for name in ordered]
+        return self._dispatch
+
+    def _hook_of(self, adapter_id: str, hook_name: str) -> Describe:
+        """pluggy's hook caller for `hook_name` that calls only this adapter's implementation."""
+        others = [plugin for name, plugin in self.manager.list_name_plugin() if name != adapter_id]
+        return self.manager.subset_hook_caller(hook_name, others)
 
     def errors(self) -> list[str]:
         return [f"adapter {i.id!r}: {i.error}" for i in self.infos.values() if i.error and i.enabled]
 
     def register(self, plugin: object, adapter_id: str, *, description: str = "", distribution: str = "") -> None:
-        """Register an adapter object directly (tests, embedding); it is started like any other."""
+        """Register an adapter object directly (tests, embedding); it is checked and started like any
+        other. A plugin pluggy refuses (an argument the spec lacks) or one that defines an unknown
+        `qps_*` hook raises `pluggy.PluginValidationError` with one line naming the problem."""
         enabled = self.settings.adapter_enabled(adapter_id)
         info = AdapterInfo(adapter_id, distribution or "(registered)", "", description, enabled)
         self.infos[adapter_id] = info
         if enabled:
             self._register(plugin, info)
         elif self.settings.switched_off(adapter_id) and hasattr(plugin, "qps_describe_event"):
-            self.switched_off[adapter_id] = plugin.qps_describe_event
+            self.switched_off[adapter_id] = _switched_off_caller(plugin.qps_describe_event)
 
     def _register(self, plugin: object, info: AdapterInfo) -> None:
+        self._dispatch = None
         self.manager.register(plugin, name=info.id)
+        try:
+            _check_hook_names(self.manager, plugin)
+        except pluggy.PluginValidationError:
+            self.manager.unregister(name=info.id)
+            raise
         info.priority = _priority(self.manager, info.id)
         try:
-            startup = getattr(plugin, "qps_startup", None)
-            if startup is not None:
-                startup(settings=self.settings)
+            self._hook_of(info.id, "qps_startup")(settings=self.settings)
         except Exception as exc:  # an adapter's failure never takes the others down
             self.manager.unregister(name=info.id)
+            self._dispatch = None
             info.error = describe_exception(exc)
             log.warning("adapter %r disabled: %s", info.id, info.error)
             return
         info.loaded = True
 
 
+HOOK_NAMES = tuple(sorted(name for name in vars(hookspecs) if name.startswith("qps_")))
+
+
+def _check_hook_names(manager: pluggy.PluginManager, plugin: object) -> None:
+    """Refuse what would load as a healthy adapter and never run: a `qps_*` function the spec does not
+    know (a misspelled hook, marked or not) or a hook function not marked `@hookimpl`. Like
+    `PluginManager.check_pending()`, for one plugin, with one line naming the function."""
+    hooks = ", ".join(HOOK_NAMES)
+    for caller in manager.get_hookcallers(plugin) or []:
+        if not caller.has_spec():
+            raise pluggy.PluginValidationError(plugin, f"unknown hook {caller.name!r} (QPS hooks: {hooks})")
+        for impl in caller.get_hookimpls():
+            if impl.plugin is plugin and (impl.wrapper or impl.hookwrapper):
+                raise pluggy.PluginValidationError(
+                    plugin, f"{caller.name!r} is a hook wrapper; QPS calls each adapter alone"
+                )
+    for name in dir(plugin):
+        if not name.startswith("qps_") or not callable(getattr(plugin, name, None)):
+            continue
+        if name not in HOOK_NAMES:
+            raise pluggy.PluginValidationError(plugin, f"unknown hook {name!r} (QPS hooks: {hooks})")
+        if manager.parse_hookimpl_opts(plugin, name) is None:
+            raise pluggy.PluginValidationError(plugin, f"{name!r} is not marked with @hookimpl, so it would never run")
+
+
+def _call_as_pluggy_does(impl: pluggy.HookImpl) -> Describe:
+    """Call one implementation as pluggy's `_multicall` does: the spec's keyword arguments in, passed
+    positionally by the names the implementation declares (`HookImpl.argnames`, any subset of the
+    spec's); its result out as pluggy's list of non-None results."""
+    function, argnames = impl.function, impl.argnames
+
+    def call(**kwargs: Any) -> list[Any]:
+        result = function(*[kwargs[name] for name in argnames])
+        return [] if result is None else [result]
+
+    return call
+
+
+def _switched_off_caller(function: Callable[..., Any]) -> Describe:
+    """A switched-off adapter's `qps_describe_event` (not registered), called like the others."""
+    import inspect
+
+    names = [n for n in inspect.signature(function).parameters if n in ("event", "settings")]
+
+    def call(**kwargs: Any) -> list[Any]:
+        result = function(**{name: kwargs[name] for name in names})
+        return [] if result is None else [result]
+
+    return call
+
+
+def _impl_priority(impl: pluggy.HookImpl) -> str:
+    return "first" if impl.tryfirst else "last" if impl.trylast else "normal"
+
+
 def _priority(manager: pluggy.PluginManager, name: str) -> str:
     for impl in manager.hook.qps_describe_event.get_hookimpls():
         if impl.plugin_name == name:
-            return "first" if impl.tryfirst else "last" if impl.trylast else "normal"
+            return _impl_priority(impl)
     return "none"
 
 
@@ -133,15 +212,20 @@ def _describe(module: ModuleType | None, ep: EntryPoint) -> str:
     return (ep.dist.metadata["Summary"] or "") if ep.dist else ""
 
 
+def new_adapter_set(settings: Settings) -> AdapterSet:
+    """An adapter set with the QPS hook specification and no adapter yet (see `AdapterSet.register`)."""
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    return AdapterSet(settings, manager)
+
+
 def load_adapters(settings: Settings, *, load_disabled: bool = False) -> AdapterSet:
     """Discover every adapter; load and start the enabled ones (all of them with `load_disabled`).
 
     A duplicate id, an import error or a failing `qps_startup` marks that adapter with a one-line
     error and leaves the others working.
     """
-    manager = pluggy.PluginManager(hookspecs.PROJECT)
-    manager.add_hookspecs(hookspecs)
-    adapters = AdapterSet(settings, manager)
+    adapters = new_adapter_set(settings)
     chosen: list[EntryPoint] = []
     for ep in _entry_points():
         dist = ep.dist.name if ep.dist else "(unknown)"
@@ -176,7 +260,8 @@ def load_adapters(settings: Settings, *, load_disabled: bool = False) -> Adapter
         else:
             info.loaded = True
             if switched_off and hasattr(module, "qps_describe_event"):
-                adapters.switched_off[ep.name] = module.qps_describe_event
+                adapters.switched_off[ep.name] = _switched_off_caller(module.qps_describe_event)
+    adapters.implementations()  # the consultation order, worked out once, here
     return adapters
 
 
@@ -184,5 +269,6 @@ def _register_checked(adapters: AdapterSet, module: ModuleType, info: AdapterInf
     try:
         adapters._register(module, info)
     except (ValueError, pluggy.PluginValidationError) as exc:
-        info.error = f"is not a valid adapter: {describe_exception(exc)}"
+        reason = one_line(exc) if isinstance(exc, pluggy.PluginValidationError) else describe_exception(exc)
+        info.error = f"is not a valid adapter: {reason}"
         log.warning("adapter %r %s", info.id, info.error)

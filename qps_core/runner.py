@@ -12,49 +12,47 @@ prefix are never offered to adapters.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from . import envelopes
 from .errors import IgnoredEvent, InvalidInput, QPSError, describe_exception
 from .events import Event
 from .models import PackageRequest
+from .outcomes import Plan, RunOutcome
 from .plugins import AdapterSet, load_adapters
 from .s3paths import is_quilt_internal
 from .settings import Settings, default_settings
 
 log = logging.getLogger("qps.runner")
-PlanStatus = Literal["planned", "ignored", "rejected"]
 
 
-@dataclass
-class Plan:
-    """What the adapters decided about one event."""
+class PackagedResult(Protocol):
+    """What a packager reports about one request it built or found unchanged."""
 
-    event: Event
-    status: PlanStatus
-    adapter: str | None = None
-    requests: list[PackageRequest] = field(default_factory=list)
-    reason: str | None = None  # when ignored
-    error: str | None = None  # when rejected
-    also_claimed_by: list[str] = field(default_factory=list)
-    adapter_errors: list[str] = field(default_factory=list)
+    @property
+    def status(self) -> Literal["created", "unchanged"]: ...
+    @property
+    def top_hash(self) -> str: ...
+    @property
+    def files(self) -> int: ...
+    @property
+    def bytes(self) -> int: ...
+    @property
+    def package_name(self) -> str: ...
+    @property
+    def source_prefix(self) -> str: ...
 
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "status": self.status,
-            "adapter": self.adapter,
-            "packages": [r.normalised() for r in self.requests],
-        }
-        if self.status == "ignored":
-            out["reason"] = self.reason
-        if self.status == "rejected":
-            out["error"] = self.error
-        if self.also_claimed_by:
-            out["also_claimed_by"] = self.also_claimed_by
-        if self.adapter_errors:
-            out["adapter_errors"] = self.adapter_errors
-        return out
+
+class Packager(Protocol):
+    """Builds the package a request describes (`qps_core.packager.Packager`, or a test double)."""
+
+    def package(self, request: PackageRequest) -> PackagedResult: ...
+
+
+class Notifier(Protocol):
+    """Publishes a completion notice per outcome (`qps_core.notices.Notifier`, or a test double)."""
+
+    def publish(self, outcome: RunOutcome) -> None: ...
 
 
 def default_message(request: PackageRequest) -> str:
@@ -70,8 +68,8 @@ class Runner:
         self,
         settings: Settings | None = None,
         adapters: AdapterSet | None = None,
-        packager: Any = None,
-        notifier: Any = None,
+        packager: Packager | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self.settings = settings or default_settings()
         self.adapters = adapters or load_adapters(self.settings)
@@ -79,21 +77,21 @@ class Runner:
         self._notifier = notifier
 
     @property
-    def packager(self) -> Any:
+    def packager(self) -> Packager:
         """The shared packager, created on first use (quilt3 and boto3 load only then)."""
         if self._packager is None:
-            from .packager import Packager
+            from .packager import Packager as S3Packager
 
-            self._packager = Packager(self.settings)
+            self._packager = S3Packager(self.settings)
         return self._packager
 
     @property
-    def notifier(self) -> Any:
+    def notifier(self) -> Notifier:
         """Completion notices (a no-op unless a bus or topic is set)."""
         if self._notifier is None:
-            from .notices import Notifier
+            from .notices import Notifier as BusNotifier
 
-            self._notifier = Notifier(self.settings)
+            self._notifier = BusNotifier(self.settings)
         return self._notifier
 
     # -- planning ---------------------------------------------------------------------------
@@ -117,10 +115,10 @@ class Runner:
         errors: list[str] = []
         for adapter_id, describe in self.adapters.implementations():
             try:
-                result = describe(event=event, settings=self.settings)
-                if result is None:
+                results = describe(event=event, settings=self.settings)  # [] when the adapter returned None
+                if not results:
                     continue
-                requests = [_with_message(adapter_id, r) for r in result]
+                requests = [_with_message(adapter_id, r) for r in results[0]]
             except IgnoredEvent as exc:
                 outcome = Plan(event, "ignored", adapter=adapter_id, reason=str(exc))
             except InvalidInput as exc:
@@ -179,49 +177,17 @@ def _adapter_failure(adapter_id: str, exc: Exception) -> str:
     return f"adapter {adapter_id!r} failed: {describe_exception(exc)}"
 
 
-RunStatus = Literal["created", "unchanged", "planned", "ignored", "rejected", "failed"]
+def execute_plan(plan: Plan, packager: Packager | None, *, dry_run: bool = False) -> list[RunOutcome]:
+    """Package every request of a plan; one outcome per request (or one for an ignored/rejected event).
 
-
-@dataclass
-class RunOutcome:
-    """What happened to one package request (or to an event that produced none)."""
-
-    status: RunStatus
-    adapter: str | None = None
-    request: PackageRequest | None = None
-    top_hash: str | None = None
-    files: int | None = None
-    bytes: int | None = None
-    error: str | None = None
-    reason: str | None = None
-    retryable: bool = False
-    retry_after: int | None = None  # seconds, when the source folder is not ready yet
-
-    def as_dict(self) -> dict[str, Any]:
-        req = self.request
-        return {
-            "status": self.status,
-            "adapter": self.adapter,
-            "registry": req.registry if req else None,
-            "package_name": req.package_name if req else None,
-            "source_prefix": req.source_prefix if req else None,
-            "top_hash": self.top_hash,
-            "files": self.files,
-            "bytes": self.bytes,
-            "error": self.error or self.reason,
-            **({"retryable": True} if self.retryable else {}),
-        }
-
-
-def execute_plan(plan: Plan, packager: Any, *, dry_run: bool = False) -> list[RunOutcome]:
-    """Package every request of a plan; one outcome per request (or one for an ignored/rejected event)."""
+    Without a packager (or with `dry_run`) every request is reported as planned."""
     if plan.status == "ignored":
         return [RunOutcome("ignored", plan.adapter, reason=plan.reason)]
     if plan.status == "rejected":
         return [RunOutcome("rejected", plan.adapter, error=plan.error)]
     outcomes: list[RunOutcome] = []
     for request in plan.requests:
-        if dry_run:
+        if dry_run or packager is None:
             outcomes.append(RunOutcome("planned", plan.adapter, request))
             continue
         try:

@@ -146,7 +146,7 @@ def check_package_name(name: object, field: str = "package_name") -> str:
 
 
 def derive_package_name(folder: S3Folder, default_prefix: str = "package", default_suffix: str = "root") -> str:
-    """Last two path components, each character outside [\\w-] replaced by '-' (DESIGN §4)."""
+    """Last two path components, each character outside [\\w-] replaced by '-' (docs/design.md §4)."""
     parts = [_NOT_NAME_CHAR_RE.sub("-", p) for p in folder.parts()[-2:]]
     if len(parts) == 2:
         return f"{parts[0]}/{parts[1]}"

@@ -20,7 +20,8 @@ from typing import Any, Literal
 from . import envelopes, jsonstrict
 from .errors import InvalidInput, clip, one_line
 from .events import Event
-from .runner import Plan, Runner, RunOutcome
+from .outcomes import Plan, RunOutcome
+from .runner import Runner
 
 log = logging.getLogger("qps.sqs")
 Decision = Literal["done", "dead-lettered", "retry"]

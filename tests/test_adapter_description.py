@@ -1,4 +1,4 @@
-"""description adapter: native package-request bodies and package-objects-ready details (DESIGN §2, §4)."""
+"""description adapter: native package-request bodies and package-objects-ready details (docs/design.md §2, §4)."""
 
 from __future__ import annotations
 

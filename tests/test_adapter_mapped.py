@@ -1,4 +1,4 @@
-"""mapped adapter: user rules (JMESPath) that match events and build package requests (DESIGN §3)."""
+"""mapped adapter: user rules (JMESPath) that match events and build package requests (docs/design.md §3)."""
 
 from __future__ import annotations
 

@@ -159,12 +159,12 @@ def runs(tmp_path_factory):
     empty_batch = write(root / "empty" / "empty.json", [])
 
     r = Runs(root)
-    r.paths = {
+    r.paths = {  # type: ignore[attr-defined]
         "events": events,
         "good": good,
         "omics": omics,
         "broken": broken,
-        "first": first,  # type: ignore[attr-defined]
+        "first": first,
         "second": second,
         "missing": root / "no-such-events",
     }

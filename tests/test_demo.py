@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
+
+@pytest.mark.slow  # end to end: the whole demo, twice, on its own endpoint
 def test_demo_creates_three_packages_then_finds_them_unchanged(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QPS_", "AWS_"))}
     env.update(
@@ -44,6 +47,7 @@ def test_demo_without_keep_ends_by_telling_how_to_keep_the_endpoint_not_with_a_d
     assert not any("127.0.0.1:5999" in line for line in lines)
 
 
+@pytest.mark.slow  # end to end: the demo with --keep, then qps show against its endpoint
 def test_demo_keep_ends_with_show_commands_that_work_after_it_exits(tmp_path: Path) -> None:
     import shlex
     import signal

@@ -88,6 +88,7 @@ def _condition_parameters(template: dict[str, Any], condition: str) -> set[str]:
     return _refs(template["Conditions"][condition])
 
 
+@pytest.mark.slow
 def test_cfn_lint_passes() -> None:
     cfn_lint = Path(sys.executable).parent / "cfn-lint"
     if not cfn_lint.exists():
@@ -264,6 +265,7 @@ def _s3_created(bucket: str, key: str) -> dict[str, str]:
     return _event("aws.s3", "Object Created", {"bucket": {"name": bucket}, "object": {"key": key}})
 
 
+@pytest.mark.slow  # end to end: deploys the stack on moto
 def test_deploys_on_moto_and_routes_only_this_stacks_events(monkeypatch: pytest.MonkeyPatch) -> None:
     boto3 = pytest.importorskip("boto3")
     moto = pytest.importorskip("moto")
@@ -375,6 +377,7 @@ def test_deploys_on_moto_and_routes_only_this_stacks_events(monkeypatch: pytest.
         assert got == expected
 
 
+@pytest.mark.slow
 def test_toggles_off_create_disabled_omics_and_rocrate_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     boto3 = pytest.importorskip("boto3")
     moto = pytest.importorskip("moto")

@@ -1,4 +1,4 @@
-"""Envelope unwrapping (qps_core.envelopes, DESIGN §3): every AWS transport shape → events."""
+"""Envelope unwrapping (qps_core.envelopes, docs/design.md §3): every AWS transport shape → events."""
 
 from __future__ import annotations
 

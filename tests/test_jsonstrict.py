@@ -1,12 +1,13 @@
-"""Strict JSON parsing (qps_core.jsonstrict): every rule of DESIGN §2's "Strict JSON" sentence."""
+"""Strict JSON parsing (qps_core.jsonstrict): every rule of docs/design.md §2's "Strict JSON" sentence."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 
-from qps_core import jsonstrict
+from qps_core import envelopes
 from qps_core.errors import InvalidInput
 from qps_core.jsonstrict import MAX_DEPTH, check_value, dumps_compact, loads
 
@@ -305,7 +306,7 @@ def test_dumps_compact_refuses_nan():
 
 
 def test_every_error_type_is_invalid_input_and_one_line():
-    samples = [
+    samples: list[str | bytes] = [
         b"\xff",
         "NaN",
         '{"a":1,"a":2}',
@@ -319,5 +320,12 @@ def test_every_error_type_is_invalid_input_and_one_line():
         rejected(data)
 
 
-def test_module_default_depth_is_documented_bound():
-    assert jsonstrict.MAX_DEPTH == MAX_DEPTH > 1
+def test_every_default_depth_bound_is_the_module_bound():
+    # loads, check_value and envelope unwrapping share one default bound (it once compared MAX_DEPTH with itself)
+    too_deep = nested_lists(MAX_DEPTH + 1)
+    assert MAX_DEPTH > 1
+    assert str(MAX_DEPTH) in rejected(too_deep)
+    with pytest.raises(InvalidInput, match=str(MAX_DEPTH)):
+        check_value(json.loads(too_deep))
+    [event] = envelopes.unwrap_bytes(too_deep)
+    assert event.kind == "broken" and str(MAX_DEPTH) in (event.note or "")

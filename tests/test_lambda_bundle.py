@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import zipfile
@@ -13,23 +12,19 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import stop_if_offline
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "deploy" / "build_lambda.sh"
 FIRST_PARTY_ADAPTERS = {"omics", "rocrate", "uri", "edp", "description", "mapped"}
 DISTRIBUTIONS = {"qps_core", "qps_adapter_omics", "qps_adapter_rocrate", "qps_adapter_uri", "qps_adapter_edp"}
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
-# pip's words when it cannot reach a package index at all (as opposed to a real resolution failure)
-OFFLINE = re.compile(
-    r"Failed to establish a new connection|Temporary failure in name resolution|Name or service not known"
-    r"|Network is unreachable|Max retries exceeded|ProxyError|Could not fetch URL|Connection refused",
-)
-
-# Runs with `python -I -S`: no site-packages, no PYTHON* variables, no current directory on sys.path.
+# Runs as Lambda runs it: `python -S -s` (no site-packages) with PYTHONPATH = the bundle and nothing else,
+# from an empty directory.
 PROBE = r"""
 import json, os, sys, sysconfig
 
 bundle = sys.argv[1]
-sys.path.insert(0, bundle)
 leaks = [p for p in sys.path if "site-packages" in p or "dist-packages" in p]
 assert not leaks, f"sys.path is not bundle + stdlib: {leaks}"
 
@@ -54,6 +49,17 @@ print(json.dumps({
 """
 
 
+def test_unreachable_index_skips_saying_so_but_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    output = "WARNING: Retrying ... Failed to establish a new connection: [Errno 101] Network is unreachable"
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="needs the network"):
+        stop_if_offline(output, "building the Lambda bundle")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="needs the network"):
+        stop_if_offline(output, "building the Lambda bundle")
+    stop_if_offline("ERROR: No matching distribution found for qps-core", "building it")  # a real failure
+
+
 @pytest.fixture(scope="module")
 def bundle_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("lambda") / "qps-lambda.zip"
@@ -61,8 +67,7 @@ def bundle_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = subprocess.run(["bash", str(SCRIPT), str(out)], capture_output=True, text=True, env=env, timeout=900)
     if result.returncode != 0:
         output = result.stdout + result.stderr
-        if OFFLINE.search(output):
-            pytest.skip(f"pip cannot reach a package index to build the Lambda bundle: {OFFLINE.search(output)[0]}")
+        stop_if_offline(output, "building the Lambda bundle")
         pytest.fail(f"{SCRIPT.name} failed ({result.returncode}):\n{output[-6000:]}")
     assert out.is_file()
     assert "MiB unzipped" in result.stdout, "the build script prints the bundle's size"
@@ -77,6 +82,8 @@ def bundle_dir(bundle_zip: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     return target
 
 
+@pytest.mark.network
+@pytest.mark.slow
 def test_bundle_fits_lambda_and_keeps_entry_points(bundle_zip: Path) -> None:
     with zipfile.ZipFile(bundle_zip) as zf:
         infos = zf.infolist()
@@ -96,6 +103,8 @@ def test_bundle_fits_lambda_and_keeps_entry_points(bundle_zip: Path) -> None:
         assert needed in names, needed
 
 
+@pytest.mark.network
+@pytest.mark.slow
 @pytest.mark.skipif(
     not (
         sys.platform == "linux"
@@ -121,9 +130,10 @@ def test_adapters_load_from_the_bundle_alone(bundle_dir: Path, tmp_path: Path) -
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "LAMBDA_TASK_ROOT": str(bundle_dir),
+        "PYTHONPATH": str(bundle_dir),
     }
     result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", PROBE, str(bundle_dir)],
+        [sys.executable, "-S", "-s", "-c", PROBE, str(bundle_dir)],
         capture_output=True,
         text=True,
         env=env,

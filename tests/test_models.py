@@ -1,4 +1,4 @@
-"""The package request (DESIGN §2 and §4), point by point."""
+"""The package request (docs/design.md §2 and §4), point by point."""
 
 from __future__ import annotations
 
@@ -311,6 +311,7 @@ def test_workflow_empty_string_means_explicitly_none():
 
 
 def test_non_object_body_rejected():
+    body: object
     for body in (None, [], "s3://bkt/a/", 5):
         rejection(body, None)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib.metadata import EntryPoint
 from typing import Any
 
@@ -15,8 +15,9 @@ from qps_core.errors import ConfigError, IgnoredEvent, RejectedEvent
 from qps_core.events import Event
 from qps_core.hookspecs import hookimpl
 from qps_core.models import PackageRequest
+from qps_core.outcomes import Plan
 from qps_core.plugins import ENTRY_POINT_GROUP, AdapterSet, load_adapters
-from qps_core.runner import Plan, Runner
+from qps_core.runner import Runner
 from qps_core.settings import Settings, load_settings
 
 FIRST_PARTY = {"omics", "rocrate", "uri", "edp", "description", "mapped"}
@@ -58,13 +59,13 @@ def fake_module(
             calls.append(adapter_id)
         return describe(event, settings) if describe else None
 
-    module.qps_describe_event = hookimpl(tryfirst=tryfirst, trylast=trylast)(qps_describe_event)
+    module.__dict__["qps_describe_event"] = hookimpl(tryfirst=tryfirst, trylast=trylast)(qps_describe_event)
     if startup is not None:
 
         def qps_startup(settings: Settings) -> None:
             startup(settings)
 
-        module.qps_startup = hookimpl(qps_startup)
+        module.__dict__["qps_startup"] = hookimpl(qps_startup)
     return module
 
 
@@ -102,7 +103,7 @@ class StartupFails(FakeAdapter):
         raise ConfigError("rules file\nrules.yaml is broken")
 
 
-def install(monkeypatch, modules: dict[str, types.ModuleType], extra: list[EntryPoint] = ()) -> None:
+def install(monkeypatch, modules: dict[str, types.ModuleType], extra: Sequence[EntryPoint] = ()) -> None:
     """Make `modules` the only installed adapters (through the real `_entry_points` sorting)."""
     eps = list(extra)
     for adapter_id, module in modules.items():
@@ -376,7 +377,7 @@ def test_entry_point_with_invalid_hook_is_reported(monkeypatch):
     def qps_describe_event(evt, cfg):  # wrong argument names
         return None
 
-    module.qps_describe_event = qps_describe_event
+    module.__dict__["qps_describe_event"] = qps_describe_event
     install(monkeypatch, {"invalid": module, "good": fake_module("good", plans_folder())})
     adapters = load_adapters(Settings())
     assert "not a valid adapter" in adapters.infos["invalid"].error

@@ -30,6 +30,8 @@ import pytest
 
 from qps_core.local_endpoint import LocalEndpoint, is_alive
 
+pytestmark = pytest.mark.slow  # end to end: seeds a moto server and replays every fixture twice
+
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "tests" / "fixtures" / "events"
 QPS = Path(sys.executable).parent / "qps"
@@ -40,7 +42,7 @@ EVENTS_ARG = "tests/fixtures/events"
 # and the fixtures give no two folders the same derived name.
 EXPECTED_REVISED: dict[tuple[str, str], str] = {}
 
-# DESIGN §2: the path names a file, so its folder is packaged, under the folder's derived name.
+# docs/design.md §2: the path names a file, so its folder is packaged, under the folder's derived name.
 NAMED_FILE_EVENT = "tests/fixtures/events/ebc-package-object-request-uri.json"
 
 

@@ -10,6 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import stop_if_offline
+
+# A fresh virtual environment and a pip install from the package index: slow, and needs the network.
+pytestmark = [pytest.mark.slow, pytest.mark.network]
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "qps-adapter-lims"
 
@@ -24,6 +29,8 @@ def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("venv")
     venv.EnvBuilder(with_pip=True).create(home)
     pip = run([home / "bin" / "python", "-m", "pip", "install", "--quiet", ROOT, EXAMPLE, "pytest"])
+    if pip.returncode != 0:
+        stop_if_offline(pip.stdout + pip.stderr, "installing the example adapter into a fresh venv")
     assert pip.returncode == 0, pip.stderr[-2000:]
     return home
 
@@ -47,7 +54,7 @@ def test_qps_plan_dispatches_to_the_pip_installed_adapter(fresh_venv: Path) -> N
 
 
 def test_disabling_the_third_party_adapter_by_id(fresh_venv: Path) -> None:
-    env_cmd = [
+    env_cmd: list[str | Path] = [
         "env",
         "QPS_DISABLE_ADAPTERS=lims",
         fresh_venv / "bin" / "qps",

@@ -1,4 +1,4 @@
-"""Shared constants of the admin tests (conftest puts this folder on sys.path)."""
+"""Shared constants of the admin tests (imported as tests.admin.adminhelpers)."""
 
 ADMIN_TOKEN = "qps_admin-test-token"
 API_TOKEN = "qps_api-test-token"

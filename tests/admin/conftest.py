@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,9 +13,7 @@ import pytest
 
 from qps_core.settings_store.dynamodb import DynamoSettingsStore, create_table
 from qps_core.settings_store.sqlite import SqliteSettingsStore
-
-sys.path.insert(0, str(Path(__file__).parent))
-from adminhelpers import ADMIN_TOKEN, API_TOKEN
+from tests.admin.adminhelpers import ADMIN_TOKEN, API_TOKEN
 
 REGION = "us-east-1"
 

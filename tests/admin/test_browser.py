@@ -20,7 +20,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -41,18 +41,17 @@ CHROMIUM_ARGS = [
 pytestmark = pytest.mark.slow
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     if os.environ.get("CI"):
         pytest.fail(f"browser tests must run in CI: {reason}")
     pytest.skip(reason)
 
 
 def chromium_path() -> str:
-    for candidate in (os.environ.get("QPS_CHROMIUM"), *CHROMIUM_CANDIDATES, shutil.which("chromium")):
+    for candidate in (os.environ.get("CHROMIUM_PATH"), *CHROMIUM_CANDIDATES, shutil.which("chromium")):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
-    _unavailable("no Chromium found (apt-get install -y chromium, or set QPS_CHROMIUM)")
-    raise AssertionError("unreachable")
+    _unavailable("no Chromium found (apt-get install -y chromium, or set CHROMIUM_PATH)")
 
 
 @dataclass

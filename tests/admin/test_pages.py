@@ -6,10 +6,10 @@ import re
 from typing import Any
 
 import pytest
-from adminhelpers import ADMIN_TOKEN, API_TOKEN, ROCRATE_EVENT
 from fastapi.testclient import TestClient
 
 from qps_core.admin import session as sessions
+from tests.admin.adminhelpers import ADMIN_TOKEN, API_TOKEN, ROCRATE_EVENT
 
 
 def csrf_of(html: str) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from adminhelpers import ADMIN, ADMIN_TOKEN, API_TOKEN, ROCRATE_EVENT
 from fastapi.testclient import TestClient
+
+from tests.admin.adminhelpers import ADMIN, ADMIN_TOKEN, API_TOKEN, ROCRATE_EVENT
 
 
 @pytest.fixture

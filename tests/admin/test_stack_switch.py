@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -20,11 +19,9 @@ from fastapi.testclient import TestClient
 
 import tests.moto_function_url  # noqa: F401  (AWS::Lambda::Url on moto's CloudFormation)
 from qps_core import lambda_handler
+from tests.packager.pkghelpers import make_bucket, put
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "packager"))
-from pkghelpers import make_bucket, put  # noqa: E402
-
 TEMPLATE = ROOT / "deploy" / "template.yaml"
 REGION = "us-east-1"
 BUCKET = "omics-output"

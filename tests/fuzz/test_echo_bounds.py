@@ -16,7 +16,8 @@ from qps_core.adapter_api import request_from_body
 from qps_core.envelopes import unwrap, unwrap_bytes
 from qps_core.errors import InvalidInput
 from qps_core.models import REQUEST_FIELDS, PackageRequest
-from qps_core.runner import Plan, Runner
+from qps_core.outcomes import Plan
+from qps_core.runner import Runner
 from qps_core.settings import Settings
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -97,7 +98,7 @@ def test_every_request_field_with_hostile_values_gets_a_bounded_rejection(runner
 
 def test_hostile_bytes_get_bounded_notes() -> None:
     key = "k" * 100_000
-    inputs = [
+    inputs: list[str | bytes] = [
         '{"' + key + '": 1, "' + key + '": 2}',
         "[" * 100_000,
         '{"a": ' + "9" * 100_000 + "}",

@@ -30,7 +30,8 @@ from qps_core import jsonstrict, lambda_handler
 from qps_core.adapter_api import request_from_body
 from qps_core.errors import InvalidInput, NotReadyError, PermanentError, TransientError
 from qps_core.models import PackageRequest
-from qps_core.runner import Runner, RunOutcome
+from qps_core.outcomes import RunOutcome
+from qps_core.runner import Runner
 from qps_core.settings import Settings
 from qps_core.sqs_batch import BatchProcessor
 

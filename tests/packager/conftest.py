@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +22,7 @@ import moto  # noqa: E402
 
 from qps_core.packager import Packager  # noqa: E402
 from qps_core.settings import Settings  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).parent))
-from pkghelpers import CallLog  # noqa: E402
+from tests.packager.pkghelpers import CallLog  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,12 @@ import boto3
 import botocore.exceptions
 import pytest
 import quilt3
-from pkghelpers import (
+
+from qps_core.errors import PermanentError, TransientError
+from qps_core.models import PackageRequest
+from qps_core.packager import Packager, PackageResult
+from qps_core.settings import Settings
+from tests.packager.pkghelpers import (
     SAMPLES,
     CallLog,
     fail_operation,
@@ -25,11 +30,6 @@ from pkghelpers import (
     read_manifest,
     request,
 )
-
-from qps_core.errors import PermanentError, TransientError
-from qps_core.models import PackageRequest
-from qps_core.packager import Packager, PackageResult
-from qps_core.settings import Settings
 
 MiB = 1024 * 1024
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pkghelpers import keys, make_bucket, put, request
-
 from qps_core.packager import Packager
 from qps_core.settings import Settings
+from tests.packager.pkghelpers import keys, make_bucket, put, request
 
 
 def test_should_copy_into_the_source_bucket_is_idempotent(s3: Any, packager: Packager, settings: Settings) -> None:

@@ -10,10 +10,10 @@ import boto3
 import pytest
 import quilt3
 from moto.server import ThreadedMotoServer
-from pkghelpers import CallLog, free_port, make_bucket, put, quilt_hash, request
 
 from qps_core.packager import Packager
 from qps_core.settings import Settings
+from tests.packager.pkghelpers import CallLog, free_port, make_bucket, put, quilt_hash, request
 
 
 @pytest.fixture

@@ -7,9 +7,8 @@ import hashlib
 import json
 import os
 
-from pkghelpers import SAMPLES, quilt_hash
-
 from qps_core import checksums, rocrate_summary
+from tests.packager.pkghelpers import SAMPLES, quilt_hash
 
 MiB = 1024 * 1024
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +12,7 @@ import boto3
 import moto
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "packager"))
-sys.path.insert(0, str(Path(__file__).parent))
-from pkghelpers import make_bucket, put
+from tests.packager.pkghelpers import make_bucket, put
 
 REGION = "us-east-1"
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pkghelpers import fail_operation
-from rthelpers import Stack
 
 from qps_core import lambda_handler
+from tests.packager.pkghelpers import fail_operation
+from tests.runtime.rthelpers import Stack
 
 SAMPLES = Path(__file__).parents[1] / "fixtures" / "events"
 

@@ -9,12 +9,12 @@ import re
 from typing import Any
 
 import pytest
-from rthelpers import Stack
-from test_lambda_handler import sqs_record
 
 from qps_core import lambda_handler
 from qps_core.lambda_handler import DeadLetterFailed
 from qps_core.sqs_batch import RecordResult
+from tests.runtime.rthelpers import Stack
+from tests.runtime.test_lambda_handler import sqs_record
 
 #: What SQS accepts in a message body or a String attribute (AWS SendMessage documentation):
 #: #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF.

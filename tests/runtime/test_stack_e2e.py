@@ -22,12 +22,14 @@ import boto3
 import moto
 import pytest
 import quilt3
-from pkghelpers import fail_operation, make_bucket, put
-from rthelpers import REGION
 
 import tests.moto_function_url  # noqa: F401  (AWS::Lambda::Url on moto's CloudFormation)
 from qps_core import lambda_handler
 from qps_core.api import lambda_api
+from tests.packager.pkghelpers import fail_operation, make_bucket, put
+from tests.runtime.rthelpers import REGION
+
+pytestmark = pytest.mark.slow  # end to end: the deployed stack on moto
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "deploy" / "template.yaml"

@@ -10,13 +10,13 @@ import time
 from typing import Any
 
 import pytest
-from pkghelpers import fail_operation
-from rthelpers import Stack
 
 from qps_core.runner import Runner
 from qps_core.settings import load_settings
 from qps_core.sqs_batch import BatchProcessor
 from qps_core.worker import Worker
+from tests.packager.pkghelpers import fail_operation
+from tests.runtime.rthelpers import Stack
 
 
 def make_worker(stack: Stack, **kw: Any) -> Worker:
@@ -160,7 +160,8 @@ def run_worker_command(*args: str, **env_vars: str) -> Any:
 
 def test_worker_command_stops_with_one_line_on_a_queue_that_does_not_exist() -> None:
     from moto.server import ThreadedMotoServer
-    from pkghelpers import free_port
+
+    from tests.packager.pkghelpers import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)

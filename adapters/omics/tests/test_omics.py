@@ -1,20 +1,18 @@
-"""omics adapter: a HealthOmics run that becomes COMPLETED is packaged from its runOutputUri (DESIGN §3)."""
+"""omics adapter: a HealthOmics run that becomes COMPLETED is packaged from its runOutputUri (docs/design.md §3)."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-try:
-    from tests.helpers import load_event, only_request, plan, plan_one, plan_value
-except ModuleNotFoundError:  # run without tests/ collected: put the repo root on the path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
-    from tests.helpers import load_event, only_request, plan, plan_one, plan_value
+from qps_core.testing import load_event, make_runner, only_request, plan, plan_one
 
-ONLY = {"enable_adapters": ["omics"]}
+EVENTS = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "events"
+
+ONLY: dict[str, Any] = {"enable_adapters": ["omics"]}
 BOTH = pytest.mark.parametrize("settings", [ONLY, {}], ids=["omics-only", "all-adapters"])
 
 DOC_RUN_DETAIL = {
@@ -33,10 +31,10 @@ DOC_RUN_DETAIL = {
 @BOTH
 def test_spec_example_completed_run_becomes_package_in_same_bucket(settings):
     # Spec: runOutputUri s3://quilt-example/omics-quilt/3395667 → package omics-quilt/3395667 in that bucket.
-    result = plan_one("omics-run-completed-doc-fields.json", **settings)
+    result = plan_one(EVENTS / "omics-run-completed-doc-fields.json", make_runner(**settings))
     assert result.adapter == "omics"
     assert result.also_claimed_by == []
-    assert only_request(result) == {
+    assert only_request(result).normalised() == {
         "source_prefix": "s3://quilt-example/omics-quilt/3395667/",
         "registry": "quilt-example",
         "package_name": "omics-quilt/3395667",
@@ -49,12 +47,12 @@ def test_spec_example_completed_run_becomes_package_in_same_bucket(settings):
 
 
 def test_metadata_and_message_are_deterministic_across_redelivery():
-    first = load_event("omics-run-completed-doc-fields.json")
-    again = load_event("omics-run-completed-redelivered.json")
+    first = load_event(EVENTS / "omics-run-completed-doc-fields.json")
+    again = load_event(EVENTS / "omics-run-completed-redelivered.json")
     assert (first["id"], first["time"]) != (again["id"], again["time"])
     assert first["detail"] == again["detail"]
-    one = only_request(plan_one("omics-run-completed-doc-fields.json"))
-    two = only_request(plan_one("omics-run-completed-redelivered.json"))
+    one = only_request(plan_one(EVENTS / "omics-run-completed-doc-fields.json")).normalised()
+    two = only_request(plan_one(EVENTS / "omics-run-completed-redelivered.json")).normalised()
     assert one == two
     text = json.dumps(one)
     for volatile in (first["id"], first["time"], again["id"], again["time"]):
@@ -62,15 +60,15 @@ def test_metadata_and_message_are_deterministic_across_redelivery():
 
 
 def test_redelivery_with_fresh_id_and_time_built_inline_is_identical():
-    event = load_event("omics-run-completed-doc-fields.json")
+    event = load_event(EVENTS / "omics-run-completed-doc-fields.json")
     redelivered = {**event, "id": "0f1e2d3c-4b5a-4968-8776-655443322110", "time": "2025-03-15T00:00:00Z"}
-    assert plan_value(event)[0].requests == plan_value(redelivered)[0].requests
+    assert plan(event)[0].requests == plan(redelivered)[0].requests
 
 
 @BOTH
 def test_deep_output_uri_uses_last_two_components(settings):
-    # DESIGN §4: s3://bkt/a/b/c/3395667/ → c/3395667 (here through an SQS body).
-    request = only_request(plan_one("sqs-ebc-omics-completed.json", **settings))
+    # docs/design.md §4: s3://bkt/a/b/c/3395667/ → c/3395667 (here through an SQS body).
+    request = only_request(plan_one(EVENTS / "sqs-ebc-omics-completed.json", make_runner(**settings))).normalised()
     assert (request["registry"], request["package_name"], request["source_prefix"]) == (
         "quilt-example",
         "c/3395668",
@@ -80,10 +78,10 @@ def test_deep_output_uri_uses_last_two_components(settings):
 
 @BOTH
 def test_completed_run_through_sns_lambda_record(settings):
-    result = plan_one("sns-lambda-omics-completed.json", **settings)
+    result = plan_one(EVENTS / "sns-lambda-omics-completed.json", make_runner(**settings))
     assert result.adapter == "omics"
     assert result.event.via == ("sns",)
-    request = only_request(result)
+    request = only_request(result).normalised()
     assert request["registry"] == "omics-output-123456789012"
     assert request["package_name"] == "runs/4012345"
     assert request["source_prefix"] == "s3://omics-output-123456789012/runs/4012345/"
@@ -100,14 +98,14 @@ def test_completed_run_through_sns_lambda_record(settings):
     ],
 )
 def test_other_statuses_are_ignored(settings, name, status):
-    result = plan_one(name, **settings)
+    result = plan_one(EVENTS / name, make_runner(**settings))
     assert (result.status, result.adapter) == ("ignored", "omics")
     assert status in result.reason
     assert result.requests == [] and result.error is None
 
 
 def test_every_non_completed_status_is_ignored():
-    results = plan("ignore-omics-other-statuses.json")
+    results = plan(EVENTS / "ignore-omics-other-statuses.json")
     assert [r.status for r in results] == ["ignored"] * 5
     assert [r.event.detail["status"] for r in results] == ["PENDING", "STARTING", "STOPPING", "CANCELLED", "DELETED"]
     assert all(r.event.detail["status"] in r.reason for r in results)
@@ -115,7 +113,7 @@ def test_every_non_completed_status_is_ignored():
 
 @BOTH
 def test_task_status_change_is_ignored_even_when_completed(settings):
-    result = plan_one("omics-task-completed.json", **settings)
+    result = plan_one(EVENTS / "omics-task-completed.json", make_runner(**settings))
     assert (result.status, result.adapter) == ("ignored", "omics")
     assert "Task Status Change" in result.reason
 
@@ -123,41 +121,43 @@ def test_task_status_change_is_ignored_even_when_completed(settings):
 @pytest.mark.parametrize("index, detail", [(0, "None"), (1, "https://"), (2, "'Omics_Output'")])
 @pytest.mark.parametrize("settings", [ONLY, {}], ids=["omics-only", "all-adapters"])
 def test_completed_run_without_valid_s3_output_uri_is_rejected(settings, index, detail):
-    result = plan("reject-omics-completed-no-output-uri.json", **settings)[index]
+    result = plan(EVENTS / "reject-omics-completed-no-output-uri.json", make_runner(**settings))[index]
     assert (result.status, result.adapter) == ("rejected", "omics")
     assert result.error.startswith("runOutputUri: ")
     assert detail in result.error
 
 
 def test_disabled_omics_adapter_claims_nothing():
-    result = plan_one("omics-run-completed-doc-fields.json", disable_adapters=["omics"])
+    result = plan_one(EVENTS / "omics-run-completed-doc-fields.json", make_runner(disable_adapters=["omics"]))
     assert (result.status, result.adapter) == ("ignored", None)
     assert "aws.omics" in result.reason
 
 
 def test_registry_outside_allow_list_is_rejected():
-    result = plan_one("omics-run-completed-doc-fields.json", allowed_registries=["quilt-packages"])
+    result = plan_one(
+        EVENTS / "omics-run-completed-doc-fields.json", make_runner(allowed_registries=["quilt-packages"])
+    )
     assert (result.status, result.adapter) == ("rejected", "omics")
     assert "registry" in result.error and "'quilt-example'" in result.error
 
 
 def test_run_output_uri_with_trailing_slash_is_the_same_package():
-    event = load_event("omics-run-completed-doc-fields.json")
+    event = load_event(EVENTS / "omics-run-completed-doc-fields.json")
     event["detail"]["runOutputUri"] += "/"
-    request = plan_value(event)[0].requests[0]
+    request = plan(event)[0].requests[0]
     assert request.source_prefix == "s3://quilt-example/omics-quilt/3395667/"
     assert request.package_name == "omics-quilt/3395667"
 
 
 def test_other_sources_are_not_claimed_by_omics():
     for name in ("s3eb-rocrate-metadata-depth2.json", "ebc-package-objects-ready-edp.json", "sqs-uri-query.json"):
-        assert plan_one(name, **ONLY).status == "ignored"
+        assert plan_one(EVENTS / name, make_runner(**ONLY)).status == "ignored"
 
 
 @pytest.mark.parametrize("uri", ["s3://quilt-example", "s3://quilt-example/", "s3://quilt-example//"])
 def test_run_output_uri_naming_only_a_bucket_is_rejected(uri):
-    event = load_event("omics-run-completed-doc-fields.json")
+    event = load_event(EVENTS / "omics-run-completed-doc-fields.json")
     event["detail"]["runOutputUri"] = uri
-    result = plan_value(event)[0]
+    result = plan(event)[0]
     assert (result.status, result.adapter) == ("rejected", "omics")
     assert result.error.startswith("runOutputUri:")

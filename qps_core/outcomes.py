@@ -1,0 +1,76 @@
+"""What the runner reports: a `Plan` per event (what the adapters decided) and a `RunOutcome` per
+package request (what packaging did). Plain data, imported by the runner, the notices, the SQS batch
+code, the Lambda handler and the CLI; it depends only on the request model and the event type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from .events import Event
+    from .models import PackageRequest
+
+PlanStatus = Literal["planned", "ignored", "rejected"]
+RunStatus = Literal["created", "unchanged", "planned", "ignored", "rejected", "failed"]
+
+
+@dataclass
+class Plan:
+    """What the adapters decided about one event."""
+
+    event: Event
+    status: PlanStatus
+    adapter: str | None = None
+    requests: list[PackageRequest] = field(default_factory=list)
+    reason: str | None = None  # when ignored
+    error: str | None = None  # when rejected
+    also_claimed_by: list[str] = field(default_factory=list)
+    adapter_errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "status": self.status,
+            "adapter": self.adapter,
+            "packages": [r.normalised() for r in self.requests],
+        }
+        if self.status == "ignored":
+            out["reason"] = self.reason
+        if self.status == "rejected":
+            out["error"] = self.error
+        if self.also_claimed_by:
+            out["also_claimed_by"] = self.also_claimed_by
+        if self.adapter_errors:
+            out["adapter_errors"] = self.adapter_errors
+        return out
+
+
+@dataclass
+class RunOutcome:
+    """What happened to one package request (or to an event that produced none)."""
+
+    status: RunStatus
+    adapter: str | None = None
+    request: PackageRequest | None = None
+    top_hash: str | None = None
+    files: int | None = None
+    bytes: int | None = None
+    error: str | None = None
+    reason: str | None = None
+    retryable: bool = False
+    retry_after: int | None = None  # seconds, when the source folder is not ready yet
+
+    def as_dict(self) -> dict[str, Any]:
+        req = self.request
+        return {
+            "status": self.status,
+            "adapter": self.adapter,
+            "registry": req.registry if req else None,
+            "package_name": req.package_name if req else None,
+            "source_prefix": req.source_prefix if req else None,
+            "top_hash": self.top_hash,
+            "files": self.files,
+            "bytes": self.bytes,
+            "error": self.error or self.reason,
+            **({"retryable": True} if self.retryable else {}),
+        }
