@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     event_bus_name: str | None = Field(None, description="EventBridge bus for completion notices.")
     notice_topic_arn: str | None = Field(None, description="SNS topic for completion notices.")
     quiet_period_seconds: int = Field(0, ge=0, description="Wait while any object is younger than this.")
+    # Runtime bounds (issue 7).
+    max_events_per_input: int = Field(
+        DEFAULT_MAX_EVENTS, gt=0, description="Events one input (file, direct event, SQS message) may hold."
+    )
     # The REST API and jobs (docs/design.md §7)
     api_tokens: CommaList = Field(default_factory=list, description="Accepted API tokens, as sha256:<hex>.")
     admin_tokens: CommaList = Field(default_factory=list, description="Admin tokens (every route), as sha256:<hex>.")
@@ -73,10 +77,6 @@ class Settings(BaseSettings):
     settings_table: str | None = Field(None, description="DynamoDB table of stored settings (else SQLite in data_dir).")
     settings_refresh_seconds: int = Field(
         30, ge=0, description="Running workers re-read the stored settings this often (seconds)."
-    )
-    # Runtime bounds (issue 7).
-    max_events_per_input: int = Field(
-        DEFAULT_MAX_EVENTS, gt=0, description="Events one input (file, direct event, SQS message) may hold."
     )
 
     @field_validator(

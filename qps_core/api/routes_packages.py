@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from .. import jsonstrict
+from .. import envelopes, jsonstrict
 from ..adapter_api import request_from_body
 from ..errors import InvalidInput, QPSError
 from ..jobs.model import Job, Trigger, body_fingerprint, new_job_id
@@ -107,6 +107,12 @@ def accept(ctx: ApiContext, job: Job, claim: IdempotencyClaim | None = None) -> 
     return stored, True
 
 
+def plan_events(ctx: ApiContext, body: Any) -> list[Any]:
+    """Every event in the body (at most `max_events_per_input`, as on every entry point), planned."""
+    events = envelopes.unwrap(body, max_events=ctx.settings.max_events_per_input)
+    return [ctx.runner.plan_event(event) for event in events]
+
+
 def job_response(job: Job, status: int = 202) -> JSONResponse:
     return JSONResponse(
         JobOut.of(job).model_dump(mode="json"), status_code=status, headers={"Location": f"/v1/jobs/{job.id}"}
@@ -165,7 +171,7 @@ def plan(
     request: Request, body: Annotated[Any, Depends(json_body)], _who: Annotated[Caller, Depends(caller)]
 ) -> PlanResults:
     ctx = context_of(request)
-    return PlanResults.model_validate({"results": [p.as_dict() for p in ctx.runner.plan_value(body)]})
+    return PlanResults.model_validate({"results": [p.as_dict() for p in plan_events(ctx, body)]})
 
 
 _TRIGGER_KINDS = {"eventbridge": "eventbridge", "s3": "s3", "body": "api"}
@@ -183,7 +189,7 @@ def events(
     request: Request, body: Annotated[Any, Depends(json_body)], _who: Annotated[Caller, Depends(caller)]
 ) -> EventJobs:
     ctx = context_of(request)
-    plans = ctx.runner.plan_value(body)
+    plans = plan_events(ctx, body)
     jobs: list[Job] = []
     ignored, rejected = [], []
     for p in plans:
