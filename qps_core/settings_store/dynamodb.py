@@ -13,8 +13,7 @@ import secrets
 from typing import Any
 
 from ..errors import ConfigError, TransientError, one_line
-from . import AuditEntry, StaleVersion, Stored, diff
-from .sqlite import now
+from .model import AuditEntry, StaleVersion, Stored, diff, now
 
 DOC_KEY = {"pk": {"S": "settings"}, "sk": {"S": "current"}}
 _TRANSIENT = {

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from . import AuditEntry, StaleVersion, Stored, diff
+from .model import AuditEntry, StaleVersion, Stored, diff, now
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings_document (
@@ -34,10 +33,6 @@ CREATE TABLE IF NOT EXISTS settings_audit (
     version INTEGER NOT NULL
 );
 """
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class SqliteSettingsStore:
