@@ -72,12 +72,9 @@ class Admin:
         self.live = LiveRunner(store=self.store, base=context.settings, runner=context.runner)
         self._rules = rules
         self._install(self.live.runner)
-        try:  # sessions signed with a key every instance sharing the store knows
-            from .session import use_shared_key
+        from .session import use_shared_key
 
-            use_shared_key(self.store.session_secret())
-        except Exception as exc:
-            log.warning("admin sessions use a per-process key: %s", exc)
+        use_shared_key(self.store.session_secret)  # read on the first login, not at cold start
 
     # -- live settings ------------------------------------------------------------------------
     def _install(self, runner: Any) -> None:

@@ -13,9 +13,11 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,20 +25,26 @@ COOKIE = "qps_admin"
 SESSION_SECONDS = 8 * 3600
 LOGIN_CODE_SECONDS = 600
 _PROCESS_KEY = secrets.token_bytes(32)
-_shared_key: bytes | None = None
+_shared: dict[str, Any] = {}
 
 
-def use_shared_key(key: bytes) -> None:
-    """The settings store's session key (see the module doc)."""
-    global _shared_key
-    _shared_key = key
+def use_shared_key(provider: Callable[[], bytes]) -> None:
+    """Where the shared session key comes from (the settings store), read on first use."""
+    _shared.clear()
+    _shared["provider"] = provider
 
 
 def _key() -> bytes:
     secret = os.environ.get("QPS_SESSION_SECRET")
     if secret:
         return hashlib.sha256(secret.encode()).digest()
-    return _shared_key or _PROCESS_KEY
+    if "key" not in _shared and "provider" in _shared:
+        try:
+            _shared["key"] = _shared["provider"]()
+        except Exception as exc:  # sessions still work, on this process only
+            logging.getLogger("qps.admin").warning("admin sessions use a per-process key: %s", exc)
+            _shared["key"] = _PROCESS_KEY
+    return bytes(_shared.get("key", _PROCESS_KEY))
 
 
 @dataclass(frozen=True)
