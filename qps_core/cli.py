@@ -187,7 +187,7 @@ def show(
     json_out: JsonOpt = False,
 ) -> None:
     """List a package revision's entries and metadata."""
-    from .package_view import describe_package
+    from .registry import describe_package
 
     info = describe_package(registry, name, top_hash=top_hash, endpoint_url=endpoint_url)
     if json_out:

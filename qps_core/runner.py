@@ -38,9 +38,9 @@ class PackagedResult(Protocol):
     @property
     def bytes(self) -> int: ...
     @property
-    def package_name(self) -> str: ...
-    @property
-    def source_prefix(self) -> str: ...
+    def request(self) -> PackageRequest:
+        """The request as packaged (a path naming an object becomes that object's folder)."""
+        ...
 
 
 class Packager(Protocol):
@@ -209,12 +209,7 @@ def execute_plan(plan: Plan, packager: Packager | None, *, dry_run: bool = False
             log.exception("packaging %s failed unexpectedly", request.source_prefix)
             outcomes.append(RunOutcome("failed", plan.adapter, request, error=describe_exception(exc), retryable=True))
         else:
-            if (result.package_name, result.source_prefix) != (request.package_name, request.source_prefix):
-                # the path named an object: the packager packaged (and named) that object's folder
-                request = request.model_copy(
-                    update={"package_name": result.package_name, "source_prefix": result.source_prefix}
-                )
             outcomes.append(
-                RunOutcome(result.status, plan.adapter, request, result.top_hash, result.files, result.bytes)
+                RunOutcome(result.status, plan.adapter, result.request, result.top_hash, result.files, result.bytes)
             )
     return outcomes

@@ -8,6 +8,7 @@ instead, without the probes. This module imports boto3 and quilt3: only the pack
 
 from __future__ import annotations
 
+import http.client
 import os
 import threading
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ os.environ.setdefault("QUILT_MINIMIZE_STDOUT", "true")
 
 import boto3
 import botocore.exceptions
+import urllib3.exceptions
 from botocore.config import Config
 from quilt3 import data_transfer as _q3_transfer
 from quilt3.backends import s3 as _q3_backend_s3
@@ -75,6 +77,13 @@ _DENIED_CODES = frozenset(
 )
 _NOT_FOUND_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
 _CHANGED_CODES = frozenset({"PreconditionFailed", "412", "InvalidObjectState"})
+
+
+# A response cut off mid-body surfaces from urllib3 / http.client, not always wrapped by botocore.
+_CUT_OFF: tuple[type[BaseException], ...] = (
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+)
 
 
 def make_client(endpoint_url: str | None = None, session: boto3.Session | None = None) -> Any:
@@ -138,7 +147,7 @@ def classify(exc: BaseException, action: str, uri: str) -> PackagingError:
         return PermanentError(f"{where}: no AWS credentials ({one_line(exc)})")
     if isinstance(exc, botocore.exceptions.ParamValidationError):
         return PermanentError(f"{where}: invalid request ({one_line(exc)})")
-    if isinstance(exc, botocore.exceptions.BotoCoreError | ConnectionError | TimeoutError):
+    if isinstance(exc, (botocore.exceptions.BotoCoreError, ConnectionError, TimeoutError, *_CUT_OFF)):
         # Connection errors, timeouts, truncated bodies, credential-endpoint hiccups.
         return TransientError(f"{where}: connection failed, retry later ({type(exc).__name__}: {one_line(exc)})")
     return PermanentError(f"{where}: {type(exc).__name__}: {one_line(exc)}")

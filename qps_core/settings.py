@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     allowed_registries: CommaList = Field(
         default_factory=list, description="Registries (buckets) QPS may write to (empty: any)."
     )
+    allowed_sources: CommaList = Field(
+        default_factory=list,
+        description=(
+            "Buckets or s3://bucket/prefix/ QPS may package or read metadata_uri from "
+            "(empty: the allowed registries when set, else any)."
+        ),
+    )
     rules_file: Path | None = Field(None, description="YAML or TOML file of JMESPath rules for `mapped`.")
     max_metadata_bytes: int = Field(DEFAULT_MAX_METADATA_BYTES, gt=0, description="Metadata size limit.")
     endpoint_url: str | None = Field(None, description="S3/AWS endpoint (else AWS_ENDPOINT_URL or AWS).")
@@ -87,6 +94,7 @@ class Settings(BaseSettings):
         "allowed_registries",
         "api_tokens",
         "admin_tokens",
+        "allowed_sources",
         mode="before",
     )
     @classmethod
@@ -154,6 +162,26 @@ class Settings(BaseSettings):
             if not item.lower().startswith("sha256:") or len(hexpart) != 64 or hexpart.strip("0123456789abcdef"):
                 raise ValueError("list tokens by their hash, sha256:<64 hex digits> (`qps token` prints one)")
         return [item.lower() for item in value]
+
+    @field_validator("allowed_sources")
+    @classmethod
+    def _sources(cls, value: list[str]) -> list[str]:
+        from .errors import InvalidInput
+        from .s3paths import check_bucket, parse_folder
+
+        out = []
+        for entry in value:
+            try:
+                out.append(
+                    parse_folder(entry, "allowed_sources").uri if "://" in entry else f"s3://{check_bucket(entry)}/"
+                )
+            except InvalidInput as exc:
+                raise ValueError(f"{entry!r}: {str(exc).split(': ', 1)[-1]}") from None
+        return out
+
+    def source_allow_list(self) -> list[str]:
+        """`s3://bucket/` or `s3://bucket/prefix/` entries; empty means any source."""
+        return self.allowed_sources or [f"s3://{b}/" for b in self.allowed_registries]
 
     @field_validator("sentinel_names")
     @classmethod

@@ -128,6 +128,7 @@ def test_function_and_event_source_mapping(template: dict[str, Any]) -> None:
     assert env["QPS_EVENT_BUS_NAME"] == "default"
     assert env["QPS_NOTICE_TOPIC_ARN"] == {"Ref": "NoticeTopic"}
     assert _refs(env["QPS_ALLOWED_REGISTRIES"]) == {"Buckets"}
+    assert _refs(env["QPS_ALLOWED_SOURCES"]) == {"Buckets"}
     assert _refs(env["QPS_QUIET_PERIOD_SECONDS"]) == {"QuietPeriodSeconds"}
     assert env["QPS_DISABLE_ADAPTERS"] == {"Ref": "DisableAdapters"}
 
@@ -314,6 +315,7 @@ def test_deploys_on_moto_and_routes_only_this_stacks_events(monkeypatch: pytest.
 
         env = boto3.client("lambda").get_function_configuration(FunctionName=outputs["FunctionName"])
         assert env["Environment"]["Variables"]["QPS_ALLOWED_REGISTRIES"] == "data-a,data-b"
+        assert env["Environment"]["Variables"]["QPS_ALLOWED_SOURCES"] == "data-a,data-b"
         assert env["Environment"]["Variables"]["QPS_DEAD_LETTER_QUEUE_URL"] == outputs["DeadLetterQueueUrl"]
 
         iam = boto3.client("iam")

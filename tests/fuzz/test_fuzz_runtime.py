@@ -129,8 +129,7 @@ class FakePackager:
             raise NotReadyError("an object is still being written", retry_after=30)
         return SimpleNamespace(
             status="created" if fate == 0 else "unchanged",
-            package_name=request.package_name,
-            source_prefix=request.source_prefix,
+            request=request,
             top_hash="0" * 64,
             files=1,
             bytes=1,

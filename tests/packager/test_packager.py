@@ -143,7 +143,7 @@ def test_metadata_uri(s3: Any, packager: Packager, settings: Settings) -> None:
     ("body", "reason"),
     [
         (b"[1, 2]", "JSON object"),
-        (b"{not json", "invalid JSON"),
+        (b"{not json", "is not valid JSON"),
         (b'{"a": 1, "a": 2}', "duplicate key"),
         ('{"a": "caf\u00e9"}'.encode("latin-1"), "not UTF-8"),
         (None, "no such object"),

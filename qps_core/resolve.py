@@ -1,0 +1,111 @@
+"""Resolving a request against S3: which folder is packaged, under which name (docs/design.md §2).
+
+A `source_prefix` without a trailing `/` that names an existing object means that object's folder:
+the request is rewritten here (folder, derived name, a relative `metadata_uri`), once, and the
+resolved request travels on in the result, so no caller has to patch it back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import s3paths, source
+from .errors import PermanentError
+from .models import PackageRequest
+from .settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """The request as it will be packaged, and the folder's listing."""
+
+    request: PackageRequest
+    objects: list[source.SourceObject]
+
+    @property
+    def folder(self) -> s3paths.S3Folder:
+        return self.request.folder
+
+
+def check_registry_allowed(settings: Settings, request: PackageRequest) -> None:
+    allowed = settings.allowed_registries
+    if allowed and request.registry not in allowed:
+        raise PermanentError(
+            f"registry {request.registry!r} is not an allowed registry (allowed: {', '.join(allowed)})"
+        )
+
+
+def source_allowed(settings: Settings, bucket: str, key: str) -> bool:
+    """Whether `allowed_sources` (or, unset, the allowed registries) cover s3://bucket/key."""
+    allowed = settings.source_allow_list()
+    uri = f"s3://{bucket}/{key}"
+    return not allowed or any(uri.startswith(entry) for entry in allowed)
+
+
+def check_allowed(settings: Settings, request: PackageRequest) -> None:
+    """The allow-lists, before any S3 call: where packages go, and what may be read (docs/design.md §5)."""
+    check_registry_allowed(settings, request)
+    folder = request.folder
+    if not source_allowed(settings, folder.bucket, folder.prefix):
+        raise PermanentError(f"source_prefix {folder.uri} is not an allowed source ({_allowed(settings)})")
+    uri = request.metadata_uri
+    if uri:
+        bucket, _, key = uri[5:].partition("/")
+        if not source_allowed(settings, bucket, key):
+            raise PermanentError(f"metadata_uri {uri} is not an allowed source ({_allowed(settings)})")
+
+
+def _allowed(settings: Settings) -> str:
+    entries = settings.source_allow_list()
+    shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+    return f"allowed: {shown}"
+
+
+def resolve(s3: Any, settings: Settings, request: PackageRequest) -> Resolved:
+    """List the folder the request names (or the folder of the object it names)."""
+    folder = request.folder
+    objects = source.list_folder(s3, folder)
+    parent_key = s3paths.folder_of_key(folder.prefix[:-1]) if folder.prefix else ""
+    if not objects and folder.prefix and source_allowed(settings, folder.bucket, parent_key):
+        parent = _folder_of_named_object(s3, folder)
+        if parent is not None:
+            request = _moved_to(request, folder, parent, settings)
+            folder = parent
+            objects = source.list_folder(s3, folder)
+    copies = f"{request.package_name}/"
+    if (
+        request.should_copy
+        and request.registry == folder.bucket
+        and copies.startswith(folder.prefix)
+        and (copies != folder.prefix)
+    ):
+        # Copies land in s3://registry/<name>/..., inside this folder: never package them as new files.
+        objects = [o for o in objects if not o.key.startswith(copies)]
+    if not objects:
+        raise PermanentError(f"ListObjectVersions on {folder.uri}: the folder holds no objects to package")
+    return Resolved(request, objects)
+
+
+def _folder_of_named_object(s3: Any, folder: s3paths.S3Folder) -> s3paths.S3Folder | None:
+    """docs/design.md §2: a path that names an existing object means that object's folder."""
+    key = folder.prefix[:-1]
+    if not key or s3paths.is_quilt_internal(key):
+        return None
+    if not source.object_exists(s3, folder.bucket, key):
+        return None
+    return s3paths.S3Folder(folder.bucket, s3paths.folder_of_key(key))
+
+
+def _moved_to(
+    request: PackageRequest, folder: s3paths.S3Folder, parent: s3paths.S3Folder, settings: Settings
+) -> PackageRequest:
+    """The request for `parent` instead of `folder`: a derived name follows, an explicit one stays."""
+    update: dict[str, Any] = {"source_prefix": parent.uri}
+    derived = s3paths.derive_package_name(folder, settings.default_prefix, settings.default_suffix)
+    if request.package_name == derived:
+        update["package_name"] = s3paths.derive_package_name(parent, settings.default_prefix, settings.default_suffix)
+    uri = request.metadata_uri
+    if uri and uri.startswith(folder.uri):  # relative to the path as given
+        update["metadata_uri"] = parent.uri + uri[len(folder.uri) :]
+    return request.model_copy(update=update)

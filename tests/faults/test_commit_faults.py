@@ -1,0 +1,128 @@
+"""docs/design.md §5 invariants under injected faults: a moto server behind the project's fault proxy.
+
+Every scenario packages a folder once cleanly (so `latest` exists), changes a file, then delivers
+the request again while one kind of S3 call fails, more often than botocore retries it (so QPS's
+own handling is reached); the request is redelivered until it succeeds, as SQS would. Afterwards
+the registry is read with quilt3 and directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from proxy import FaultProxy
+from registry_check import inspect
+from scenario import deliver, unique
+
+from qps_core import registry
+from qps_core.packager import Packager
+from qps_core.settings import Settings
+
+FAULTS = ["503", "500", "reset-before", "reset-after", "cut-body"]
+NAME = "pkg/run"
+CHUNK = 8 * 1024 * 1024
+TIMES = 6  # one more than botocore's 5 attempts (max_attempts=4 retries): the failure reaches QPS
+
+# (operation, key regex, should_copy[, setup]): every kind of S3 call a commit makes.
+# setup "multipart-copy": every copy goes through UploadPartCopy (as objects over 5 GiB do);
+# "multipart-source": a source object uploaded in quilt3's chunks (its checksum read from its parts).
+TARGETS: list[tuple[Any, ...]] = [
+    ("ListObjectVersions", None, False),
+    ("HeadObject", r"^d/", False),  # reusing a source object's checksum
+    ("GetObject", r"^d/b", False),  # reading a source object to hash it
+    ("GetObject", r"meta\.json$", False),  # metadata_uri
+    ("GetObject", r"/latest$", False),
+    ("HeadObject", r"^\.quilt/packages/", False),
+    ("PutObject", r"^\.quilt/packages/", False),
+    ("PutObject", r"/latest$", False),
+    ("HeadObject", r"/\d+$", False),
+    ("PutObject", r"/\d+$", False),
+    ("HeadObject", r"^pkg/run/", True),  # a copy's destination
+    ("CopyObject", None, True),
+    ("PutObject", r"^\.quilt/packages/", True),
+    ("PutObject", r"/latest$", True),
+    ("PutObject", r"/\d+$", True),
+    ("CreateMultipartUpload", None, True, "multipart-copy"),
+    ("UploadPartCopy", None, True, "multipart-copy"),
+    ("CompleteMultipartUpload", None, True, "multipart-copy"),
+    ("GetObjectAttributes", None, False, "multipart-source"),
+]
+
+
+def seed(s3: Any, *, copy: bool, versioned: bool = True, setup: str = "") -> dict[str, Any]:
+    src, reg = unique("src"), unique("reg")
+    for bucket in (src, reg):
+        s3.create_bucket(Bucket=bucket)
+        if versioned:
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=src, Key="d/a.txt", Body=b"alpha", ChecksumAlgorithm="SHA256")
+    s3.put_object(Bucket=src, Key="d/b.txt", Body=b"bravo")
+    s3.put_object(Bucket=src, Key="d/meta.json", Body=b'{"run": 7}')
+    if setup == "multipart-source":
+        upload = s3.create_multipart_upload(Bucket=src, Key="d/big.bin", ChecksumAlgorithm="SHA256")["UploadId"]
+        parts = []
+        for number, chunk in enumerate((b"1" * CHUNK, b"2" * 1000), start=1):
+            part = s3.upload_part(
+                Bucket=src, Key="d/big.bin", UploadId=upload, PartNumber=number, Body=chunk, ChecksumAlgorithm="SHA256"
+            )
+            parts.append({"PartNumber": number, "ETag": part["ETag"], "ChecksumSHA256": part["ChecksumSHA256"]})
+        s3.complete_multipart_upload(Bucket=src, Key="d/big.bin", UploadId=upload, MultipartUpload={"Parts": parts})
+    return {
+        "source_prefix": f"s3://{src}/d/",
+        "registry": reg,
+        "package_name": NAME,
+        "metadata_uri": "meta.json",
+        "message": "fault test",
+        "should_copy": copy,
+    }
+
+
+def _matrix() -> list[Any]:
+    """Every fault on every kind of call; a rotation covering each call and each fault runs by default,
+    the rest is marked slow (`make test` and CI run it all)."""
+    cases = []
+    for i, (operation, key, copy, *rest) in enumerate(TARGETS):
+        setup = rest[0] if rest else ""
+        for j, fault in enumerate(FAULTS):
+            marks = [] if j == i % len(FAULTS) else [pytest.mark.slow]
+            name = f"{operation}-{key}-{copy}-{fault}{'-' + setup if setup else ''}"
+            cases.append(pytest.param(operation, key, copy, setup, fault, marks=marks, id=name))
+    return cases
+
+
+@pytest.mark.parametrize(("operation", "key", "copy", "setup", "fault"), _matrix())
+def test_a_fault_on_any_call_converges_to_one_revision(
+    s3: Any,
+    proxy: FaultProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    operation: str,
+    key: str | None,
+    copy: bool,
+    setup: str,
+    fault: str,
+) -> None:
+    if setup == "multipart-copy":
+        monkeypatch.setattr(registry, "MAX_COPY_OBJECT", 0)  # every non-empty copy in parts
+    body = seed(s3, copy=copy, setup=setup)
+    packager = Packager(Settings(), endpoint_url=proxy.url)
+    first = deliver(packager, body)
+    assert first.statuses == ["created"]
+    src = body["source_prefix"][5:].split("/")[0]
+    s3.put_object(Bucket=src, Key="d/b.txt", Body=b"bravo, changed")
+
+    proxy.add(fault, operation, key=key, times=TIMES)
+    second = deliver(packager, body)
+
+    assert proxy.injected() > 0, f"no {operation} call matched {key!r}"
+    assert second.statuses.count("created") == 1, second
+    assert second.final == "created" or second.statuses[-1] == "unchanged", second
+    assert all(s in ("failed", "created", "unchanged") for s in second.statuses), second
+    assert all(r for s, r in zip(second.statuses, second.retryable, strict=True) if s == "failed"), second
+    assert second.notices.count("package-created") == 1, second.notices
+    state = inspect(s3, body["registry"], NAME, copies=copy)
+    assert state.problems == []
+    assert state.orphans == []
+    assert len(state.revisions) == 2, state.revisions
+    assert state.latest == state.revision_hashes[-1] or state.latest in state.revision_hashes
+    assert len(set(state.revision_hashes)) == 2
