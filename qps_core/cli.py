@@ -128,6 +128,11 @@ def _print_settings(settings: Any, json_out: bool) -> None:
         typer.echo(f"{name:<22} {shown:<50} ({env})")
 
 
+def _settings_without_store(config: Path | None, endpoint_url: str | None = None) -> Any:
+    """`qps serve`: the admin router lays the stored values over these (and follows their changes)."""
+    return _settings(config, endpoint_url, stored=False)
+
+
 def _local_store() -> bool:
     """`qps plan` touches no AWS: it applies stored settings only from the local store."""
     return not os.environ.get("QPS_SETTINGS_TABLE")
@@ -250,7 +255,7 @@ def worker(
     typer.echo(f"qps worker: stopped after {handled} message(s)", err=True)
 
 
-cli_serve.register(app)  # `qps serve`, `qps token` (FastAPI loads only when serve runs)
+cli_serve.register(app, _settings_without_store)  # `qps serve`, `qps token` (FastAPI loads only when serve runs)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,6 +10,7 @@ import ipaddress
 import logging
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +19,8 @@ import typer
 from .errors import ConfigError
 
 log = logging.getLogger("qps.serve")
+SettingsLoader = Callable[[Path | None, str | None], Any]
+_loaders: list[SettingsLoader] = []  # the CLI's settings loader, set by `register`
 
 
 def is_loopback_host(host: str) -> bool:
@@ -76,9 +79,7 @@ def serve(
     config: Annotated[Path | None, typer.Option("--config", help="Settings file (TOML or YAML).")] = None,
 ) -> None:
     """Serve the REST API (docs at /docs) and run its jobs in a bounded local worker pool."""
-    from .cli import _settings
-
-    settings = _settings(config, endpoint_url, stored=False)  # the admin router lays stored values over these
+    settings = _loaders[0](config, endpoint_url)
     check_bind(host, settings)
     minted = None
     if embedded and not (settings.api_tokens or settings.admin_tokens):
@@ -125,8 +126,8 @@ def _run(settings: Any, host: str, port: int, grace_seconds: float, *, demo: boo
     from .api.app import create_app
     from .api.auth import tokens_configured
     from .api.context import ApiContext
+    from .jobs.opening import open_job_store
     from .jobs.pool import LocalPool
-    from .jobs.store import open_job_store
     from .runner import Runner
 
     logging.getLogger("qps").setLevel(logging.INFO)
@@ -202,6 +203,8 @@ def token(
     typer.echo(f"Add the hash to {setting} (comma separated); give the token to the client (Authorization: Bearer).")
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, load_settings: SettingsLoader) -> None:
+    """Add `serve` and `token` to the CLI; `load_settings` is the CLI's own (config file, endpoint)."""
+    _loaders[:] = [load_settings]
     app.command()(serve)
     app.command()(token)

@@ -28,7 +28,7 @@ class FunctionUrl(CloudFormationModel):
         return attr in ("FunctionUrl", "FunctionArn")
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
     ) -> FunctionUrl:
         props = cloudformation_json["Properties"]

@@ -80,7 +80,7 @@ def test_serve_embedded_creates_a_demo_package_and_stops_cleanly(tmp_path: Path)
         env=clean_env(tmp_path, QPS_DATA_DIR=str(tmp_path / "jobs")),
     )
     try:
-        banner = [proc.stdout.readline() for _ in range(5)]  # type: ignore[union-attr]
+        banner = [proc.stdout.readline() for _ in range(5)]
         base = f"http://127.0.0.1:{port}"
         assert any(f"{base}/docs" in line for line in banner), banner
         assert any(f"{base}/admin" in line for line in banner), banner

@@ -20,7 +20,7 @@ def build_handler() -> Any:
 
     from ..errors import ConfigError
     from ..jobs.dispatch import QueueDispatcher
-    from ..jobs.store import open_job_store
+    from ..jobs.opening import open_job_store
     from ..runner import Runner
     from ..settings import load_settings
     from .app import create_app

@@ -13,7 +13,7 @@ import base64
 import binascii
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .model import Job
@@ -199,14 +199,16 @@ class DynamoJobStore:
 
         self._run("put", op)
 
-    def transition(self, job_id: str, expected: Iterable[str], **changes: Any) -> Job | None:
+    def transition(
+        self, job_id: str, expected: Iterable[str], *, when: Callable[[Job], bool] | None = None, **changes: Any
+    ) -> Job | None:
         allowed = set(expected)
         for _ in range(10):
             item = self._run("transition", lambda: self._get_item(f"job#{job_id}"))
             if item is None:
                 return None
             current = self._job(item)
-            if current.status not in allowed:
+            if current.status not in allowed or (when is not None and not when(current)):
                 return None
             updated = apply_changes(current, changes)
             version = int(item["version"]["N"])

@@ -17,7 +17,8 @@ from ..models import PackageRequest
 from .model import Job, JobResult, Problem, now_iso, quilt_uri
 
 if TYPE_CHECKING:
-    from ..runner import Runner, RunOutcome
+    from ..outcomes import RunOutcome
+    from ..runner import Runner
     from .store import JobStore
 
 log = logging.getLogger("qps.jobs")
@@ -73,7 +74,8 @@ def finish_changes(outcome: RunOutcome, attempts: int, max_attempts: int) -> dic
 
 def run_request(runner: Runner, job: Job) -> RunOutcome:
     """Package the job's request with the runner's packager; publish the completion notice."""
-    from ..runner import Plan, RunOutcome, execute_plan
+    from ..outcomes import Plan, RunOutcome
+    from ..runner import execute_plan
 
     try:
         request = PackageRequest.parse(job.request, **runner.settings.request_context())
@@ -94,7 +96,7 @@ def run_claimed(runner: Runner, store: JobStore, job: Job, max_attempts: int) ->
         outcome = run_request(runner, job)
     except Exception as exc:  # a bug: keep the job, count it as a transient failure
         from ..errors import describe_exception
-        from ..runner import RunOutcome
+        from ..outcomes import RunOutcome
 
         log.exception("job %s failed unexpectedly", job.id)
         outcome = RunOutcome("failed", job.trigger.adapter, error=describe_exception(exc), retryable=True)

@@ -103,7 +103,7 @@ class LocalPool:
                 if job.run_after > now:
                     continue
                 claimed = self.store.transition(
-                    job.id, {"queued"}, status="running", started_at=now_iso(), attempts=_one_more
+                    job.id, {"queued"}, when=_due, status="running", started_at=now_iso(), attempts=_one_more
                 )
                 if claimed is not None:
                     return claimed
@@ -131,6 +131,11 @@ class LocalPool:
             finally:
                 with self._lock:
                     self._running.pop(job.id, None)
+
+
+def _due(job: Job) -> bool:
+    """Checked again inside the claim: another worker may have run and delayed it since listing."""
+    return job.run_after <= time.time()
 
 
 def _one_more(job: Job) -> int:

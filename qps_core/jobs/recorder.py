@@ -16,7 +16,7 @@ from .execute import finish_changes, problem_of
 from .model import Job, Problem, Trigger, now_iso, queue_job_id
 
 if TYPE_CHECKING:
-    from ..runner import RunOutcome
+    from ..outcomes import RunOutcome
     from ..settings import Settings
     from .store import JobStore
 
@@ -49,7 +49,7 @@ class JobRecorder:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, local: bool) -> JobRecorder:
-        from .store import open_job_store
+        from .opening import open_job_store
 
         try:
             store = open_job_store(settings, local=local)

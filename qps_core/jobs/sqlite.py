@@ -6,7 +6,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -145,13 +145,15 @@ class SqliteJobStore:
 
         self._run("put", op)
 
-    def transition(self, job_id: str, expected: Iterable[str], **changes: Any) -> Job | None:
+    def transition(
+        self, job_id: str, expected: Iterable[str], *, when: Callable[[Job], bool] | None = None, **changes: Any
+    ) -> Job | None:
         allowed = set(expected)
 
         def op() -> Job | None:
             with self._tx() as db:
                 current = self._get(db, job_id)
-                if current is None or current.status not in allowed:
+                if current is None or current.status not in allowed or (when is not None and not when(current)):
                     return None
                 updated = apply_changes(current, changes)
                 db.execute(

@@ -2,7 +2,8 @@
 
 Two implementations: `SqliteJobStore` (the local default, a file in QPS's data directory) and
 `DynamoJobStore` (AWS). Both pass the same conformance suite (tests/jobs/test_store_conformance.py).
-Neither imports a web framework; `DynamoJobStore` imports boto3 only when opened.
+Neither imports a web framework; `DynamoJobStore` imports boto3 only when used. `open_job_store`
+(in `qps_core.jobs.opening`) picks the configured one.
 """
 
 from __future__ import annotations
@@ -10,19 +11,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from ..errors import QPSError, TransientError
 from .model import Job
-
-if TYPE_CHECKING:
-    from ..settings import Settings
 
 T = TypeVar("T")
 IDEMPOTENCY_SECONDS = 48 * 3600  # keys are kept at least 24 h (docs/design.md §7); we keep 48 h
@@ -76,11 +72,13 @@ class JobStore(Protocol):
         """Create or overwrite (the queue path: a redelivery updates the same job)."""
         ...
 
-    def transition(self, job_id: str, expected: Iterable[str], **changes: Any) -> Job | None:
-        """Apply `changes` only if the job's status is one of `expected`; the updated job, or None
-        when it does not exist or its status did not match (someone else moved it first). A change
-        may be a function of the current job (e.g. `attempts=lambda job: job.attempts + 1`),
-        evaluated atomically with the update."""
+    def transition(
+        self, job_id: str, expected: Iterable[str], *, when: Callable[[Job], bool] | None = None, **changes: Any
+    ) -> Job | None:
+        """Apply `changes` only if the job's status is one of `expected` (and `when(job)` holds);
+        the updated job, or None when it does not exist or did not match (someone else moved it
+        first). A change may be a function of the current job (e.g. `attempts=lambda job:
+        job.attempts + 1`); both are evaluated atomically with the update."""
         ...
 
     def list(
@@ -136,30 +134,6 @@ def decode_cursor(cursor: str, oldest_first: bool) -> tuple[str, str]:
     ):
         raise BadCursor("cursor: is not a cursor this API handed out")
     return created_at, job_id
-
-
-def data_dir() -> Path:
-    """QPS's data directory: `QPS_DATA_DIR`, else `$XDG_DATA_HOME/qps` (default ~/.local/share/qps)."""
-    explicit = os.environ.get("QPS_DATA_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "qps"
-
-
-def open_job_store(settings: Settings, *, local: bool = True) -> JobStore | None:
-    """The configured store: DynamoDB when `jobs_table` is set, else SQLite in the data directory
-    (or None when `local` is False: a Lambda function without a table records no jobs)."""
-    if settings.jobs_table:
-        from .dynamodb import DynamoJobStore
-
-        return DynamoJobStore(settings.jobs_table, endpoint_url=settings.endpoint_url, ttl_days=settings.job_ttl_days)
-    if not local:
-        return None
-    from .sqlite import SqliteJobStore
-
-    path = settings.data_dir or data_dir()
-    return SqliteJobStore(Path(path) / "jobs.sqlite3")
 
 
 def with_retries(

@@ -73,7 +73,7 @@ class Api:
         while True:
             job = self.client.get(f"/v1/jobs/{job_id}").json()
             if job["status"] in ("succeeded", "failed") or time.monotonic() > deadline:
-                return job  # type: ignore[no-any-return]
+                return job
             time.sleep(0.05)
 
 

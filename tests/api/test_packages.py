@@ -26,7 +26,7 @@ REQUEST = {
 
 
 def jobs_in(api: Api) -> list[dict[str, Any]]:
-    return api.client.get("/v1/jobs?limit=100").json()["items"]  # type: ignore[no-any-return]
+    return api.client.get("/v1/jobs?limit=100").json()["items"]
 
 
 def written(s3: Any, bucket: str = REGISTRY) -> int:
@@ -212,6 +212,7 @@ def test_a_job_that_cannot_be_queued_is_not_kept(make_api: Callable[..., Api]) -
     assert response.status_code == 503 and response.json()["retryable"] is True
     assert "queue down" not in response.text
     assert jobs_in(api) == []
+    assert api.pool is not None
     api.context.dispatcher = api.pool  # the queue is back: the same key now makes the job
     assert api.post("/v1/packages", REQUEST, headers={"Idempotency-Key": "k"}).status_code == 202
 

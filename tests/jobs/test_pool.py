@@ -6,7 +6,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -22,7 +22,7 @@ from qps_core.settings import Settings
 
 @dataclass
 class Result:
-    status: str
+    status: Literal["created", "unchanged"]
     registry: str
     package_name: str
     top_hash: str
@@ -131,13 +131,14 @@ def test_a_permanent_failure_is_not_retried(tmp_path: Path) -> None:
 
 def test_queued_jobs_survive_a_restart(tmp_path: Path) -> None:
     gate = threading.Event()
-    first, store = make_pool(tmp_path, FakePackager(gate=gate), workers=1)
+    blocked = FakePackager(gate=gate)
+    first, store = make_pool(tmp_path, blocked, workers=1)
     jobs = [store.create(queued_job(n))[0] for n in range(3)]
     first.start()
-    assert first.runner.packager.started.wait(10)
+    assert blocked.started.wait(10)
     left = first.stop(grace_seconds=0)  # Ctrl-C while one job runs: it is queued again, the rest stay queued
     assert len(left) == 1
-    assert [store.get(j.id).status for j in jobs] == ["queued"] * 3  # type: ignore[union-attr]
+    assert [store.get(j.id).status for j in jobs] == ["queued"] * 3
     gate.set()
 
     second, _ = make_pool(tmp_path, FakePackager(), workers=2)
@@ -150,13 +151,14 @@ def test_queued_jobs_survive_a_restart(tmp_path: Path) -> None:
 
 def test_stop_lets_a_running_job_finish_within_the_grace_period(tmp_path: Path) -> None:
     gate = threading.Event()
-    pool, store = make_pool(tmp_path, FakePackager(gate=gate), workers=1)
+    blocked = FakePackager(gate=gate)
+    pool, store = make_pool(tmp_path, blocked, workers=1)
     job, _ = store.create(queued_job())
     pool.start()
-    assert pool.runner.packager.started.wait(10)
+    assert blocked.started.wait(10)
     threading.Timer(0.2, gate.set).start()
     assert pool.stop(grace_seconds=10) == []
-    assert store.get(job.id).status == "succeeded"  # type: ignore[union-attr]
+    assert store.get(job.id).status == "succeeded"
 
 
 def test_jobs_left_running_by_a_dead_process_run_again(tmp_path: Path) -> None:

@@ -47,11 +47,11 @@ def test_every_planned_request_of_a_message_gets_a_job_and_redelivery_updates_th
     jobs = [store.get(i) for i in ids]
     assert [j.status for j in jobs if j] == ["succeeded", "succeeded"]
     assert {j.package_name for j in jobs if j} == {"my-project/run-9", "nf-prov/rnaseq"}
-    assert jobs[0].trigger == Trigger(kind="sqs", adapter="rocrate", event_id="m-1")  # type: ignore[union-attr]
+    assert jobs[0].trigger == Trigger(kind="sqs", adapter="rocrate", event_id="m-1")
 
     proc.process_record(record(TWO_CRATES, receive_count=2))  # SQS delivers it again
     assert sorted(j.id for j in store.list().items) == sorted(ids)
-    assert [store.get(i).attempts for i in ids] == [2, 2]  # type: ignore[union-attr]
+    assert [store.get(i).attempts for i in ids] == [2, 2]
 
 
 def test_a_transient_failure_stays_queued_until_sqs_gives_up(tmp_path: Path) -> None:
@@ -63,7 +63,7 @@ def test_a_transient_failure_stays_queued_until_sqs_gives_up(tmp_path: Path) -> 
     assert first is not None and first.status == "queued" and first.error is not None and first.error.retryable
     assert proc.process_record(record(body, "m-9", 2)).decision == "retry"
     last = store.get(job_id)
-    assert last is not None and last.status == "failed" and last.attempts == 2 and last.error.retryable  # type: ignore[union-attr]
+    assert last is not None and last.status == "failed" and last.attempts == 2 and last.error.retryable
 
 
 def test_a_permanent_failure_fails_the_job(tmp_path: Path) -> None:
@@ -111,7 +111,7 @@ def test_a_job_store_that_fails_never_stops_packaging(tmp_path: Path, caplog: py
 
     packager = FakePackager()
     runner = Runner(Settings(), packager=packager, notifier=NoNotices())
-    proc = BatchProcessor(runner, jobs=JobRecorder(Down()))  # type: ignore[arg-type]
+    proc = BatchProcessor(runner, jobs=JobRecorder(Down()))
     body = {"source_prefix": "s3://data-bucket/run/1", "registry": "reg-bucket"}
     assert proc.process_record(record(body, "m-7", job_id="j1")).decision == "done"
     assert packager.calls == 1 and "could not record" in caplog.text

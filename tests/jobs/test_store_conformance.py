@@ -34,7 +34,7 @@ def test_put_creates_then_overwrites_one_job(store: JobStore) -> None:
     job_id = queue_job_id("msg-1", 0)
     store.put(job(1, id=job_id, status="running"))
     store.put(job(1, id=job_id, status="failed"))
-    assert store.get(job_id).status == "failed"  # type: ignore[union-attr]
+    assert store.get(job_id).status == "failed"
     assert [j.id for j in store.list().items] == [job_id]
 
 
@@ -184,4 +184,11 @@ def test_a_change_computed_from_the_current_job_is_atomic(store: JobStore) -> No
 
     with ThreadPoolExecutor(6) as pool:
         list(pool.map(bump, range(6)))
-    assert store.get(made.id).attempts == 6  # type: ignore[union-attr]
+    assert store.get(made.id).attempts == 6
+
+
+def test_a_transition_can_be_conditional_on_the_current_job(store: JobStore) -> None:
+    made, _ = store.create(job(1, attempts=2))
+    assert store.transition(made.id, {"queued"}, when=lambda current: current.attempts > 2, status="running") is None
+    moved = store.transition(made.id, {"queued"}, when=lambda current: current.attempts == 2, status="running")
+    assert moved is not None and store.get(made.id).status == "running"
