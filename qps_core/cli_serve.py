@@ -81,6 +81,12 @@ def serve(
     """Serve the REST API (docs at /docs) and run its jobs in a bounded local worker pool."""
     settings = _loaders[0](config, endpoint_url)
     check_bind(host, settings)
+    minted = None
+    if embedded and not (settings.api_tokens or settings.admin_tokens):
+        from .api.auth import mint_token
+
+        minted, digest = mint_token()  # the demo's admin page needs a login: a token for this run only
+        settings = settings.model_copy(update={"admin_tokens": [digest]})
     endpoint = None
     if embedded:
         from .demo import seed
@@ -94,7 +100,7 @@ def serve(
         seed(boto3.client("s3", endpoint_url=endpoint.url))
         settings = settings.model_copy(update={"endpoint_url": endpoint.url})
     try:
-        _run(settings, host, port, grace_seconds, demo=embedded)
+        _run(settings, host, port, grace_seconds, demo=embedded, minted=minted)
     finally:
         if endpoint is not None:
             endpoint.stop()
@@ -114,7 +120,7 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _run(settings: Any, host: str, port: int, grace_seconds: float, *, demo: bool) -> None:
+def _run(settings: Any, host: str, port: int, grace_seconds: float, *, demo: bool, minted: str | None = None) -> None:
     import uvicorn
 
     from .api.app import create_app
@@ -141,14 +147,16 @@ def _run(settings: Any, host: str, port: int, grace_seconds: float, *, demo: boo
     base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     typer.echo(f"QPS API:    {base}/docs   (OpenAPI: {base}/openapi.json)")
     typer.echo(f"Admin page: {base}/admin")
+    _print_login(context, base, minted)
     typer.echo(
         f"Jobs:       {store!r}, {settings.api_workers} worker(s)" + (f"; {requeued} re-queued" if requeued else "")
     )
     if not tokens_configured(settings):
         typer.echo("No API token configured: listening on loopback only (see `qps token`).")
     if demo:
+        auth = f"-H 'Authorization: Bearer {minted}' " if minted else ""
         typer.echo(
-            f"""Try:  curl -s -X POST {base}/v1/packages -H 'Content-Type: application/json' """
+            f"""Try:  curl -s -X POST {base}/v1/packages {auth}-H 'Content-Type: application/json' """
             """-d '{"source_prefix": "s3://qps-demo-data/lims/batch-0301/", "registry": "qps-demo-packages"}'"""
         )
     typer.echo("Ctrl-C stops (running jobs finish or are queued again for the next start).")
@@ -167,6 +175,19 @@ def _run(settings: Any, host: str, port: int, grace_seconds: float, *, demo: boo
             left = pool.stop(0)
         if left:
             typer.echo(f"{len(left)} job(s) queued again; they run at the next start.", err=True)
+
+
+def _print_login(context: Any, base: str, minted: str | None) -> None:
+    """A one-time login URL for the admin page (when admin tokens are configured), and a minted token."""
+    codes = context.extras.get("login_codes")
+    if codes is None or not context.settings.admin_tokens:
+        return
+    from .admin.session import token_who
+
+    code = codes.mint(token_who(context.settings.admin_tokens[0]))
+    typer.echo(f"Log in:     {base}/admin/login?code={code}   (one-time link, valid 10 minutes)")
+    if minted:
+        typer.echo(f"Admin token for this run (Authorization: Bearer, or the login form): {minted}")
 
 
 def token(

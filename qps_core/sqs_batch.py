@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -76,12 +76,21 @@ class RecordResult:
 class BatchProcessor:
     """One per process (per Lambda cold start): the runner and, lazily, an SQS client."""
 
-    def __init__(self, runner: Runner, sqs: Any = None, jobs: Any = None) -> None:
+    def __init__(
+        self, runner: Runner, sqs: Any = None, jobs: Any = None, refresh: Callable[[], Runner] | None = None
+    ) -> None:
         self.runner = runner
         self.settings = runner.settings
         self._sqs = sqs
         self.jobs = jobs  # a qps_core.jobs.recorder.JobRecorder: one job per planned request
         self._queue_urls: dict[str, str] = {}
+        self._refresh = refresh  # live settings: returns the current runner (qps_core.settings_store.live)
+
+    def _refreshed(self) -> None:
+        """Stored settings changes reach a warm process (within settings_refresh_seconds)."""
+        if self._refresh is not None:
+            self.runner = self._refresh()
+            self.settings = self.runner.settings
 
     @property
     def sqs(self) -> Any:
@@ -123,6 +132,7 @@ class BatchProcessor:
     def process_value(self, value: Any) -> RecordResult:
         """A directly delivered event (not an SQS batch). The runtime parsed it, so QPS's strict-JSON
         rules are applied here; a value that breaks them is one rejected event."""
+        self._refreshed()
         try:
             jsonstrict.check_value(value)
         except InvalidInput as exc:
@@ -131,6 +141,7 @@ class BatchProcessor:
 
     def process_record(self, record: dict[str, Any]) -> RecordResult:
         """One Lambda SQS record: run it, then dead-letter or delay it as its result says."""
+        self._refreshed()
         message_id = record.get("messageId")
         if self.jobs is not None:
             self.jobs.started(record)

@@ -167,7 +167,10 @@ def test_omics_rule_switched_by_parameter(template: dict[str, Any]) -> None:
     assert pattern["detail-type"] == ["Run Status Change"]
     assert pattern["detail"]["status"] == ["COMPLETED"]
     assert "Buckets" in _refs(pattern["detail"]["runOutputUri"])
-    assert _condition_parameters(template, rule["Condition"]) == {"EnableOmics"}
+    assert "Condition" not in rule  # always there: the admin page switches it
+    state = rule["Properties"]["State"]["Fn::If"]
+    assert state[1:] == ["ENABLED", "DISABLED"]
+    assert _condition_parameters(template, state[0]) == {"EnableOmics"}
     assert template["Parameters"]["EnableOmics"]["AllowedValues"] == ["true", "false"]
 
 
@@ -180,7 +183,10 @@ def test_rocrate_rule_switched_by_parameter(template: dict[str, Any]) -> None:
     for sentinel in SENTINELS:
         assert sentinel in keys  # at the bucket root
         assert {"suffix": f"/{sentinel}"} in keys  # in a folder; x-ro-crate-metadata.json does not match
-    assert _condition_parameters(template, rule["Condition"]) == {"EnableRoCrate"}
+    assert "Condition" not in rule  # always there: the admin page switches it
+    state = rule["Properties"]["State"]["Fn::If"]
+    assert state[1:] == ["ENABLED", "DISABLED"]
+    assert _condition_parameters(template, state[0]) == {"EnableRoCrate"}
     assert template["Parameters"]["EnableRoCrate"]["AllowedValues"] == ["true", "false"]
 
 
@@ -380,7 +386,7 @@ def test_deploys_on_moto_and_routes_only_this_stacks_events(monkeypatch: pytest.
 
 
 @pytest.mark.slow
-def test_toggles_off_create_no_omics_or_rocrate_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_toggles_off_create_disabled_omics_and_rocrate_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     boto3 = pytest.importorskip("boto3")
     moto = pytest.importorskip("moto")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -410,9 +416,17 @@ def test_toggles_off_create_no_omics_or_rocrate_rule(monkeypatch: pytest.MonkeyP
         )
         summaries = cfn.list_stack_resources(StackName="qps2")["StackResourceSummaries"]
         resources = {r["LogicalResourceId"] for r in summaries}
-        assert "PackageObjectsReadyRule" in resources
-        assert not resources & {"OmicsRule", "RoCrateRule"}
-        (rule,) = boto3.client("events").list_rules()["Rules"]
+        assert {"PackageObjectsReadyRule", "OmicsRule", "RoCrateRule"} <= resources  # the rules always exist
+        events = boto3.client("events")
+        rules = {r["Name"]: r for r in events.list_rules()["Rules"]}
+        outputs = {
+            o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName="qps2")["Stacks"][0]["Outputs"]
+        }
+        # toggles off: the HealthOmics and RO-Crate rules start DISABLED
+        assert rules[outputs["OmicsRuleName"]]["State"] == "DISABLED"
+        assert rules[outputs["RoCrateRuleName"]]["State"] == "DISABLED"
+        (rule,) = [r for name, r in rules.items() if name not in (outputs["OmicsRuleName"], outputs["RoCrateRuleName"])]
+        assert rule["State"] == "ENABLED"
         pattern = json.loads(rule["EventPattern"])
         prefixes = [p for p in pattern["detail"]["$or"][0]["source_prefix"] if p]
         assert prefixes == [{"prefix": "s3://only-bucket/"}]

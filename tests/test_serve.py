@@ -80,10 +80,14 @@ def test_serve_embedded_creates_a_demo_package_and_stops_cleanly(tmp_path: Path)
         env=clean_env(tmp_path, QPS_DATA_DIR=str(tmp_path / "jobs")),
     )
     try:
-        banner = [proc.stdout.readline() for _ in range(3)]
+        banner = [proc.stdout.readline() for _ in range(5)]
         base = f"http://127.0.0.1:{port}"
         assert any(f"{base}/docs" in line for line in banner), banner
         assert any(f"{base}/admin" in line for line in banner), banner
+        assert any(f"{base}/admin/login?code=" in line for line in banner), banner  # one-time login link
+        # --embedded without tokens mints an admin token for the run (the admin page needs a login)
+        (minted,) = [line.rsplit(" ", 1)[1].strip() for line in banner if line.startswith("Admin token for this run")]
+        auth = {"Authorization": f"Bearer {minted}"}
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -95,18 +99,18 @@ def test_serve_embedded_creates_a_demo_package_and_stops_cleanly(tmp_path: Path)
             time.sleep(0.2)
 
         body = {"source_prefix": "s3://qps-demo-data/lims/batch-0301/", "registry": "qps-demo-packages"}
-        status, job = _request("POST", f"{base}/v1/packages", body, {"Idempotency-Key": "demo-1"})
+        status, job = _request("POST", f"{base}/v1/packages", body, {"Idempotency-Key": "demo-1", **auth})
         assert status == 202, job
         deadline = time.monotonic() + 120
         while job["status"] not in ("succeeded", "failed"):
             assert time.monotonic() < deadline, job
             time.sleep(0.2)
-            job = _request("GET", f"{base}/v1/jobs/{job['id']}")[1]
+            job = _request("GET", f"{base}/v1/jobs/{job['id']}", headers=auth)[1]
         assert job["status"] == "succeeded", job
         assert len(job["result"]["top_hash"]) == 64 and job["result"]["files"] == 3
-        status, again = _request("POST", f"{base}/v1/packages", body, {"Idempotency-Key": "demo-1"})
+        status, again = _request("POST", f"{base}/v1/packages", body, {"Idempotency-Key": "demo-1", **auth})
         assert (status, again["id"], again["status"]) == (202, job["id"], "succeeded")
-        status, package = _request("GET", f"{base}/v1/packages/qps-demo-packages/lims/batch-0301")
+        status, package = _request("GET", f"{base}/v1/packages/qps-demo-packages/lims/batch-0301", headers=auth)
         assert status == 200 and package["top_hash"] == job["result"]["top_hash"]
     finally:
         proc.send_signal(signal.SIGINT)

@@ -1,15 +1,15 @@
-"""GET /v1/adapters, GET /v1/settings, GET /v1/health."""
+"""GET /v1/adapters, GET /v1/health. (GET /v1/settings, with origins, is the admin router's.)"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from .. import __version__
 from ..errors import describe_exception
-from .auth import Caller, admin_caller, caller
+from .auth import Caller, caller
 from .problems import problem_responses
 from .routes_packages import context_of
 from .schemas import AdapterList, Check, Health
@@ -31,19 +31,6 @@ def adapters(request: Request, _who: Annotated[Caller, Depends(caller)]) -> Adap
     order = found.order
     infos = sorted(found.infos.values(), key=lambda i: (order.index(i.id) if i.id in order else len(order), i.id))
     return AdapterList.model_validate({"adapters": [i.as_dict() for i in infos]})
-
-
-@router.get(
-    "/settings",
-    summary="The effective settings (as `qps settings --json`); admin token",
-    responses={
-        200: {"description": "Every setting and its effective value.", "content": {"application/json": {}}},
-        **problem_responses(401, 403),
-    },
-)
-def settings(request: Request, _who: Annotated[Caller, Depends(admin_caller)]) -> dict[str, Any]:
-    data: dict[str, Any] = context_of(request).settings.model_dump(mode="json")
-    return data
 
 
 @router.get(

@@ -51,6 +51,9 @@ async def json_body(request: Request) -> Any:
 
 def context_of(request: Request) -> ApiContext:
     ctx: ApiContext = request.app.state.context
+    refresh = ctx.extras.get("refresh")  # the admin router: stored settings changes (docs/design.md §8)
+    if refresh is not None:
+        refresh()
     return ctx
 
 

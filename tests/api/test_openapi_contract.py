@@ -44,6 +44,11 @@ OPERATIONS = [
     ("GET", "/v1/packages/{registry}/{prefix}/{suffix}/revisions/{top_hash}"),
     ("GET", "/v1/adapters"),
     ("GET", "/v1/settings"),
+    ("PATCH", "/v1/settings"),
+    ("GET", "/v1/settings/audit"),
+    ("GET", "/v1/sources"),
+    ("PUT", "/v1/sources/{source_id}"),
+    ("POST", "/v1/sources/{source_id}/apply"),
     ("GET", "/v1/health"),
 ]
 
