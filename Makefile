@@ -13,7 +13,7 @@ EXAMPLE := examples/qps-adapter-lims
 TYPED := qps_core tests $(foreach a,$(ADAPTERS),adapters/$(a)/qps_adapter_$(a) adapters/$(a)/tests) \
 	$(EXAMPLE)/qps_adapter_lims $(EXAMPLE)/tests
 
-.PHONY: install lock test test-fast lint typecheck pytest demo plan bench lambda clean
+.PHONY: install lock test test-fast lint typecheck pytest demo serve plan bench lambda clean
 
 install: $(STAMP)
 
@@ -56,6 +56,9 @@ plan: install
 
 demo: install
 	$(BIN)/qps demo
+
+serve: install
+	$(BIN)/qps serve --embedded
 
 bench: install
 	$(BIN)/python bench/packaging.py

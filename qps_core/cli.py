@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from . import cli_serve
 from .errors import QPSError, describe_exception, one_line
 from .report import emit as _emit
 from .report import table as _table
@@ -29,10 +30,15 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Settings file 
 PathsArg = Annotated[list[Path], typer.Argument(help="Event files or folders of *.json event files.")]
 
 
-def _settings(config: Path | None, endpoint_url: str | None = None) -> Any:
+def _settings(config: Path | None, endpoint_url: str | None = None, *, stored: bool = True) -> Any:
+    """Effective settings: environment > stored (admin page / API) > config file > defaults."""
     from .settings import load_settings
 
     settings = load_settings(config)
+    if stored:
+        from .settings_store.effective import load_effective
+
+        settings = load_effective(config).settings
     if endpoint_url:
         settings = settings.model_copy(update={"endpoint_url": endpoint_url})
     if settings.endpoint_url:
@@ -48,7 +54,7 @@ def plan(paths: PathsArg, json_out: JsonOpt = False, config: ConfigOpt = None) -
     from .event_files import read_events
     from .runner import Runner
 
-    runner = Runner(_settings(config))
+    runner = Runner(_settings(config, stored=_local_store()))
     broken = runner.adapters.errors()  # already logged as one-line warnings; they make the plan fail
     rejected = 0
     rows: list[list[str]] = []
@@ -122,10 +128,35 @@ def _print_settings(settings: Any, json_out: bool) -> None:
         typer.echo(f"{name:<22} {shown:<50} ({env})")
 
 
+def _settings_without_store(config: Path | None, endpoint_url: str | None = None) -> Any:
+    """`qps serve`: the admin router lays the stored values over these (and follows their changes)."""
+    return _settings(config, endpoint_url, stored=False)
+
+
+def _local_store() -> bool:
+    """`qps plan` touches no AWS: it applies stored settings only from the local store."""
+    return not os.environ.get("QPS_SETTINGS_TABLE")
+
+
 @app.command("settings")
 def settings_cmd(json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
-    """Show the effective settings (environment QPS_* over the config file)."""
-    _print_settings(_settings(config), json_out)
+    """Show the effective settings and where each comes from (environment, stored, config file, default)."""
+    from .settings_store.effective import load_effective
+
+    effective = load_effective(config)
+    rows = effective.describe()
+    if json_out:
+        _emit({"version": effective.stored.version, "settings": {r.pop("name"): r for r in rows}})
+        return
+    for row in rows:
+        value = row["value"]
+        if isinstance(value, dict):
+            shown = ",".join(f"{k}={'on' if v is True else 'off' if v is False else v}" for k, v in value.items())
+        elif isinstance(value, list):
+            shown = ",".join(value)
+        else:
+            shown = "" if value is None else str(value)
+        typer.echo(f"{row['name']:<26} {shown:<40} {row['origin']:<18} ({row['env']})")
 
 
 EndpointOpt = Annotated[
@@ -199,17 +230,21 @@ def worker(
     config: ConfigOpt = None,
 ) -> None:
     """Drain an SQS queue as a long-running process, with the Lambda handler's semantics."""
-    from .runner import Runner
+    from .jobs.recorder import JobRecorder
+    from .settings_store.live import LiveRunner
     from .sqs_batch import BatchProcessor
     from .worker import Worker
 
-    settings = _settings(config, endpoint_url)
+    _settings(config, endpoint_url)  # checks the settings early; credentials for a local endpoint
     logging.getLogger("qps").setLevel(logging.INFO)
-    runner = Runner(settings)
-    for problem in runner.adapters.errors():
+    overrides: dict[str, Any] = {"endpoint_url": endpoint_url} if endpoint_url else {}
+    live = LiveRunner(config, **overrides)  # stored settings changes apply within settings_refresh_seconds
+    for problem in live.runner.adapters.errors():
         logging.getLogger("qps").error("%s", problem)
     w = Worker(
-        BatchProcessor(runner),
+        BatchProcessor(
+            live.runner, refresh=live.current, jobs=JobRecorder.from_settings(live.runner.settings, local=True)
+        ),
         queue_url,
         wait_seconds=wait_seconds,
         batch_size=batch_size,
@@ -218,6 +253,9 @@ def worker(
     w.install_signal_handlers()
     handled = w.run(max_polls=max_polls)
     typer.echo(f"qps worker: stopped after {handled} message(s)", err=True)
+
+
+cli_serve.register(app, _settings_without_store)  # `qps serve`, `qps token` (FastAPI loads only when serve runs)
 
 
 def main(argv: list[str] | None = None) -> None:

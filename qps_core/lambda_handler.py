@@ -37,14 +37,17 @@ def processor() -> BatchProcessor:
     """The per-cold-start processor (plugin discovery and settings happen here, once)."""
     global _PROCESSOR
     if _PROCESSOR is None:
-        from .runner import Runner
-        from .settings import load_settings
+        from .settings_store.live import LiveRunner
 
         logging.getLogger().setLevel(os.environ.get("QPS_LOG_LEVEL", "INFO"))
-        runner = Runner(load_settings())
-        for problem in runner.adapters.errors():
+        live = LiveRunner()  # stored settings changes apply within settings_refresh_seconds
+        for problem in live.runner.adapters.errors():
             log.error("%s", problem)
-        _PROCESSOR = BatchProcessor(runner)
+        from .jobs.recorder import JobRecorder
+
+        _PROCESSOR = BatchProcessor(
+            live.runner, refresh=live.current, jobs=JobRecorder.from_settings(live.runner.settings, local=False)
+        )
     return _PROCESSOR
 
 

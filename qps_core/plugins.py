@@ -12,7 +12,7 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import describe_exception, one_line
+from .errors import IgnoredEvent, InvalidInput, describe_exception, one_line
 from .settings import Settings
 
 ENTRY_POINT_GROUP = "qps.adapters"
@@ -59,7 +59,21 @@ class AdapterSet:
     settings: Settings
     manager: pluggy.PluginManager
     infos: dict[str, AdapterInfo] = field(default_factory=dict)
+    switched_off: dict[str, Any] = field(default_factory=dict)  # id -> describe, for adapters switched off
     _dispatch: list[tuple[str, Describe]] | None = field(default=None, init=False, repr=False)
+
+    def switched_off_claimant(self, event: Any) -> str | None:
+        """The switched-off adapter that would have claimed this event (so the event can be ignored
+        with that reason rather than as nobody's), or None."""
+        for adapter_id, describe in sorted(self.switched_off.items()):
+            try:
+                if describe(event=event, settings=self.settings):
+                    return adapter_id
+            except (IgnoredEvent, InvalidInput):
+                return adapter_id
+            except Exception:
+                continue
+        return None
 
     @property
     def order(self) -> list[str]:
@@ -101,6 +115,8 @@ class AdapterSet:
         self.infos[adapter_id] = info
         if enabled:
             self._register(plugin, info)
+        elif self.settings.switched_off(adapter_id) and hasattr(plugin, "qps_describe_event"):
+            self.switched_off[adapter_id] = _switched_off_caller(plugin.qps_describe_event)
 
     def _register(self, plugin: object, info: AdapterInfo) -> None:
         self._dispatch = None
@@ -160,6 +176,19 @@ def _call_as_pluggy_does(impl: pluggy.HookImpl) -> Describe:
     return call
 
 
+def _switched_off_caller(function: Callable[..., Any]) -> Describe:
+    """A switched-off adapter's `qps_describe_event` (not registered), called like the others."""
+    import inspect
+
+    names = [n for n in inspect.signature(function).parameters if n in ("event", "settings")]
+
+    def call(**kwargs: Any) -> list[Any]:
+        result = function(**{name: kwargs[name] for name in names})
+        return [] if result is None else [result]
+
+    return call
+
+
 def _impl_priority(impl: pluggy.HookImpl) -> str:
     return "first" if impl.tryfirst else "last" if impl.trylast else "normal"
 
@@ -214,7 +243,8 @@ def load_adapters(settings: Settings, *, load_disabled: bool = False) -> Adapter
         log.warning("setting names adapter %r, which is not installed", unknown)
     for ep in chosen:
         info = adapters.infos[ep.name]
-        if not (info.enabled or load_disabled):
+        switched_off = settings.switched_off(ep.name)  # loaded to name it when it would claim an event
+        if not (info.enabled or load_disabled or switched_off):
             info.description = (ep.dist.metadata["Summary"] or "") if ep.dist else ""
             continue
         try:
@@ -229,6 +259,8 @@ def load_adapters(settings: Settings, *, load_disabled: bool = False) -> Adapter
             _register_checked(adapters, module, info)
         else:
             info.loaded = True
+            if switched_off and hasattr(module, "qps_describe_event"):
+                adapters.switched_off[ep.name] = _switched_off_caller(module.qps_describe_event)
     adapters.implementations()  # the consultation order, worked out once, here
     return adapters
 

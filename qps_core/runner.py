@@ -140,6 +140,8 @@ class Runner:
         if decided is None:
             if errors:  # it may have been that adapter's event: never drop it silently
                 decided = Plan(event, "rejected", error=errors[0])
+            elif (off := self.adapters.switched_off_claimant(event)) is not None:
+                decided = Plan(event, "ignored", adapter=off, reason=switched_off_reason(off))
             else:
                 decided = Plan(event, "ignored", reason=f"no enabled adapter claims this {event.describe()}")
         decided.also_claimed_by = claimants
@@ -155,6 +157,12 @@ class Runner:
         for outcome in outcomes:
             self.notifier.publish(outcome)
         return plan, outcomes
+
+
+def switched_off_reason(adapter_id: str) -> str:
+    from .sources import source_label
+
+    return f"the {source_label(adapter_id)} source (adapter {adapter_id!r}) is switched off"
 
 
 def _with_message(adapter_id: str, request: Any) -> PackageRequest:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import tomllib
 from functools import lru_cache
@@ -16,6 +18,7 @@ from .errors import ConfigError
 from .models import DEFAULT_MAX_METADATA_BYTES
 
 CommaList = Annotated[list[str], NoDecode]
+CommaMap = Annotated[dict[str, Any], NoDecode]
 DEFAULT_SENTINELS = ["ro-crate-metadata.json", "ro-crate-manifest.json"]
 
 
@@ -72,6 +75,29 @@ class Settings(BaseSettings):
     max_events_per_input: int = Field(
         DEFAULT_MAX_EVENTS, gt=0, description="Events one input (file, direct event, SQS message) may hold."
     )
+    # The REST API and jobs (docs/design.md §7)
+    api_tokens: CommaList = Field(default_factory=list, description="Accepted API tokens, as sha256:<hex>.")
+    admin_tokens: CommaList = Field(default_factory=list, description="Admin tokens (every route), as sha256:<hex>.")
+    data_dir: Path | None = Field(
+        None, description="Local state: jobs and stored settings (default: $XDG_DATA_HOME/qps)."
+    )
+    jobs_table: str | None = Field(None, description="DynamoDB jobs table (AWS); else SQLite in data_dir.")
+    queue_url: str | None = Field(None, description="The QuiltPackager queue the API sends jobs to (AWS).")
+    api_workers: int = Field(2, ge=1, le=64, description="Jobs run at once by `qps serve`.")
+    job_max_attempts: int = Field(3, ge=1, le=20, description="Tries of a transiently failing job.")
+    job_ttl_days: int = Field(30, ge=1, description="Finished jobs are kept this long (DynamoDB TTL).")
+    sources: CommaMap = Field(
+        default_factory=dict,
+        description="Source switches: adapter id = on/off (an adapter not listed is on), e.g. omics=off,rocrate=on.",
+    )
+    source_rules: CommaMap = Field(
+        default_factory=dict,
+        description="EventBridge rule of each switchable source (adapter id = rule name); set by the stack.",
+    )
+    settings_table: str | None = Field(None, description="DynamoDB table of stored settings (else SQLite in data_dir).")
+    settings_refresh_seconds: int = Field(
+        30, ge=0, description="Running workers re-read the stored settings this often (seconds)."
+    )
 
     @field_validator(
         "enable_adapters",
@@ -80,6 +106,8 @@ class Settings(BaseSettings):
         "sentinel_names",
         "allowed_registries",
         "allowed_sources",
+        "api_tokens",
+        "admin_tokens",
         mode="before",
     )
     @classmethod
@@ -87,6 +115,46 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("sources", "source_rules", mode="before")
+    @classmethod
+    def _split_pairs(cls, value: Any) -> Any:
+        """`a=x,b=y` or a JSON object (environment variables and config files)."""
+        if not isinstance(value, str):
+            return value
+        if value.strip().startswith("{"):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError("is not a valid JSON object") from None
+        pairs: dict[str, str] = {}
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            key, sep, val = part.partition("=")
+            if not sep or not key.strip():
+                raise ValueError(f"{part!r} is not id=value")
+            pairs[key.strip()] = val.strip()
+        return pairs
+
+    @field_validator("sources")
+    @classmethod
+    def _switches(cls, value: dict[str, Any]) -> dict[str, bool]:
+        out: dict[str, bool] = {}
+        for key, state in value.items():
+            if isinstance(state, bool):
+                out[key] = state
+            elif isinstance(state, str) and state.lower() in _SWITCH_WORDS:
+                out[key] = _SWITCH_WORDS[state.lower()]
+            else:
+                raise ValueError(f"source {key!r}: {state!r} is not on or off")
+        return out
+
+    @field_validator("source_rules")
+    @classmethod
+    def _rule_names(cls, value: dict[str, Any]) -> dict[str, str]:
+        bad = [k for k, v in value.items() if not isinstance(v, str) or not v]
+        if bad:
+            raise ValueError(f"source {bad[0]!r}: the rule name must be a non-empty string")
+        return {k: str(v) for k, v in value.items()}
 
     @field_validator("allowed_registries")
     @classmethod
@@ -118,6 +186,15 @@ class Settings(BaseSettings):
     def source_allow_list(self) -> list[str]:
         """`s3://bucket/` or `s3://bucket/prefix/` entries; empty means any source."""
         return self.allowed_sources or [f"s3://{b}/" for b in self.allowed_registries]
+
+    @field_validator("api_tokens", "admin_tokens")
+    @classmethod
+    def _token_hashes(cls, value: list[str]) -> list[str]:
+        for item in value:
+            hexpart = item.lower().removeprefix("sha256:")
+            if not item.lower().startswith("sha256:") or len(hexpart) != 64 or hexpart.strip("0123456789abcdef"):
+                raise ValueError("list tokens by their hash, sha256:<64 hex digits> (`qps token` prints one)")
+        return [item.lower() for item in value]
 
     @field_validator("sentinel_names")
     @classmethod
@@ -157,9 +234,33 @@ class Settings(BaseSettings):
         }
 
     def adapter_enabled(self, adapter_id: str) -> bool:
-        if adapter_id in self.disable_adapters:
+        if adapter_id in self.disable_adapters or self.sources.get(adapter_id) is False:
             return False
         return not self.enable_adapters or adapter_id in self.enable_adapters
+
+    def switched_off(self, adapter_id: str) -> bool:
+        """True when the adapter's source switch (the `sources` setting) is off."""
+        return self.sources.get(adapter_id) is False
+
+    @property
+    def state_dir(self) -> Path:
+        """Where local state (stored settings, jobs) lives."""
+        if self.data_dir is not None:
+            return self.data_dir
+        base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+        return Path(base) / "qps"
+
+
+_SWITCH_WORDS = {
+    "on": True,
+    "true": True,
+    "yes": True,
+    "1": True,
+    "off": False,
+    "false": False,
+    "no": False,
+    "0": False,
+}
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -188,19 +289,93 @@ def read_config_file(path: Path) -> dict[str, Any]:
     return dict(data)
 
 
-def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
-    """Build the settings: explicit overrides, then `QPS_*` variables, then the config file."""
+Origin = str  # "environment" | "stored" | "config file" | "deployment default" | "default" | "override"
+DEPLOYMENT_DEFAULTS_VARIABLE = "QPS_DEFAULTS"
+
+
+def env_keys() -> set[str]:
+    """Settings fixed by a `QPS_<NAME>` environment variable."""
+    return {name for name in Settings.model_fields if f"QPS_{name.upper()}" in os.environ}
+
+
+def deployment_defaults() -> dict[str, Any]:
+    """`QPS_DEFAULTS`: a JSON object of settings at the level of the defaults (a stack's initial values:
+    anything stored, in a config file or in the environment overrides them)."""
+    text = os.environ.get(DEPLOYMENT_DEFAULTS_VARIABLE, "").strip()
+    if not text:
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ConfigError(f"{DEPLOYMENT_DEFAULTS_VARIABLE} is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{DEPLOYMENT_DEFAULTS_VARIABLE} must be a JSON object of settings")
+    return data
+
+
+def layered_values(
+    config_file: str | Path | None = None, stored: dict[str, Any] | None = None, **overrides: Any
+) -> tuple[dict[str, Any], dict[str, Origin]]:
+    """The values given to `Settings` and where each came from: overrides > environment > stored >
+    config file > deployment defaults > defaults (environment values are read by `Settings` itself)."""
     config_file = config_file or os.environ.get("QPS_CONFIG")
-    file_values = read_config_file(Path(config_file)) if config_file else {}
-    env_keys = {name for name in Settings.model_fields if f"QPS_{name.upper()}" in os.environ}
-    values = {k: v for k, v in file_values.items() if k not in env_keys}
+    layers: list[tuple[Origin, dict[str, Any]]] = [
+        ("deployment default", deployment_defaults()),
+        ("config file", read_config_file(Path(config_file)) if config_file else {}),
+        ("stored", dict(stored or {})),
+    ]
+    fixed = env_keys()
+    values: dict[str, Any] = {}
+    origins: dict[str, Origin] = {name: "default" for name in Settings.model_fields}
+    for origin, layer in layers:
+        for key, value in layer.items():
+            if key not in fixed:
+                values[key] = value
+                origins[key] = origin
+    for key in fixed:
+        origins[key] = "environment"
     values.update(overrides)
+    origins.update({key: "override" for key in overrides if key in origins})
+    return values, origins
+
+
+def _build(values: dict[str, Any]) -> Settings:
     try:
         return Settings(**values)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in err["loc"])
         raise ConfigError(f"setting {where}: {err['msg']}") from None
+
+
+def load_settings(
+    config_file: str | Path | None = None, *, stored: dict[str, Any] | None = None, **overrides: Any
+) -> Settings:
+    """Build the settings: explicit overrides, then `QPS_*` variables, then stored values (the admin
+    page / API), then the config file, then the defaults."""
+    return load_with_origins(config_file, stored=stored, **overrides)[0]
+
+
+def load_with_origins(
+    config_file: str | Path | None = None, *, stored: dict[str, Any] | None = None, **overrides: Any
+) -> tuple[Settings, dict[str, Origin]]:
+    """`load_settings`, plus where each value came from. A stored value that is no longer valid is
+    skipped with a warning rather than stopping the service."""
+    stored = dict(stored or {})
+    while True:
+        values, origins = layered_values(config_file, stored, **overrides)
+        try:
+            return _build(values), origins
+        except ConfigError as exc:
+            bad = [
+                k
+                for k, o in origins.items()
+                if o == "stored" and str(exc).startswith((f"setting {k}:", f"setting {k}."))
+            ]
+            if not bad:
+                raise
+            logging.getLogger("qps.settings").warning("ignoring the stored value of %s: %s", bad[0], exc)
+            del stored[bad[0]]
 
 
 @lru_cache(maxsize=1)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -76,11 +76,21 @@ class RecordResult:
 class BatchProcessor:
     """One per process (per Lambda cold start): the runner and, lazily, an SQS client."""
 
-    def __init__(self, runner: Runner, sqs: Any = None) -> None:
+    def __init__(
+        self, runner: Runner, sqs: Any = None, jobs: Any = None, refresh: Callable[[], Runner] | None = None
+    ) -> None:
         self.runner = runner
         self.settings = runner.settings
         self._sqs = sqs
+        self.jobs = jobs  # a qps_core.jobs.recorder.JobRecorder: one job per planned request
         self._queue_urls: dict[str, str] = {}
+        self._refresh = refresh  # live settings: returns the current runner (qps_core.settings_store.live)
+
+    def _refreshed(self) -> None:
+        """Stored settings changes reach a warm process (within settings_refresh_seconds)."""
+        if self._refresh is not None:
+            self.runner = self._refresh()
+            self.settings = self.runner.settings
 
     @property
     def sqs(self) -> Any:
@@ -122,6 +132,7 @@ class BatchProcessor:
     def process_value(self, value: Any) -> RecordResult:
         """A directly delivered event (not an SQS batch). The runtime parsed it, so QPS's strict-JSON
         rules are applied here; a value that breaks them is one rejected event."""
+        self._refreshed()
         try:
             jsonstrict.check_value(value)
         except InvalidInput as exc:
@@ -130,9 +141,14 @@ class BatchProcessor:
 
     def process_record(self, record: dict[str, Any]) -> RecordResult:
         """One Lambda SQS record: run it, then dead-letter or delay it as its result says."""
+        self._refreshed()
         message_id = record.get("messageId")
+        if self.jobs is not None:
+            self.jobs.started(record)
         events = envelopes.unwrap_sqs_record(record, max_events=self.settings.max_events_per_input)
         result = self.process_events(events, message_id if isinstance(message_id, str) else None)
+        if self.jobs is not None:
+            self.jobs.finished(record, result.outcomes)
         if result.decision == "dead-lettered" and not self.dead_letter(record.get("body"), result, record):
             result.decision = "retry"  # the DLQ could not take it: never lose it, let SQS redrive it
         if result.decision == "retry" and result.retry_after:

@@ -357,10 +357,14 @@ def test_disabled_adapter_not_used_by_plan(runs):
 def test_settings_json_reflects_env(runs):
     result = runs["settings_json"]
     assert result.returncode == 0, result.stderr
-    (values,) = json_lines(result.stdout)
+    (doc,) = json_lines(result.stdout)
+    values = {name: row["value"] for name, row in doc["settings"].items()}
     assert values["default_prefix"] == "pkg"
     assert values["disable_adapters"] == ["omics", "edp"]
     assert values["max_metadata_bytes"] == 256 * 1024
+    assert doc["settings"]["default_prefix"]["origin"] == "environment"
+    assert doc["settings"]["default_prefix"]["read_only"] is True
+    assert doc["settings"]["max_metadata_bytes"]["origin"] == "default"
 
 
 def test_settings_table_names_env_vars(runs):
@@ -369,6 +373,7 @@ def test_settings_table_names_env_vars(runs):
     assert "(QPS_DEFAULT_SUFFIX)" in result.stdout
     line = next(line for line in result.stdout.splitlines() if line.startswith("default_suffix"))
     assert line.split()[1] == "top"
+    assert "config file" in line
 
 
 # -- errors ------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+import tests.moto_function_url  # noqa: F401  (AWS::Lambda::Url on moto's CloudFormation)
+
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "deploy" / "template.yaml"
 READY_TYPES = {"package-objects-ready", "package-object-request"}
@@ -165,7 +167,10 @@ def test_omics_rule_switched_by_parameter(template: dict[str, Any]) -> None:
     assert pattern["detail-type"] == ["Run Status Change"]
     assert pattern["detail"]["status"] == ["COMPLETED"]
     assert "Buckets" in _refs(pattern["detail"]["runOutputUri"])
-    assert _condition_parameters(template, rule["Condition"]) == {"EnableOmics"}
+    assert "Condition" not in rule  # always there: the admin page switches it
+    state = rule["Properties"]["State"]["Fn::If"]
+    assert state[1:] == ["ENABLED", "DISABLED"]
+    assert _condition_parameters(template, state[0]) == {"EnableOmics"}
     assert template["Parameters"]["EnableOmics"]["AllowedValues"] == ["true", "false"]
 
 
@@ -178,7 +183,10 @@ def test_rocrate_rule_switched_by_parameter(template: dict[str, Any]) -> None:
     for sentinel in SENTINELS:
         assert sentinel in keys  # at the bucket root
         assert {"suffix": f"/{sentinel}"} in keys  # in a folder; x-ro-crate-metadata.json does not match
-    assert _condition_parameters(template, rule["Condition"]) == {"EnableRoCrate"}
+    assert "Condition" not in rule  # always there: the admin page switches it
+    state = rule["Properties"]["State"]["Fn::If"]
+    assert state[1:] == ["ENABLED", "DISABLED"]
+    assert _condition_parameters(template, state[0]) == {"EnableRoCrate"}
     assert template["Parameters"]["EnableRoCrate"]["AllowedValues"] == ["true", "false"]
 
 
@@ -315,20 +323,38 @@ def test_deploys_on_moto_and_routes_only_this_stacks_events(monkeypatch: pytest.
         assert env["Environment"]["Variables"]["QPS_DEAD_LETTER_QUEUE_URL"] == outputs["DeadLetterQueueUrl"]
 
         iam = boto3.client("iam")
-        (role,) = iam.list_roles()["Roles"]
-        (policy_name,) = iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"]
-        document = iam.get_role_policy(RoleName=role["RoleName"], PolicyName=policy_name)["PolicyDocument"]
-        if isinstance(document, str):  # moto returns a CloudFormation-made inline policy as a Python repr
-            document = ast.literal_eval(document)
-        s3_resources = {
-            r for s in document["Statement"] if s["Sid"].endswith(("Buckets", "Objects")) for r in s["Resource"]
-        }
-        assert s3_resources == {
+
+        def s3_resources(function_name: str) -> set[str]:
+            role_name = boto3.client("lambda").get_function_configuration(FunctionName=function_name)["Role"]
+            role_name = role_name.rsplit("/", 1)[-1]
+            (policy_name,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+            document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+            if isinstance(document, str):  # moto returns a CloudFormation-made inline policy as a Python repr
+                document = ast.literal_eval(document)
+            return {
+                r
+                for s in document["Statement"]
+                if any(a.startswith("s3:") for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"]))
+                for r in s["Resource"]
+            }
+
+        assert s3_resources(outputs["FunctionName"]) == {
             "arn:aws:s3:::data-a",
             "arn:aws:s3:::data-b",
             "arn:aws:s3:::data-a/*",
             "arn:aws:s3:::data-b/*",
+            "arn:aws:s3:::data-a/.quilt/qps-scratch/*",  # the packager's scratch uploads (checksums)
+            "arn:aws:s3:::data-b/.quilt/qps-scratch/*",
         }
+        # the API reads manifests only (package reads), never the data
+        assert s3_resources(outputs["ApiFunctionName"]) == {
+            "arn:aws:s3:::data-a",
+            "arn:aws:s3:::data-b",
+            "arn:aws:s3:::data-a/.quilt/*",
+            "arn:aws:s3:::data-b/.quilt/*",
+        }
+        assert outputs["ApiUrl"].startswith("https://") and ".lambda-url." in outputs["ApiUrl"]
+        assert outputs["JobsTable"] == "QuiltPackager-jobs"
 
         wanted = [
             _event("test", "package-objects-ready", {"uri": "s3://data-a/runs/1?k=v"}),
@@ -360,7 +386,7 @@ def test_deploys_on_moto_and_routes_only_this_stacks_events(monkeypatch: pytest.
 
 
 @pytest.mark.slow
-def test_toggles_off_create_no_omics_or_rocrate_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_toggles_off_create_disabled_omics_and_rocrate_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     boto3 = pytest.importorskip("boto3")
     moto = pytest.importorskip("moto")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -390,9 +416,96 @@ def test_toggles_off_create_no_omics_or_rocrate_rule(monkeypatch: pytest.MonkeyP
         )
         summaries = cfn.list_stack_resources(StackName="qps2")["StackResourceSummaries"]
         resources = {r["LogicalResourceId"] for r in summaries}
-        assert "PackageObjectsReadyRule" in resources
-        assert not resources & {"OmicsRule", "RoCrateRule"}
-        (rule,) = boto3.client("events").list_rules()["Rules"]
+        assert {"PackageObjectsReadyRule", "OmicsRule", "RoCrateRule"} <= resources  # the rules always exist
+        events = boto3.client("events")
+        rules = {r["Name"]: r for r in events.list_rules()["Rules"]}
+        outputs = {
+            o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName="qps2")["Stacks"][0]["Outputs"]
+        }
+        # toggles off: the HealthOmics and RO-Crate rules start DISABLED
+        assert rules[outputs["OmicsRuleName"]]["State"] == "DISABLED"
+        assert rules[outputs["RoCrateRuleName"]]["State"] == "DISABLED"
+        (rule,) = [r for name, r in rules.items() if name not in (outputs["OmicsRuleName"], outputs["RoCrateRuleName"])]
+        assert rule["State"] == "ENABLED"
         pattern = json.loads(rule["EventPattern"])
         prefixes = [p for p in pattern["detail"]["$or"][0]["source_prefix"] if p]
         assert prefixes == [{"prefix": "s3://only-bucket/"}]
+
+
+# -- the REST API: jobs table, API function, Function URL, least privilege -----------------------------------------
+
+
+def _role_statements(template: dict[str, Any], role: str) -> list[dict[str, Any]]:
+    props = template["Resources"][role]["Properties"]
+    return [s for policy in props["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+
+
+def test_jobs_table_is_on_demand_with_ttl_and_the_listing_index(template: dict[str, Any]) -> None:
+    from qps_core.jobs.dynamodb import INDEX, table_definition
+
+    table = template["Resources"]["JobsTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    wanted = table_definition("x")  # what the store expects (and the conformance suite creates)
+    assert table["KeySchema"] == wanted["KeySchema"]
+    assert sorted(map(str, table["AttributeDefinitions"])) == sorted(map(str, wanted["AttributeDefinitions"]))
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == INDEX and index["KeySchema"] == wanted["GlobalSecondaryIndexes"][0]["KeySchema"]
+    env = template["Resources"]["Function"]["Properties"]["Environment"]["Variables"]
+    assert env["QPS_JOBS_TABLE"] == {"Ref": "JobsTable"}  # the queue's function records its jobs
+    assert _refs(env["QPS_JOB_MAX_ATTEMPTS"]) == {"MaxReceiveCount"}
+
+
+def test_api_function_behind_a_function_url_iam_by_default(template: dict[str, Any]) -> None:
+    api = template["Resources"]["ApiFunction"]["Properties"]
+    packager = template["Resources"]["Function"]["Properties"]
+    assert api["Handler"] == "qps_core.api.lambda_api.handler"
+    assert api["Code"] == packager["Code"]  # the same bundle
+    assert api["Role"] == {"Fn::GetAtt": ["ApiRole", "Arn"]}
+    env = api["Environment"]["Variables"]
+    assert env["QPS_JOBS_TABLE"] == {"Ref": "JobsTable"} and env["QPS_QUEUE_URL"] == {"Ref": "Queue"}
+    assert _refs(env["QPS_ALLOWED_REGISTRIES"]) == {"Buckets"}
+    url = template["Resources"]["ApiFunctionUrl"]["Properties"]
+    assert url["TargetFunctionArn"] == {"Fn::GetAtt": ["ApiFunction", "Arn"]}
+    assert url["AuthType"] == {"Fn::If": ["ApiTokenAuth", "NONE", "AWS_IAM"]}
+    assert template["Parameters"]["ApiAuth"]["Default"] == "IAM"
+    assert template["Conditions"]["ApiTokenAuth"] == {"Fn::Equals": [{"Ref": "ApiAuth"}, "TOKEN"]}
+    # token auth only with a token hash: a template rule refuses an open URL
+    (rule,) = template["Rules"].values()
+    assert _refs(rule["Assertions"]) == {"ApiTokens", "AdminTokens"}
+    public = template["Resources"]["ApiFunctionUrlPublicAccess"]
+    assert public["Condition"] == "ApiTokenAuth" and public["Properties"]["FunctionUrlAuthType"] == "NONE"
+
+
+def test_api_role_least_privilege(template: dict[str, Any]) -> None:
+    granted: dict[str, list[Any]] = {}
+    for statement in _role_statements(template, "ApiRole"):
+        assert statement["Effect"] == "Allow"
+        assert "*" not in _strings(statement["Resource"]), statement
+        for action in _actions(statement):
+            granted.setdefault(action, []).append(statement)
+    assert [s["Resource"] for s in granted["sqs:SendMessage"]] == [{"Fn::GetAtt": ["Queue", "Arn"]}]
+    assert not [a for a in granted if a.startswith("sqs:") and a != "sqs:SendMessage"]
+    assert sorted(a for a in granted if a.startswith("s3:")) == ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"]
+    for action in ("s3:GetObject", "s3:GetObjectVersion"):
+        (statement,) = granted[action]
+        assert all(s.endswith("/.quilt/*") or "/.quilt/*," in s for s in _strings(statement["Resource"]) if "s3" in s)
+    (listing,) = granted["s3:ListBucket"]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": [".quilt/*"]}}
+    assert not [a for a in granted if a.startswith(("s3:Put", "s3:Delete", "dynamodb:Scan", "dynamodb:DeleteTable"))]
+    jobs = {a for a in granted if a.startswith("dynamodb:")}
+    assert jobs == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+        "dynamodb:DescribeTable",
+    }
+    queue_fn = {a for s in _role_statements(template, "FunctionRole") for a in _actions(s) if a.startswith("dynamodb:")}
+    assert queue_fn == {"dynamodb:GetItem", "dynamodb:PutItem"}
+
+
+def test_api_outputs(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    assert outputs["ApiUrl"]["Value"] == {"Fn::GetAtt": ["ApiFunctionUrl", "FunctionUrl"]}
+    assert outputs["JobsTable"]["Value"] == {"Ref": "JobsTable"}

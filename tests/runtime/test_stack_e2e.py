@@ -23,7 +23,9 @@ import moto
 import pytest
 import quilt3
 
+import tests.moto_function_url  # noqa: F401  (AWS::Lambda::Url on moto's CloudFormation)
 from qps_core import lambda_handler
+from qps_core.api import lambda_api
 from tests.packager.pkghelpers import fail_operation, make_bucket, put
 from tests.runtime.rthelpers import REGION
 
@@ -409,3 +411,102 @@ def test_events_for_buckets_of_another_stack_are_not_delivered(deployed: Deploye
 
     assert details(deployed.outputs["QueueUrl"]) == expected(ours)
     assert details(other["QueueUrl"]) == expected(theirs)
+
+
+# -- 4. the REST API: a POST through the Function URL becomes a job the queue's function runs ---------------------
+
+FUNCTION_URL_EVENT = ROOT / "tests" / "fixtures" / "api" / "function-url-request.json"
+
+
+def function_url_event(
+    method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A Lambda Function URL request (payload format 2.0, IAM auth), as AWS hands it to the function."""
+    event = json.loads(FUNCTION_URL_EVENT.read_text())
+    route, _, query = path.partition("?")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = route
+    event["rawQueryString"] = query
+    event["requestContext"]["http"]["method"] = method
+    event["headers"].update(headers or {})
+    if body is None:
+        event.pop("body")
+        del event["headers"]["content-type"]
+    else:
+        event["body"] = json.dumps(body)
+    return event
+
+
+def call_api(method: str, path: str, body: Any = None, **headers: str) -> tuple[int, dict[str, str], Any]:
+    response = lambda_api.handler(function_url_event(method, path, body, headers), None)
+    assert not response["isBase64Encoded"], response
+    return response["statusCode"], response["headers"], json.loads(response["body"])
+
+
+def test_api_post_becomes_a_job_that_the_queue_function_runs(
+    deployed: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = boto3.client("lambda", region_name=REGION).get_function_configuration(
+        FunctionName=deployed.outputs["ApiFunctionName"]
+    )
+    assert config["Handler"] == "qps_core.api.lambda_api.handler"
+    api_env = config["Environment"]["Variables"]
+    assert api_env["QPS_JOBS_TABLE"] == deployed.outputs["JobsTable"] == deployed.environment["QPS_JOBS_TABLE"]
+    assert api_env["QPS_QUEUE_URL"] == deployed.outputs["QueueUrl"]
+    for name, value in api_env.items():
+        if not name.startswith("XDG_"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.setattr(lambda_api, "_HANDLER", None)  # the API function's cold start
+
+    # POST /v1/packages → 202, a queued job, one message on the queue naming it
+    status, headers, job = call_api("POST", "/v1/packages", LIMS_DESCRIPTION, **{"idempotency-key": "batch-0301"})
+    assert status == 202, job
+    assert job["status"] == "queued" and job["trigger"]["kind"] == "api"
+    assert headers["location"] == f"/v1/jobs/{job['id']}"
+    [message] = deployed.receive(deployed.outputs["QueueUrl"])
+    assert message["MessageAttributes"]["qps-job-id"]["StringValue"] == job["id"]
+    assert json.loads(message["Body"]) == job["request"]
+
+    # the same key and body: the same job, nothing new on the queue
+    status, _, again = call_api("POST", "/v1/packages", LIMS_DESCRIPTION, **{"idempotency-key": "batch-0301"})
+    assert (status, again["id"]) == (202, job["id"])
+    deployed.sqs.change_message_visibility(
+        QueueUrl=deployed.outputs["QueueUrl"], ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+    )
+    assert len(deployed.receive(deployed.outputs["QueueUrl"])) == 1
+
+    # a rejected request: 422 / 403, nothing queued, no job
+    status, _, problem = call_api("POST", "/v1/packages", {"source_prefix": "s3://lims-data/x", "bogus": 1})
+    assert status == 422 and problem["detail"].startswith("unknown field 'bogus'")
+    status, _, problem = call_api("POST", "/v1/packages", {"source_prefix": "s3://elsewhere-bucket/x"})
+    assert status == 403 and "not an allowed registry" in problem["detail"]
+    deployed.sqs.change_message_visibility(
+        QueueUrl=deployed.outputs["QueueUrl"], ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+    )
+    [message] = deployed.receive(deployed.outputs["QueueUrl"])
+
+    # the queue's function runs it and updates the same job
+    assert invoke(deployed, [message]) == {"batchItemFailures": []}
+    status, _, done = call_api("GET", f"/v1/jobs/{job['id']}")
+    assert status == 200 and done["status"] == "succeeded", done
+    lims = quilt3.Package.browse(LIMS_PREFIX, registry=f"s3://{REGISTRY_BUCKET}")
+    assert done["result"]["top_hash"] == lims.top_hash
+    assert done["result"]["quilt_uri"] == f"quilt+s3://{REGISTRY_BUCKET}#package={LIMS_PREFIX}@{lims.top_hash}"
+    assert done["attempts"] == int(message["Attributes"]["ApproximateReceiveCount"])  # SQS's count of deliveries
+    assert done["started_at"] <= done["finished_at"]
+
+    # an event on the bus becomes a job too; GET /v1/jobs lists both, newest first
+    deployed.put_events(_omics_completed(f"s3://{OMICS_BUCKET}/{RUN_PREFIX}"))
+    messages = deployed.receive(deployed.outputs["QueueUrl"])
+    assert invoke(deployed, messages) == {"batchItemFailures": []}
+    status, _, page = call_api("GET", "/v1/jobs")
+    assert status == 200
+    assert [(j["trigger"]["kind"], j["status"]) for j in page["items"]] == [("sqs", "succeeded"), ("api", "succeeded")]
+    omics_job = page["items"][0]
+    assert omics_job["trigger"] == {"kind": "sqs", "adapter": "omics", "event_id": messages[0]["MessageId"]}
+    assert (
+        omics_job["result"]["top_hash"] == quilt3.Package.browse(RUN_PREFIX, registry=f"s3://{OMICS_BUCKET}").top_hash
+    )
+
+    # the package as the API reads it back (the API's own S3 access: manifests only)
+    status, _, package = call_api("GET", f"/v1/packages/{REGISTRY_BUCKET}/{LIMS_PREFIX}")
+    assert status == 200 and package["top_hash"] == lims.top_hash and package["files"] == len(LIMS_FILES)

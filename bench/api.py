@@ -1,0 +1,180 @@
+"""Benchmark: the API's overhead (not a test).
+
+    .venv/bin/python bench/api.py [--requests 500] [--runs 5]
+
+- requests per second on `qps serve --embedded` (uvicorn, SQLite jobs) for
+  `POST /v1/packages?dry_run=true` and `GET /v1/jobs/{id}`: one keep-alive connection, then
+  4 concurrent connections;
+- the Lambda cold start of the API handler (`qps_core.api.lambda_api.handler`, Mangum): import,
+  then the first request (a Function URL `GET /v1/jobs/{id}` against DynamoDB on a local moto
+  server), median over fresh interpreters; for scale, `import fastapi` alone and the queue
+  handler's import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qps_core.local_endpoint import FAKE_CREDENTIALS, LocalEndpoint, free_port  # noqa: E402
+
+QPS = str(Path(sys.executable).parent / "qps")
+BODY = json.dumps({"source_prefix": "s3://qps-demo-data/lims/batch-0301/", "registry": "qps-demo-packages"})
+
+
+def _call(conn: http.client.HTTPConnection, method: str, path: str, body: str | None = None) -> tuple[int, bytes]:
+    conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
+    resp = conn.getresponse()
+    return resp.status, resp.read()
+
+
+def _rate(port: int, method: str, path: str, body: str | None, n: int, connections: int) -> float:
+    def worker(count: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for _ in range(count):
+            status, data = _call(conn, method, path, body)
+            assert status < 300, (status, data[:200])
+        conn.close()
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(connections) as pool:
+        list(pool.map(worker, [n // connections] * connections))
+    return (n // connections * connections) / (time.perf_counter() - start)
+
+
+def serve_figures(n: int) -> list[tuple[str, float, float]]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QPS_")}
+    env["QPS_DATA_DIR"] = tempfile.mkdtemp(prefix="qps-bench-api-")
+    proc = subprocess.Popen(
+        [QPS, "serve", "--embedded", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                if _call(conn, "GET", "/v1/health")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("qps serve did not start")
+            time.sleep(0.2)
+        _, data = _call(conn, "POST", "/v1/packages", BODY)
+        job_id = json.loads(data)["id"]
+        while json.loads(_call(conn, "GET", f"/v1/jobs/{job_id}")[1])["status"] not in ("succeeded", "failed"):
+            time.sleep(0.1)
+        rows = []
+        for label, method, path, body in (
+            ("POST /v1/packages?dry_run=true", "POST", "/v1/packages?dry_run=true", BODY),
+            ("GET /v1/jobs/{id}", "GET", f"/v1/jobs/{job_id}", None),
+        ):
+            _rate(port, method, path, body, 50, 1)  # warm up
+            rows.append((label, _rate(port, method, path, body, n, 1), _rate(port, method, path, body, n, 4)))
+        return rows
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+
+
+PROBE = r"""
+import json, os, sys, time
+t0 = time.perf_counter()
+from qps_core.api.lambda_api import handler
+t1 = time.perf_counter()
+response = handler(json.loads(sys.argv[1]), None)
+t2 = time.perf_counter()
+assert response["statusCode"] == 200, response
+response = handler(json.loads(sys.argv[1]), None)
+t3 = time.perf_counter()
+print(json.dumps({"import": t1 - t0, "first": t2 - t1, "second": t3 - t2}))
+"""
+
+
+def _fresh(code: str, *args: str, env: dict[str, str]) -> dict[str, float]:
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, cwd=ROOT)
+    if out.returncode:
+        raise SystemExit(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def cold_start_figures(runs: int) -> dict[str, float]:
+    import boto3
+
+    from qps_core.jobs.dynamodb import DynamoJobStore, table_definition
+    from qps_core.jobs.model import Job, Trigger, new_job_id
+
+    with LocalEndpoint.start() as endpoint:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("QPS_", "AWS_"))}
+        env.update(FAKE_CREDENTIALS, AWS_ENDPOINT_URL=endpoint.url, QPS_JOBS_TABLE="qps-jobs", QPS_LOG_LEVEL="WARNING")
+        os.environ.update(FAKE_CREDENTIALS)
+        dynamodb = boto3.client("dynamodb", endpoint_url=endpoint.url)
+        dynamodb.create_table(**table_definition("qps-jobs"))
+        env["QPS_QUEUE_URL"] = boto3.client("sqs", endpoint_url=endpoint.url).create_queue(QueueName="QuiltPackager")[
+            "QueueUrl"
+        ]
+        job = Job(id=new_job_id(), trigger=Trigger(kind="api"), request={"source_prefix": "s3://b/f/"})
+        DynamoJobStore("qps-jobs", client=dynamodb).create(job)
+        event = json.loads((ROOT / "tests" / "fixtures" / "api" / "function-url-request.json").read_text())
+        event["rawPath"] = event["requestContext"]["http"]["path"] = f"/v1/jobs/{job.id}"
+        event["requestContext"]["http"]["method"] = "GET"
+        event.pop("body")
+        samples = [_fresh(PROBE, json.dumps(event), env=env) for _ in range(runs)]
+        fastapi = [
+            _fresh(
+                "import time,json;t=time.perf_counter();import fastapi;print(json.dumps({'t':time.perf_counter()-t}))",
+                env=env,
+            )
+            for _ in range(runs)
+        ]
+        queue = [
+            _fresh(
+                "import time,json;t=time.perf_counter();import qps_core.lambda_handler;"
+                "print(json.dumps({'t':time.perf_counter()-t}))",
+                env=env,
+            )
+            for _ in range(runs)
+        ]
+    return {
+        "import qps_core.api.lambda_api": statistics.median(s["import"] for s in samples),
+        "first request (app, settings, adapters, DynamoDB GetItem)": statistics.median(s["first"] for s in samples),
+        "a warm request": statistics.median(s["second"] for s in samples),
+        "for scale: import fastapi alone": statistics.median(s["t"] for s in fastapi),
+        "for scale: import qps_core.lambda_handler (the queue function)": statistics.median(s["t"] for s in queue),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=500, help="requests per figure")
+    parser.add_argument("--runs", type=int, default=5, help="fresh interpreters for the cold start")
+    args = parser.parse_args()
+
+    rows = serve_figures(args.requests)
+    print(f"qps serve --embedded (uvicorn, SQLite jobs), {args.requests} requests each")
+    print(f"{'request':<34} {'req/s, 1 connection':>20} {'req/s, 4 connections':>22}")
+    for label, one, four in rows:
+        print(f"{label:<34} {one:>20.0f} {four:>22.0f}")
+    print()
+    figures = cold_start_figures(args.runs)
+    print(f"API Lambda cold start (median of {args.runs} fresh interpreters, DynamoDB on a local moto server)")
+    for label, seconds in figures.items():
+        print(f"{label:<66} {seconds * 1000:>8.0f} ms")
+
+
+if __name__ == "__main__":
+    main()

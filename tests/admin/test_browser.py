@@ -1,0 +1,285 @@
+"""The admin page in a real headless Chromium (Python playwright driving Debian's `chromium`), against a
+live `qps serve --embedded` (uvicorn on loopback, a moto S3 endpoint with the demo data).
+
+Outside CI, without a browser or playwright, these tests are skipped with the reason; in CI
+(`CI` set, as `.ci/run` does) they fail instead. Screenshots of each page go to the test's tmp dir
+(and, with ADMIN_DOCS_SCREENSHOT=1, the Sources page to docs/admin-sources.png).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+
+from qps_core.local_endpoint import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+ROCRATE_EVENT = json.loads((ROOT / "qps_core" / "demo" / "events" / "rocrate-object-created.json").read_text())
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/lib/chromium/chromium", "/usr/bin/chromium-browser")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+pytestmark = pytest.mark.slow
+
+
+def _unavailable(reason: str) -> NoReturn:
+    if os.environ.get("CI"):
+        pytest.fail(f"browser tests must run in CI: {reason}")
+    pytest.skip(reason)
+
+
+def chromium_path() -> str:
+    for candidate in (os.environ.get("CHROMIUM_PATH"), *CHROMIUM_CANDIDATES, shutil.which("chromium")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    _unavailable("no Chromium found (apt-get install -y chromium, or set CHROMIUM_PATH)")
+
+
+@dataclass
+class Server:
+    base: str
+    token: str
+    login_url: str
+    process: subprocess.Popen[str]
+
+    def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.base + path,
+            data=data,
+            method=method,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`qps serve --embedded` in a subprocess, as `make serve` runs it (its own data dir)."""
+    home = tmp_path_factory.mktemp("serve")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QPS_", "AWS_"))}
+    env.update(
+        QPS_DATA_DIR=str(home / "state"),
+        QPS_SETTINGS_REFRESH_SECONDS="1",
+        XDG_CONFIG_HOME=str(home / "config"),
+        XDG_DATA_HOME=str(home / "data"),
+        XDG_CACHE_HOME=str(home / "cache"),
+        XDG_STATE_HOME=str(home / "xdgstate"),
+        QUILT_DISABLE_USAGE_METRICS="true",
+        PYTHONUNBUFFERED="1",
+    )
+    port = free_port()
+    qps = str(Path(sys.executable).with_name("qps"))
+    process = subprocess.Popen(
+        [qps, "serve", "--embedded", "--port", str(port), "--grace-seconds", "5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    lines: list[str] = []
+    deadline = time.monotonic() + 90
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("Ctrl-C stops"):
+            break
+    text = "".join(lines)
+    login = re.search(r"Log in:\s+(\S+)", text)
+    token = re.search(r"Admin token for this run .*: (\S+)", text)
+    if not (login and token):
+        process.kill()
+        pytest.fail(f"qps serve did not start:\n{text}")
+    try:
+        yield Server(f"http://127.0.0.1:{port}", token.group(1), login.group(1), process)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (pip install playwright)")
+    path = chromium_path()
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    context.set_default_timeout(20_000)
+    yield context.new_page()
+    context.close()
+
+
+def _shot(page: Any, folder: Path, name: str) -> None:
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 1000
+
+
+def _switch(page: Any, label: str) -> Any:
+    return page.get_by_role("switch", name=label, exact=True)
+
+
+def test_admin_page_end_to_end(server: Server, page: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+
+    # log in with the admin token
+    page.goto(server.base + "/admin")
+    expect(page).to_have_url(re.compile(r"/admin/login"))
+    _shot(page, shots, "login")
+    page.get_by_label("Admin token").fill("not-the-token")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_have_text("That is not a valid admin token.")
+    page.get_by_label("Admin token").fill(server.token)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Sources", exact=True)).to_be_visible()
+    expect(page.locator("tbody th .label").first).to_have_text("HealthOmics")
+    expect(page.locator("tbody th .label").nth(1)).to_have_text("RO-Crate")
+    expect(page.get_by_text("Create a package when an AWS HealthOmics run completes")).to_be_visible()
+    rocrate = _switch(page, "RO-Crate")
+    expect(rocrate).to_have_attribute("aria-checked", "true")
+    _shot(page, shots, "sources")
+    if os.environ.get("ADMIN_DOCS_SCREENSHOT"):
+        page.screenshot(path=str(ROOT / "docs" / "admin-sources.png"))
+
+    # switch RO-Crate off with the keyboard; it stays off after a reload
+    rocrate.focus()
+    page.keyboard.press("Enter")
+    expect(_switch(page, "RO-Crate")).to_have_attribute("aria-checked", "false")
+    expect(_switch(page, "RO-Crate")).to_be_focused()
+    page.reload()
+    expect(_switch(page, "RO-Crate")).to_have_attribute("aria-checked", "false")
+    expect(_switch(page, "HealthOmics")).to_have_attribute("aria-checked", "true")
+
+    # an RO-Crate event through the API is ignored, saying why
+    status, body = server.api("POST", "/v1/events", ROCRATE_EVENT)
+    assert status == 202 and body["jobs"] == []
+    (ignored,) = body["ignored"]
+    assert ignored["reason"] == "the RO-Crate source (adapter 'rocrate') is switched off"
+
+    # switch it on (mouse); the same event makes a package
+    _switch(page, "RO-Crate").click()
+    expect(_switch(page, "RO-Crate")).to_have_attribute("aria-checked", "true")
+    status, body = server.api("POST", "/v1/events", ROCRATE_EVENT)
+    assert status == 202, body
+    (job,) = body["jobs"]
+
+    # the job appears on the Jobs page as succeeded with its top hash (the page refreshes itself)
+    page.get_by_role("link", name="Jobs").click()
+    row = page.locator("#job-rows tr", has=page.locator(f'a[href="/admin/jobs/{job["id"]}"]'))
+    expect(row.locator(".badge")).to_have_text("succeeded", timeout=60_000)
+    status, finished = server.api("GET", f"/v1/jobs/{job['id']}")
+    top_hash = finished["result"]["top_hash"]
+    assert re.fullmatch(r"[0-9a-f]{64}", top_hash)
+    expect(row.locator(".hash")).to_have_attribute("title", top_hash)
+    _shot(page, shots, "jobs")
+    row.get_by_role("link").click()
+    expect(page.locator(".hash").first).to_have_text(top_hash)
+    _shot(page, shots, "job")
+
+    # the Sources page names the last job
+    page.get_by_role("link", name="Sources").click()
+    expect(page.locator("#source-rocrate").get_by_role("link")).to_have_attribute("href", f"/admin/jobs/{job['id']}")
+
+    # Try an event shows the plan
+    page.get_by_role("link", name="Try an event").click()
+    page.get_by_label("Event (JSON)").fill(json.dumps(ROCRATE_EVENT))
+    page.get_by_role("button", name="Plan").click()
+    expect(page.locator("article.plan .badge")).to_have_text("planned")
+    expect(page.locator("article.plan h3 code")).to_have_text("rocrate")
+    expect(page.locator("article.plan pre")).to_contain_text("s3://qps-demo-data/nextflow/rnaseq-nf-20250314/")
+    _shot(page, shots, "try")
+    page.get_by_label("Event (JSON)").fill('{"broken": ')
+    page.get_by_role("button", name="Plan").click()
+    expect(page.locator("#event-error")).to_contain_text("event:")
+    expect(page.locator("body")).not_to_contain_text("Traceback")
+
+    # New package: Plan (dry run), then a field error shown next to its field
+    page.get_by_role("link", name="New package").click()
+    page.get_by_label("Source folder", exact=True).fill("s3://qps-demo-data/lims/batch-0301/")
+    page.get_by_label("Registry", exact=True).fill("qps-demo-packages")
+    page.get_by_role("button", name="Plan").click()
+    expect(page.get_by_role("heading", name="Plan (dry run)")).to_be_visible()
+    _shot(page, shots, "new-package")
+    page.get_by_label("Package name", exact=True).fill("not a name")
+    page.get_by_role("button", name="Plan").click()
+    expect(page.locator("#e-package_name")).to_be_visible()
+
+    # Settings: origins shown, audit records the switches
+    page.get_by_role("link", name="Settings").click()
+    expect(page.locator("#setting-sources .origin")).to_have_text("stored")
+    expect(page.locator("#setting-data_dir .origin")).to_have_text("environment")
+    expect(page.locator("table.audit tbody tr")).to_have_count(2)
+    _shot(page, shots, "settings")
+
+    # a form post without the CSRF token is refused (same browser session, same cookie)
+    version = page.locator('#setting-default_prefix input[name="version"]').get_attribute("value")
+    refused = page.context.request.post(
+        server.base + "/admin/sources/rocrate", form={"enabled": "off", "version": version or "0"}
+    )
+    assert refused.status == 403 and "security token" in refused.text()
+    page.goto(server.base + "/admin/sources")
+    expect(_switch(page, "RO-Crate")).to_have_attribute("aria-checked", "true")
+
+    # log out: the pages need a login again
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(r"/admin/login"))
+    page.goto(server.base + "/admin/jobs")
+    expect(page).to_have_url(re.compile(r"/admin/login"))
+
+
+def test_one_time_login_link(server: Server, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(server.login_url)
+    expect(page.get_by_role("heading", name="Sources", exact=True)).to_be_visible()
+    cookie = next(c for c in page.context.cookies() if c["name"] == "qps_admin")
+    assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict"
+    other = page.context.browser.new_context()
+    try:
+        second = other.new_page()
+        second.goto(server.login_url)  # used already
+        expect(second.get_by_role("alert")).to_have_text("That login link was used already or has expired.")
+    finally:
+        other.close()

@@ -1,0 +1,95 @@
+"""Contract tests: schemathesis over /openapi.json, in process. No 5xx, every response matches its
+schema, and a status code the schema does not document fails the test."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from qps_core.jobs.model import Job
+
+from .conftest import Api
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+
+
+class Accepting:
+    """A dispatcher that accepts every job and runs none (the contract is about the HTTP layer)."""
+
+    def __init__(self) -> None:
+        self.jobs: list[Job] = []
+
+    def submit(self, job: Job) -> None:
+        self.jobs.append(job)
+
+
+OPERATIONS = [
+    ("POST", "/v1/packages"),
+    ("POST", "/v1/plan"),
+    ("POST", "/v1/events"),
+    ("GET", "/v1/jobs"),
+    ("GET", "/v1/jobs/{job_id}"),
+    ("POST", "/v1/jobs/{job_id}/retry"),
+    ("GET", "/v1/packages/{registry}/{prefix}/{suffix}"),
+    ("GET", "/v1/packages/{registry}/{prefix}/{suffix}/revisions/{top_hash}"),
+    ("GET", "/v1/adapters"),
+    ("GET", "/v1/settings"),
+    ("PATCH", "/v1/settings"),
+    ("GET", "/v1/settings/audit"),
+    ("GET", "/v1/sources"),
+    ("PUT", "/v1/sources/{source_id}"),
+    ("POST", "/v1/sources/{source_id}/apply"),
+    ("GET", "/v1/health"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
+def test_every_operation_keeps_its_contract(make_api: Callable[..., Api], method: str, path: str) -> None:
+    api = make_api(dispatcher=Accepting())
+    schema = schemathesis.openapi.from_asgi("/openapi.json", api.client.app)
+    assert sorted((op.ok().method.upper(), op.ok().path) for op in schema.get_all_operations()) == sorted(OPERATIONS)
+    operation = schema[path][method]
+
+    @given(case=operation.as_strategy())
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    def run(case: Any) -> None:
+        case.call_and_validate(checks=CHECKS)
+
+    run()
+
+
+def test_the_document_is_openapi_3_1_with_problem_bodies(api: Api) -> None:
+    spec = api.client.get("/openapi.json").json()
+    assert spec["openapi"].startswith("3.1")
+    assert api.client.get("/docs").status_code == 200
+    paths = spec["paths"]
+    for path, method in [
+        ("/v1/packages", "post"),
+        ("/v1/plan", "post"),
+        ("/v1/events", "post"),
+        ("/v1/jobs", "get"),
+        ("/v1/jobs/{job_id}", "get"),
+        ("/v1/jobs/{job_id}/retry", "post"),
+        ("/v1/packages/{registry}/{prefix}/{suffix}", "get"),
+        ("/v1/packages/{registry}/{prefix}/{suffix}/revisions/{top_hash}", "get"),
+        ("/v1/adapters", "get"),
+        ("/v1/settings", "get"),
+        ("/v1/health", "get"),
+    ]:
+        assert method in paths[path], (path, method)
+    create = paths["/v1/packages"]["post"]
+    assert {"200", "202", "400", "403", "422"} <= set(create["responses"])
+    assert "application/problem+json" in create["responses"]["422"]["content"]
+    assert {"PackageDescription", "UriRequest", "Problem", "JobOut"} <= set(spec["components"]["schemas"])
+    assert "409" in paths["/v1/jobs/{job_id}/retry"]["post"]["responses"]
+    assert "404" in paths["/v1/jobs/{job_id}"]["get"]["responses"]
