@@ -26,7 +26,7 @@ ADMIN_ROUTER_MODULE = "qps_core.admin.router"
 
 
 def create_app(context: ApiContext, *, include_admin: bool = True) -> FastAPI:
-    from . import routes_jobs, routes_meta, routes_packages, routes_registry
+    from . import docs_page, routes_jobs, routes_meta, routes_packages, routes_registry
 
     app = FastAPI(
         title="QPS: Quilt Packaging Service",
@@ -38,11 +38,12 @@ def create_app(context: ApiContext, *, include_admin: bool = True) -> FastAPI:
             "Authenticate with `Authorization: Bearer <token>` when tokens are configured."
         ),
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        docs_url=None,  # served from vendored files below, not a CDN
         redoc_url=None,
     )
     app.state.context = context
     install_handlers(app)
+    app.include_router(docs_page.build_router(app.title, "/openapi.json"))
     for module in (routes_packages, routes_jobs, routes_registry, routes_meta):
         app.include_router(module.router, prefix="/v1")
     _publish_body_schemas(app)
