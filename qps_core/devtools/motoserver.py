@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError
-from ..local_endpoint import free_port, is_alive
+from ..local_endpoint import free_port
+from .server_process import ServerProcess
 
 SEED_PATH = "/_qps/seed"
 
@@ -60,29 +57,15 @@ def serve(host: str, port: int) -> None:
     make_server(host, port, _seed_middleware(app), threaded=True).serve_forever()
 
 
-@dataclass
-class MotoShimServer:
+class MotoShimServer(ServerProcess):
     """`with MotoShimServer.start() as server:` a shimmed moto server in a subprocess until the block ends."""
-
-    url: str
-    process: subprocess.Popen[bytes]
 
     @classmethod
     def start(cls, port: int | None = None, timeout: float = 30.0) -> MotoShimServer:
         port = port or free_port()
         url = f"http://127.0.0.1:{port}"
-        process = subprocess.Popen(
-            [sys.executable, "-m", "qps_core.devtools.motoserver", "--port", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + timeout
-        while not is_alive(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise ConfigError(f"the shimmed moto server did not start on port {port}")
-            time.sleep(0.1)
-        return cls(url, process)
+        argv = [sys.executable, "-m", "qps_core.devtools.motoserver", "--port", str(port)]
+        return cls(url, cls.launch(argv, url, "the shimmed moto server", timeout))
 
     def seed(self, bucket: str, prefix: str, count: int, size: int, algorithm: str | None = "SHA256") -> int:
         """Put `count` objects straight into the server's backend (see `motoshim.seed`)."""
@@ -92,20 +75,6 @@ class MotoShimServer:
         req = urllib.request.Request(self.url + SEED_PATH, data=body, method="POST")
         with urllib.request.urlopen(req, timeout=600) as resp:
             return int(json.loads(resp.read())["keys"])
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-    def __enter__(self) -> MotoShimServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def main() -> None:

@@ -23,17 +23,14 @@ import argparse
 import asyncio
 import contextlib
 import json
-import subprocess
 import sys
-import time
 import urllib.request
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ..errors import ConfigError
-from ..local_endpoint import free_port, is_alive
+from ..local_endpoint import free_port
+from .server_process import ServerProcess
 
 CACHE_MAX_BODY = 1024 * 1024
 STREAM_PIECE = 1024 * 1024
@@ -320,38 +317,25 @@ async def serve(upstream: str, host: str, port: int, latency: float) -> None:
         await server.serve_forever()
 
 
-@dataclass
-class S3Front:
+class S3Front(ServerProcess):
     """`with S3Front.start(upstream) as front:` the front in a subprocess; `front.url` is the endpoint."""
-
-    url: str
-    process: subprocess.Popen[bytes]
 
     @classmethod
     def start(cls, upstream: str, latency: float = 0.02, timeout: float = 30.0) -> S3Front:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "qps_core.devtools.s3front",
-                "--upstream",
-                upstream,
-                "--port",
-                str(port),
-                "--latency",
-                str(latency),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + timeout
-        while not is_alive(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise ConfigError(f"the S3 front did not start on port {port}")
-            time.sleep(0.05)
-        front = cls(url, process)
+        argv = [
+            sys.executable,
+            "-m",
+            "qps_core.devtools.s3front",
+            "--upstream",
+            upstream,
+            "--port",
+            str(port),
+            "--latency",
+            str(latency),
+        ]
+        front = cls(url, cls.launch(argv, url, "the S3 front", timeout, poll=0.05))
         front.reset()
         return front
 
@@ -365,20 +349,6 @@ class S3Front:
 
     def reset(self) -> dict[str, Any]:
         return self._call("/_front/reset", "POST")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-
-    def __enter__(self) -> S3Front:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def main() -> None:
