@@ -5,34 +5,36 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .envelopes import DEFAULT_MAX_EVENTS
 from .errors import ConfigError
 from .models import DEFAULT_MAX_METADATA_BYTES
 
-CommaList = Annotated[list[str], NoDecode]
-CommaMap = Annotated[dict[str, Any], NoDecode]
+# Lists and maps come from the environment and config files as "a,b" / "a=x,b=y" (or JSON) strings.
+CommaList = list[str]
+CommaMap = dict[str, Any]
 DEFAULT_SENTINELS = ["ro-crate-metadata.json", "ro-crate-manifest.json"]
 
 
-class Settings(BaseSettings):
-    """Effective QPS settings. Environment (`QPS_<FIELD>`) wins over the config file (`QPS_CONFIG`)."""
+class Settings(BaseModel):
+    """Effective QPS settings. Environment (`QPS_<FIELD>`) wins over the config file (`QPS_CONFIG`).
 
-    model_config = SettingsConfigDict(env_prefix="QPS_", extra="forbid", validate_default=True)
+    A plain pydantic model that reads its own `QPS_*` variables (`_environment`): pydantic-settings
+    would do the same but costs a Lambda cold start ~60 ms of imports (asyncio, dotenv, argparse)."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
     enable_adapters: CommaList = Field(
-        default_factory=list, description="Only these adapter ids run (empty: every installed adapter)."
+        default=[], description="Only these adapter ids run (empty: every installed adapter)."
     )
-    disable_adapters: CommaList = Field(default_factory=list, description="Adapter ids that never run.")
+    disable_adapters: CommaList = Field(default=[], description="Adapter ids that never run.")
     adapter_order: CommaList = Field(
-        default_factory=list,
+        default=[],
         description="Adapter ids consulted first, in this order, when several claim one event.",
     )
     sentinel_names: CommaList = Field(
@@ -41,11 +43,9 @@ class Settings(BaseSettings):
     )
     default_prefix: str = Field("package", description="Name prefix when a folder has one component.")
     default_suffix: str = Field("root", description="Name suffix for a folder at the bucket root.")
-    allowed_registries: CommaList = Field(
-        default_factory=list, description="Registries (buckets) QPS may write to (empty: any)."
-    )
+    allowed_registries: CommaList = Field(default=[], description="Registries (buckets) QPS may write to (empty: any).")
     allowed_sources: CommaList = Field(
-        default_factory=list,
+        default=[],
         description=(
             "Buckets or s3://bucket/prefix/ QPS may package or read metadata_uri from "
             "(empty: the allowed registries when set, else any)."
@@ -76,8 +76,8 @@ class Settings(BaseSettings):
         DEFAULT_MAX_EVENTS, gt=0, description="Events one input (file, direct event, SQS message) may hold."
     )
     # The REST API and jobs (docs/design.md §7)
-    api_tokens: CommaList = Field(default_factory=list, description="Accepted API tokens, as sha256:<hex>.")
-    admin_tokens: CommaList = Field(default_factory=list, description="Admin tokens (every route), as sha256:<hex>.")
+    api_tokens: CommaList = Field(default=[], description="Accepted API tokens, as sha256:<hex>.")
+    admin_tokens: CommaList = Field(default=[], description="Admin tokens (every route), as sha256:<hex>.")
     data_dir: Path | None = Field(
         None, description="Local state: jobs and stored settings (default: $XDG_DATA_HOME/qps)."
     )
@@ -87,11 +87,11 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(3, ge=1, le=20, description="Tries of a transiently failing job.")
     job_ttl_days: int = Field(30, ge=1, description="Finished jobs are kept this long (DynamoDB TTL).")
     sources: CommaMap = Field(
-        default_factory=dict,
+        default={},
         description="Source switches: adapter id = on/off (an adapter not listed is on), e.g. omics=off,rocrate=on.",
     )
     source_rules: CommaMap = Field(
-        default_factory=dict,
+        default={},
         description="EventBridge rule of each switchable source (adapter id = rule name); set by the stack.",
     )
     settings_table: str | None = Field(None, description="DynamoDB table of stored settings (else SQLite in data_dir).")
@@ -213,16 +213,13 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a valid package name part ([\\w-]+)")
         return value
 
+    @model_validator(mode="before")
     @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings)
+    def _environment(cls, data: Any) -> Any:
+        """`QPS_<NAME>` variables fill what the caller did not give (the caller's values win)."""
+        if not isinstance(data, dict):
+            return data
+        return {**environment_values(), **data}
 
     def request_context(self) -> dict[str, Any]:
         """What PackageRequest validation needs from the settings."""
@@ -272,6 +269,8 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not UTF-8") from None
     try:
         if path.suffix == ".toml":
+            import tomllib
+
             data: Any = tomllib.loads(text)
         else:
             import yaml
@@ -293,9 +292,15 @@ Origin = str  # "environment" | "stored" | "config file" | "deployment default" 
 DEPLOYMENT_DEFAULTS_VARIABLE = "QPS_DEFAULTS"
 
 
+def environment_values() -> dict[str, str]:
+    """Settings given by `QPS_<NAME>` environment variables (the name upper-cased), unparsed."""
+    variables = {name: f"QPS_{name.upper()}" for name in Settings.model_fields}
+    return {name: os.environ[var] for name, var in variables.items() if var in os.environ}
+
+
 def env_keys() -> set[str]:
     """Settings fixed by a `QPS_<NAME>` environment variable."""
-    return {name for name in Settings.model_fields if f"QPS_{name.upper()}" in os.environ}
+    return set(environment_values())
 
 
 def deployment_defaults() -> dict[str, Any]:

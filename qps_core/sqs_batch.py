@@ -29,8 +29,9 @@ MAX_VISIBILITY_SECONDS = 12 * 60 * 60
 #: Longest reason written to a log line or to the `qps-error` attribute of a dead-lettered message.
 MAX_REASON_CHARS = 1000
 #: Characters SQS refuses in a message body or a string attribute (it accepts #x9, #xA, #xD,
-#: #x20-#xD7FF, #xE000-#xFFFD and #x10000-#x10FFFF).
-_SQS_REFUSED = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+#: #x20-#xD7FF, #xE000-#xFFFD and #x10000-#x10FFFF), written as the complement's few ranges: the
+#: negated class compiles in ~8 ms, which every Lambda cold start would pay.
+_SQS_REFUSED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def sqs_text(text: str) -> tuple[str, bool]:

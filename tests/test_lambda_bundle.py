@@ -19,14 +19,23 @@ SCRIPT = ROOT / "deploy" / "build_lambda.sh"
 FIRST_PARTY_ADAPTERS = {"omics", "rocrate", "uri", "edp", "description", "mapped"}
 DISTRIBUTIONS = {"qps_core", "qps_adapter_omics", "qps_adapter_rocrate", "qps_adapter_uri", "qps_adapter_edp"}
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
-# Runs as Lambda runs it: `python -S -s` (no site-packages) with PYTHONPATH = the bundle and nothing else,
-# from an empty directory.
+# Runs as Lambda runs it: `python -B -S -s` (no site-packages, nothing written) with PYTHONPATH = the
+# bundle and nothing else, from an empty directory.
 PROBE = r"""
 import json, os, sys, sysconfig
 
 bundle = sys.argv[1]
 leaks = [p for p in sys.path if "site-packages" in p or "dist-packages" in p]
 assert not leaks, f"sys.path is not bundle + stdlib: {leaks}"
+
+import importlib._bootstrap_external as bootstrap
+
+compiled = []
+_source_to_code = bootstrap.SourceLoader.source_to_code
+def _counting(self, data, path, *args, **kwargs):
+    compiled.append(path)
+    return _source_to_code(self, data, path, *args, **kwargs)
+bootstrap.SourceLoader.source_to_code = _counting
 
 import qps_core.lambda_handler
 
@@ -45,6 +54,7 @@ print(json.dumps({
                  for i in adapters.infos.values()},
     "outside": outside,
     "ignored": [r["status"] for r in ignored["results"]],
+    "compiled": [p for p in compiled if os.path.realpath(p).startswith(os.path.realpath(bundle))],
 }))
 """
 
@@ -97,7 +107,22 @@ def test_bundle_fits_lambda_and_keeps_entry_points(bundle_zip: Path) -> None:
         matching = [d for d in dist_infos if d.startswith(f"{dist}-")]
         assert matching, f"{dist} has no .dist-info in the bundle"
         assert f"{matching[0]}/entry_points.txt" in names
-    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert not [n for n in names if n.endswith(".pyo")]
+    if sys.implementation.name == "cpython" and sys.version_info[:2] == (3, 11):  # Lambda's: byte code is built
+        tag = sys.implementation.cache_tag
+        with zipfile.ZipFile(bundle_zip) as zf:
+            for package in ("qps_core", "boto3", "botocore", "quilt3", "pydantic", "qps_adapter_omics"):
+                sources = [n for n in names if n.startswith(f"{package}/") and n.endswith(".py")]
+                assert sources, package
+                for source in sources:
+                    folder, _, file = source.rpartition("/")
+                    pyc = f"{folder}/__pycache__/{file[:-3]}.{tag}.pyc"
+                    assert pyc in names, f"{source} has no byte code in the bundle"
+                    # PEP 552 flags: hash-based (bit 0), source not checked (bit 1 clear)
+                    flags = int.from_bytes(zf.read(pyc)[4:8], "little")
+                    assert flags == 0b01, f"{pyc} is not an unchecked-hash pyc (flags {flags:#x})"
+    else:
+        assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if n.endswith((".pth", ".egg-link")) or "__editable__" in n]
     for needed in ("qps_core/plugins.py", "boto3/__init__.py", "botocore/__init__.py", "quilt3/__init__.py"):
         assert needed in names, needed
@@ -133,7 +158,7 @@ def test_adapters_load_from_the_bundle_alone(bundle_dir: Path, tmp_path: Path) -
         "PYTHONPATH": str(bundle_dir),
     }
     result = subprocess.run(
-        [sys.executable, "-S", "-s", "-c", PROBE, str(bundle_dir)],
+        [sys.executable, "-B", "-S", "-s", "-c", PROBE, str(bundle_dir)],  # -B: /var/task is read-only
         capture_output=True,
         text=True,
         env=env,
@@ -149,3 +174,4 @@ def test_adapters_load_from_the_bundle_alone(bundle_dir: Path, tmp_path: Path) -
         assert info["loaded"] and info["error"] is None, (adapter_id, info)
     assert report["outside"] == [], f"modules imported from outside the bundle and stdlib: {report['outside']}"
     assert report["ignored"] == ["ignored"]
+    assert report["compiled"] == [], f"compiled from source at import, no byte code used: {report['compiled'][:5]}"

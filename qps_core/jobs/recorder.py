@@ -5,15 +5,15 @@ updated. Any other message's requests get ids derived from the SQS message id an
 index, so a redelivery updates the same job instead of adding one. `attempts` is SQS's receive
 count; a transient failure leaves the job `queued` (SQS retries it) until `job_max_attempts`
 receives, then `failed`. Recording never stops packaging: a store that does not answer is logged.
+
+The job model is imported only when there is a store to record into: a Lambda without a jobs table
+does not pay for it at cold start.
 """
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any
-
-from .execute import finish_changes, problem_of
-from .model import Job, Problem, Trigger, now_iso, queue_job_id
 
 if TYPE_CHECKING:
     from ..outcomes import RunOutcome
@@ -63,6 +63,8 @@ class JobRecorder:
         job_id = job_id_attribute(record)
         if self.store is None or not job_id:
             return
+        from .model import now_iso
+
         try:
             self.store.transition(
                 job_id, {"queued", "running"}, status="running", started_at=now_iso(), attempts=_receive_count(record)
@@ -75,6 +77,8 @@ class JobRecorder:
         was rejected before anything could be packaged)."""
         if self.store is None:
             return
+        from .model import queue_job_id
+
         message_id = str(record.get("messageId") or "")
         api_job = job_id_attribute(record)
         requested = [o for o in outcomes if o.request is not None]
@@ -89,6 +93,9 @@ class JobRecorder:
 
     def _record(self, job_id: str, record: dict[str, Any], outcome: RunOutcome) -> None:
         assert self.store is not None and outcome.request is not None
+        from .execute import finish_changes
+        from .model import Job, Trigger, now_iso
+
         attempts = _receive_count(record)
         changes = finish_changes(outcome, attempts, self.max_attempts)
         existing = self.store.get(job_id)
@@ -103,6 +110,9 @@ class JobRecorder:
 
     def _close_unplanned(self, job_id: str, outcomes: list[RunOutcome]) -> None:
         assert self.store is not None
+        from .execute import problem_of
+        from .model import Problem, now_iso
+
         first = outcomes[0] if outcomes else None
         problem = (
             problem_of(first)
