@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from . import s3paths, source
+from . import allow_lists, s3paths, source
 from .errors import PermanentError
 from .models import PackageRequest
 from .settings import Settings
@@ -29,38 +29,11 @@ class Resolved:
         return self.request.folder
 
 
-def check_registry_allowed(settings: Settings, request: PackageRequest) -> None:
-    allowed = settings.allowed_registries
-    if allowed and request.registry not in allowed:
-        raise PermanentError(
-            f"registry {request.registry!r} is not an allowed registry (allowed: {', '.join(allowed)})"
-        )
-
-
-def source_allowed(settings: Settings, bucket: str, key: str) -> bool:
-    """Whether `allowed_sources` (or, unset, the allowed registries) cover s3://bucket/key."""
-    allowed = settings.source_allow_list()
-    uri = f"s3://{bucket}/{key}"
-    return not allowed or any(uri.startswith(entry) for entry in allowed)
-
-
 def check_allowed(settings: Settings, request: PackageRequest) -> None:
     """The allow-lists, before any S3 call: where packages go, and what may be read (docs/design.md §5)."""
-    check_registry_allowed(settings, request)
-    folder = request.folder
-    if not source_allowed(settings, folder.bucket, folder.prefix):
-        raise PermanentError(f"source_prefix {folder.uri} is not an allowed source ({_allowed(settings)})")
-    uri = request.metadata_uri
-    if uri:
-        bucket, _, key = uri[5:].partition("/")
-        if not source_allowed(settings, bucket, key):
-            raise PermanentError(f"metadata_uri {uri} is not an allowed source ({_allowed(settings)})")
-
-
-def _allowed(settings: Settings) -> str:
-    entries = settings.source_allow_list()
-    shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
-    return f"allowed: {shown}"
+    refused = allow_lists.refusal(settings, request)
+    if refused is not None:
+        raise PermanentError(refused.message)
 
 
 def resolve(
@@ -86,7 +59,7 @@ def resolve(
 
     objects = list_folder(folder)
     parent_key = s3paths.folder_of_key(folder.prefix[:-1]) if folder.prefix else ""
-    if not objects and folder.prefix and source_allowed(settings, folder.bucket, parent_key):
+    if not objects and folder.prefix and allow_lists.source_allowed(settings, folder.bucket, parent_key):
         parent = _folder_of_named_object(s3, folder)
         if parent is not None:
             request = _moved_to(request, folder, parent, settings)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 
-from .. import envelopes, jsonstrict
+from .. import allow_lists, envelopes, jsonstrict
 from ..adapter_api import request_from_body
 from ..errors import InvalidInput, QPSError
 from ..jobs.model import Job, Trigger, body_fingerprint, new_job_id
@@ -67,26 +67,14 @@ def validate_request(ctx: ApiContext, body: Any) -> PackageRequest:
         parsed = request_from_body(body, unrestricted)
     except InvalidInput as exc:
         raise ApiProblem(422, str(exc)) from None
-    allowed = settings.allowed_registries
-    if allowed and parsed.registry not in allowed:
+    refused = allow_lists.refusal(settings, parsed)  # what the packager would refuse: 403, nothing queued
+    if refused is not None:
         raise ApiProblem(
             403,
-            f"registry: {parsed.registry!r} is not an allowed registry (allowed: {', '.join(allowed)})",
-            slug="registry-not-allowed",
-            title="Registry not allowed",
+            refused.message,
+            slug=f"{refused.kind}-not-allowed",
+            title="Registry not allowed" if refused.kind == "registry" else "Source not allowed",
         )
-    # allowed_sources (else the allowed registries): the folder and metadata_uri, as the packager
-    # checks them (qps_core.resolve, which loads boto3 and quilt3: not on the API's request path)
-    sources = settings.source_allow_list()
-    for name, uri in (("source_prefix", parsed.source_prefix), ("metadata_uri", parsed.metadata_uri)):
-        if uri and sources and not any(uri.startswith(entry) for entry in sources):
-            shown = ", ".join(sources[:5]) + (f" and {len(sources) - 5} more" if len(sources) > 5 else "")
-            raise ApiProblem(
-                403,
-                f"{name} {uri} is not an allowed source (allowed: {shown})",
-                slug="source-not-allowed",
-                title="Source not allowed",
-            )
     if parsed.message is None:
         parsed = parsed.model_copy(update={"message": default_message(parsed)})
     return parsed
@@ -125,6 +113,13 @@ def plan_events(ctx: ApiContext, body: Any) -> list[Any]:
     return [ctx.runner.plan_event(event) for event in events]
 
 
+def idempotency_header(what: str) -> Any:
+    """The `Idempotency-Key` header parameter (docs/api.md)."""
+    return Header(
+        alias="Idempotency-Key", min_length=1, max_length=255, description=f"{what} Scoped to the caller, kept 48 h."
+    )
+
+
 def job_response(job: Job, status: int = 202) -> JSONResponse:
     return JSONResponse(
         JobOut.of(job).model_dump(mode="json"), status_code=status, headers={"Location": f"/v1/jobs/{job.id}"}
@@ -153,13 +148,7 @@ def create_package(
     who: Annotated[Caller, Depends(caller)],
     dry_run: Annotated[bool, Query(description="Plan only: validate and show the request; queue nothing.")] = False,
     idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=255,
-            description="Same key and body: the same job, nothing new queued. Scoped to the caller, kept 48 h.",
-        ),
+        str | None, idempotency_header("Same key and body: the same job, nothing new queued.")
     ] = None,
 ) -> JSONResponse:
     ctx = context_of(request)
@@ -194,30 +183,59 @@ _TRIGGER_KINDS = {"eventbridge": "eventbridge", "s3": "s3", "body": "api"}
     status_code=202,
     response_model=EventJobs,
     summary="Any event → adapters → one job per planned request",
-    responses=problem_responses(400, 401, 413, 503),
+    responses=problem_responses(400, 401, 413, 422, 503),
     openapi_extra={"requestBody": ANY_EVENT_BODY_SCHEMA},
 )
 def events(
-    request: Request, body: Annotated[Any, Depends(json_body)], _who: Annotated[Caller, Depends(caller)]
+    request: Request,
+    body: Annotated[Any, Depends(json_body)],
+    who: Annotated[Caller, Depends(caller)],
+    idempotency_key: Annotated[
+        str | None,
+        idempotency_header(
+            "Same key and body: the same jobs, nothing new queued; after a 503, only the jobs that were not queued are."
+        ),
+    ] = None,
 ) -> EventJobs:
     ctx = context_of(request)
     plans = plan_events(ctx, body)
+    fingerprint = body_fingerprint(body) if idempotency_key else ""
     jobs: list[Job] = []
     ignored, rejected = [], []
+    wanted = [(p, req) for p in plans if p.status not in ("ignored", "rejected") for req in p.requests]
     for p in plans:
         if p.status == "ignored":
             ignored.append(p.as_dict())
-            continue
-        if p.status == "rejected":
+        elif p.status == "rejected":
             rejected.append(p.as_dict())
-            continue
+    for index, (p, req) in enumerate(wanted):
         event_id = p.event.payload.get("id") if isinstance(p.event.payload, dict) else None
         trigger = Trigger(
             kind=_TRIGGER_KINDS.get(p.event.kind, p.event.kind),
             adapter=p.adapter,
             event_id=event_id if isinstance(event_id, str) else None,
         )
-        for req in p.requests:
-            stored, _ = accept(ctx, Job(id=new_job_id(), trigger=trigger, request=req.normalised()))
-            jobs.append(stored)
+        # one claim per planned request: a retry with the key finds each job it already queued
+        claim = IdempotencyClaim(who.scope, f"{idempotency_key}#{index}", fingerprint) if idempotency_key else None
+        try:
+            stored, _ = accept(ctx, Job(id=new_job_id(), trigger=trigger, request=req.normalised()), claim)
+        except ApiProblem as exc:
+            if not jobs or exc.status != 503:
+                raise
+            raise partly_queued(jobs, len(wanted), idempotency_key is not None) from None
+        jobs.append(stored)
     return EventJobs.model_validate({"jobs": [JobOut.of(j) for j in jobs], "ignored": ignored, "rejected": rejected})
+
+
+def partly_queued(queued: list[Job], wanted: int, keyed: bool) -> ApiProblem:
+    """503 after some of an event body's jobs were queued: which were, and how to queue the rest."""
+    ids = ", ".join(j.id for j in queued[:5]) + (f" and {len(queued) - 5} more" if len(queued) > 5 else "")
+    retry = (
+        "send the same body with the same Idempotency-Key to queue only the others"
+        if keyed
+        else "sending the body again queues every job again (packaging them twice changes nothing, but the "
+        "jobs repeat): send it with an Idempotency-Key to queue only the others"
+    )
+    return ApiProblem(
+        503, f"{len(queued)} of {wanted} jobs were queued ({ids}); the others could not be: {retry}", retryable=True
+    )

@@ -162,7 +162,7 @@ def test_a_registry_outside_allowed_registries_is_403(make_api: Callable[..., Ap
     api = make_api(settings=settings)
     response = api.post("/v1/packages", {"source_prefix": f"s3://{DATA}/{FOLDER}"})  # registry: the source bucket
     assert response.status_code == 403
-    assert response.json()["detail"] == f"registry: {DATA!r} is not an allowed registry (allowed: {REGISTRY})"
+    assert response.json()["detail"] == f"registry {DATA!r} is not an allowed registry (allowed: {REGISTRY})"
     assert api.post("/v1/packages?dry_run=true", {"source_prefix": f"s3://{DATA}/{FOLDER}"}).status_code == 403
     assert jobs_in(api) == [] and written(s3, DATA) == 0
     assert api.post("/v1/packages", REQUEST).status_code == 202
@@ -286,6 +286,72 @@ def test_events_become_jobs_and_plan_shows_what_qps_plan_says(api: Api) -> None:
     assert job["trigger"] == {"kind": "eventbridge", "adapter": "description", "event_id": ready["id"]}
     assert api.wait(job["id"])["status"] == "succeeded"
     assert body["rejected"][0]["error"].startswith("source_prefix:")
+
+
+def ready_events(count: int) -> list[dict[str, Any]]:
+    """`count` EventBridge events the description adapter turns into one package request each."""
+    return [
+        {
+            "version": "0",
+            "id": f"e{n}",
+            "detail-type": "package-objects-ready",
+            "source": "com.example.lims",
+            "time": "2026-12-01T12:00:00Z",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": {**REQUEST, "package_name": f"events/n{n}"},
+        }
+        for n in range(count)
+    ]
+
+
+class QueueDownAfter:
+    """A dispatcher whose queue accepts `ok` jobs, then refuses until `up` is set; records what it queued."""
+
+    def __init__(self, inner: Any, ok: int) -> None:
+        self.inner, self.ok, self.up, self.queued = inner, ok, False, []
+
+    def submit(self, job: Any) -> None:
+        if not self.up and len(self.queued) >= self.ok:
+            raise ConnectionError("queue down")
+        self.queued.append(job.id)
+        self.inner.submit(job)
+
+
+def test_events_partly_queued_say_which_and_the_same_key_queues_only_the_rest(api: Api) -> None:
+    body = ready_events(3)
+    queue = QueueDownAfter(api.pool, ok=1)
+    api.context.dispatcher = queue
+    failed = api.post("/v1/events", body, headers={"Idempotency-Key": "run-7"})
+    assert failed.status_code == 503 and failed.json()["retryable"] is True
+    detail = failed.json()["detail"]
+    assert detail.startswith(f"1 of 3 jobs were queued ({queue.queued[0]})") and "same Idempotency-Key" in detail
+    assert [j["id"] for j in jobs_in(api)] == queue.queued  # the refused ones were not kept
+    queue.up = True
+    again = api.post("/v1/events", body, headers={"Idempotency-Key": "run-7"})
+    assert again.status_code == 202
+    ids = [j["id"] for j in again.json()["jobs"]]
+    assert len(set(ids)) == 3 and ids[0] == queue.queued[0]
+    assert sorted(queue.queued) == sorted(ids)  # each job queued once: the first one not again
+    assert sorted(j["id"] for j in jobs_in(api)) == sorted(ids)
+    third = api.post("/v1/events", body, headers={"Idempotency-Key": "run-7"})
+    assert [j["id"] for j in third.json()["jobs"]] == ids and len(queue.queued) == 3
+    assert {api.wait(i)["status"] for i in ids} == {"succeeded"}
+
+
+def test_events_partly_queued_without_a_key_say_a_resend_repeats_the_jobs(api: Api) -> None:
+    api.context.dispatcher = QueueDownAfter(api.pool, ok=2)
+    failed = api.post("/v1/events", ready_events(3))
+    assert failed.status_code == 503
+    assert failed.json()["detail"].startswith("2 of 3 jobs were queued")
+    assert "queues every job again" in failed.json()["detail"] and "queue down" not in failed.text
+
+
+def test_events_with_a_reused_key_and_another_body_are_refused(api: Api) -> None:
+    assert api.post("/v1/events", ready_events(1), headers={"Idempotency-Key": "k"}).status_code == 202
+    other = api.post("/v1/events", ready_events(2), headers={"Idempotency-Key": "k"})
+    assert other.status_code == 422 and "Idempotency-Key" in other.json()["detail"]
+    assert len(jobs_in(api)) == 1
 
 
 def test_adapters_settings_and_health(api: Api) -> None:
