@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from qps_core import testing
+from qps_core.local_endpoint import FAKE_CREDENTIALS
 from qps_core.outcomes import Plan
 from qps_core.runner import Runner
 from qps_core.testing import fresh_settings as fresh_settings  # re-exported for the tests
@@ -81,3 +82,31 @@ def stop_if_offline(pip_output: str, doing: str) -> None:
     if os.environ.get("CI", "").lower() in ("true", "1"):
         pytest.fail(needs)  # never a silent pass in CI
     pytest.skip(needs)
+
+
+def isolate_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, endpoint_url: str | None = None) -> None:
+    """Fake credentials in us-east-1, and nothing from the developer's machine: no profile, no endpoint
+    (unless `endpoint_url`), AWS config and credentials files that do not exist."""
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
+        monkeypatch.delenv(var, raising=False)
+    if endpoint_url is not None:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint_url)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """This process's environment for a `qps` subprocess, without any QPS_ or AWS_ variable and with
+    home, state, data and AWS config files under `tmp_path`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QPS_", "AWS_"))}
+    env.update(
+        HOME=str(tmp_path),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        AWS_CONFIG_FILE=str(tmp_path / "cfg"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "creds"),
+        **extra,
+    )
+    return env

@@ -10,16 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import clean_env
+
 
 @pytest.mark.slow  # end to end: the whole demo, twice, on its own endpoint
 def test_demo_creates_three_packages_then_finds_them_unchanged(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QPS_", "AWS_"))}
-    env.update(
-        XDG_STATE_HOME=str(tmp_path / "state"),
-        HOME=str(tmp_path),
-        AWS_CONFIG_FILE=str(tmp_path / "cfg"),
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "creds"),
-    )
+    env = clean_env(tmp_path)
     qps = Path(sys.executable).parent / "qps"
     out = subprocess.run([str(qps), "demo", "--json"], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -52,13 +48,7 @@ def test_demo_keep_ends_with_show_commands_that_work_after_it_exits(tmp_path: Pa
     import shlex
     import signal
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QPS_", "AWS_"))}
-    env.update(
-        XDG_STATE_HOME=str(tmp_path / "state"),
-        HOME=str(tmp_path),
-        AWS_CONFIG_FILE=str(tmp_path / "cfg"),
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "creds"),
-    )
+    env = clean_env(tmp_path)
     qps = Path(sys.executable).parent / "qps"
     out = subprocess.run([str(qps), "demo", "--keep"], capture_output=True, text=True, env=env, timeout=300)
     state = tmp_path / "state" / "qps" / "demo-endpoint.json"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,21 +16,9 @@ import pytest
 
 from qps_core.api.auth import hash_token
 from qps_core.local_endpoint import free_port
+from tests.helpers import clean_env
 
 QPS = str(Path(sys.executable).parent / "qps")
-
-
-def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("QPS_", "AWS_"))}
-    env.update(
-        HOME=str(tmp_path),
-        XDG_STATE_HOME=str(tmp_path / "state"),
-        XDG_DATA_HOME=str(tmp_path / "data"),
-        AWS_CONFIG_FILE=str(tmp_path / "cfg"),
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "creds"),
-        **extra,
-    )
-    return env
 
 
 def test_token_prints_a_token_and_its_hash(tmp_path: Path) -> None:

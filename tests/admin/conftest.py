@@ -14,19 +14,14 @@ import pytest
 from qps_core.settings_store.dynamodb import DynamoSettingsStore, create_table
 from qps_core.settings_store.sqlite import SqliteSettingsStore
 from tests.admin.adminhelpers import ADMIN_TOKEN, API_TOKEN
+from tests.helpers import isolate_aws
 
 REGION = "us-east-1"
 
 
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(key, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+    isolate_aws(monkeypatch, tmp_path)
 
 
 @pytest.fixture

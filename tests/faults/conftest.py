@@ -22,6 +22,7 @@ import botocore.retries.standard  # noqa: E402
 
 from qps_core.local_endpoint import FAKE_CREDENTIALS, LocalEndpoint  # noqa: E402
 from tests.faults.proxy import FaultProxy  # noqa: E402
+from tests.helpers import isolate_aws  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -35,13 +36,9 @@ def moto_url() -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, moto_url: str) -> None:
-    for key, value in FAKE_CREDENTIALS.items():
-        monkeypatch.setenv(key, value)
-    for var in ("AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "QPS_ALLOWED_REGISTRIES", "QPS_CONFIG"):
+    isolate_aws(monkeypatch, tmp_path, endpoint_url=moto_url)  # quilt3 (the checks) reads S3 directly
+    for var in ("QPS_ALLOWED_REGISTRIES", "QPS_CONFIG"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_url)  # quilt3 (the checks) reads S3 directly
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
     # botocore's retry backoff (up to seconds) would dominate: the retries themselves still happen.
     monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, ctx: 0.01)
 

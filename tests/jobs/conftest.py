@@ -14,17 +14,12 @@ import pytest
 from qps_core.jobs.dynamodb import DynamoJobStore, table_definition
 from qps_core.jobs.sqlite import SqliteJobStore
 from qps_core.jobs.store import JobStore
+from tests.helpers import isolate_aws
 
 
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(key, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    for var in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+    isolate_aws(monkeypatch, tmp_path)
 
 
 class OneRequestAtATime:

@@ -87,15 +87,20 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int | None]
     return asked
 
 
-def test_transient_failures_are_retried_with_backoff_then_succeed(tmp_path: Path, fast_backoff: list[Any]) -> None:
-    packager = FakePackager([TransientError("SlowDown"), NotReadyError("still writing", retry_after=7)])
-    pool, store = make_pool(tmp_path, packager, max_attempts=3)
+def run_one_job(tmp_path: Path, packager: FakePackager, max_attempts: int = 3) -> Job:
+    """One queued job through a started pool (three attempts at most), as it finished."""
+    pool, store = make_pool(tmp_path, packager, max_attempts=max_attempts)
     job, _ = store.create(queued_job())
     pool.start()
     try:
-        done = wait_finished(store, job.id)
+        return wait_finished(store, job.id)
     finally:
         pool.stop(5)
+
+
+def test_transient_failures_are_retried_with_backoff_then_succeed(tmp_path: Path, fast_backoff: list[Any]) -> None:
+    packager = FakePackager([TransientError("SlowDown"), NotReadyError("still writing", retry_after=7)])
+    done = run_one_job(tmp_path, packager)
     assert done.status == "succeeded" and done.attempts == 3 and packager.calls == 3
     assert done.error is None and done.result is not None and done.result.top_hash == "f" * 64
     assert fast_backoff == [(1, None), (2, 7)]  # the packager's retry-after hint is honoured
@@ -103,26 +108,14 @@ def test_transient_failures_are_retried_with_backoff_then_succeed(tmp_path: Path
 
 def test_retries_are_bounded_then_the_job_fails_retryable(tmp_path: Path) -> None:
     packager = FakePackager([TransientError("SlowDown")] * 5)
-    pool, store = make_pool(tmp_path, packager, max_attempts=3)
-    job, _ = store.create(queued_job())
-    pool.start()
-    try:
-        done = wait_finished(store, job.id)
-    finally:
-        pool.stop(5)
+    done = run_one_job(tmp_path, packager)
     assert done.status == "failed" and done.attempts == 3 and packager.calls == 3
     assert done.error is not None and done.error.retryable is True and done.error.detail == "SlowDown"
 
 
 def test_a_permanent_failure_is_not_retried(tmp_path: Path) -> None:
     packager = FakePackager([PermanentError("access denied to s3://data-bucket/run/0/")])
-    pool, store = make_pool(tmp_path, packager, max_attempts=3)
-    job, _ = store.create(queued_job())
-    pool.start()
-    try:
-        done = wait_finished(store, job.id)
-    finally:
-        pool.stop(5)
+    done = run_one_job(tmp_path, packager)
     assert done.status == "failed" and done.attempts == 1 and packager.calls == 1
     assert done.error is not None and done.error.retryable is False
 

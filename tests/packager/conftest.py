@@ -22,21 +22,16 @@ import moto  # noqa: E402
 
 from qps_core.packager import Packager  # noqa: E402
 from qps_core.settings import Settings  # noqa: E402
+from tests.helpers import isolate_aws  # noqa: E402
 from tests.packager.pkghelpers import CallLog  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SECURITY_TOKEN", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    isolate_aws(monkeypatch, tmp_path)
     monkeypatch.setenv("QUILT_DISABLE_USAGE_METRICS", "true")
-    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "QPS_ALLOWED_REGISTRIES", "QPS_CONFIG"):
+    for var in ("QPS_ALLOWED_REGISTRIES", "QPS_CONFIG"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
 
 
 @pytest.fixture

@@ -12,13 +12,37 @@ import pytest
 
 from qps_core import lambda_handler
 from qps_core.lambda_handler import DeadLetterFailed
-from qps_core.sqs_batch import RecordResult
+from qps_core.sqs_batch import RecordResult, sqs_text
 from tests.runtime.rthelpers import Stack
 from tests.runtime.test_lambda_handler import sqs_record
 
 #: What SQS accepts in a message body or a String attribute (AWS SendMessage documentation):
 #: #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF.
 SQS_ACCEPTS = re.compile("[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*")
+
+
+def test_sqs_text_escapes_exactly_the_characters_sqs_refuses() -> None:
+    """Every code point: escaped by `sqs_text` if and only if SQS's documented set refuses it."""
+    for code in range(0x110000):
+        char = chr(code)
+        escaped, changed = sqs_text(char)
+        accepted = SQS_ACCEPTS.fullmatch(char) is not None
+        assert changed is not accepted, f"U+{code:04X}"
+        assert escaped == (char if accepted else f"\\u{code:04x}"), f"U+{code:04X}"
+
+
+def sqs_error(status: int, code: str, message: str) -> tuple[Any, dict[str, Any]]:
+    """What a `before-call` handler returns to make botocore see this SQS error response."""
+
+    class _Http:
+        status_code = status
+        headers: dict[str, str] = {}  # noqa: RUF012
+        content = b""
+
+    return _Http(), {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": {}},
+    }
 
 
 def sqs_refuses_what_aws_refuses(client: Any) -> list[str]:
@@ -35,16 +59,7 @@ def sqs_refuses_what_aws_refuses(client: Any) -> list[str]:
         if not context.get("qps_refused"):
             return None
         refusals.append("InvalidMessageContents")
-
-        class _Http:
-            status_code = 400
-            headers: dict[str, str] = {}  # noqa: RUF012
-            content = b""
-
-        return _Http(), {
-            "Error": {"Code": "InvalidMessageContents", "Message": "Invalid characters found."},
-            "ResponseMetadata": {"HTTPStatusCode": 400, "HTTPHeaders": {}},
-        }
+        return sqs_error(400, "InvalidMessageContents", "Invalid characters found.")
 
     client.meta.events.register("before-parameter-build.sqs.SendMessage", check)
     client.meta.events.register("before-call.sqs.SendMessage", respond)
@@ -53,15 +68,7 @@ def sqs_refuses_what_aws_refuses(client: Any) -> list[str]:
 
 def send_message_fails(client: Any) -> None:
     def respond(**_: Any) -> Any:
-        class _Http:
-            status_code = 500
-            headers: dict[str, str] = {}  # noqa: RUF012
-            content = b""
-
-        return _Http(), {
-            "Error": {"Code": "InternalError", "Message": "simulated"},
-            "ResponseMetadata": {"HTTPStatusCode": 500, "HTTPHeaders": {}},
-        }
+        return sqs_error(500, "InternalError", "simulated")
 
     client.meta.events.register("before-call.sqs.SendMessage", respond)
 
