@@ -26,17 +26,19 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from qps_core.api.auth import mint_token
+from qps_core.local_endpoint import FAKE_CREDENTIALS, LocalEndpoint, free_port
 
-from qps_core.local_endpoint import FAKE_CREDENTIALS, LocalEndpoint, free_port  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN, TOKEN_HASH = mint_token()  # what a client of a deployed API sends (auth is part of the overhead)
 
 QPS = str(Path(sys.executable).parent / "qps")
 BODY = json.dumps({"source_prefix": "s3://qps-demo-data/lims/batch-0301/", "registry": "qps-demo-packages"})
 
 
 def _call(conn: http.client.HTTPConnection, method: str, path: str, body: str | None = None) -> tuple[int, bytes]:
-    conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
+    headers = {"Authorization": f"Bearer {TOKEN}"} | ({"Content-Type": "application/json"} if body else {})
+    conn.request(method, path, body=body, headers=headers)
     resp = conn.getresponse()
     return resp.status, resp.read()
 
@@ -59,6 +61,7 @@ def serve_figures(n: int) -> list[tuple[str, float, float]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QPS_")}
     env["QPS_DATA_DIR"] = tempfile.mkdtemp(prefix="qps-bench-api-")
+    env["QPS_API_TOKENS"] = TOKEN_HASH
     proc = subprocess.Popen(
         [QPS, "serve", "--embedded", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
     )

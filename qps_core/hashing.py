@@ -22,9 +22,10 @@ import logging
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from . import checksum_io, checksums, source
 from .checksum_io import failure
@@ -41,7 +42,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_WORKERS = 16
 WINDOW = 4096  # objects in flight at once: bounded memory, and back-pressure on the listing
 DEFAULT_THRESHOLD = 32 * 1024 * 1024
-STALL_SECONDS = 120  # no object finished for this long: a transient failure, not a Lambda timeout
+STALL_SECONDS = 120  # no object or part finished for this long: a transient failure, not a Lambda timeout
 _PENDING = ""  # SourceObject.checksum while its hash is being computed
 
 
@@ -91,6 +92,9 @@ class Hasher:
         lean = self.lean_heads if self.lean_heads is not None else not botocore_intercepted()
         if not lean:
             return None
+        usable, endpoint = lean_endpoint(self.s3, self.endpoint_url)
+        if not usable:
+            return None
         with self._lock:
             if self._heads is None:
                 from .s3head import S3Head
@@ -98,7 +102,7 @@ class Hasher:
                 # the boto3 client's own credentials (same chain, refreshed alike) and region
                 signer = getattr(self.s3, "_request_signer", None)
                 self._heads = S3Head(
-                    self.endpoint_url,
+                    endpoint,
                     credentials=getattr(signer, "_credentials", None),
                     region=getattr(self.s3.meta, "region_name", None),
                 )
@@ -113,6 +117,23 @@ class Hasher:
             run.wait(objects)
 
 
+class _CountingPool(ThreadPoolExecutor):
+    """The parts pool (ranged reads, part copies): calls `tick` as each part finishes."""
+
+    def __init__(self, workers: int, tick: Callable[[], None]) -> None:
+        super().__init__(workers, thread_name_prefix="qps-part")
+        self._tick = tick
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        def counted() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self._tick()
+
+        return super().submit(counted)
+
+
 class HashRun:
     """One folder's hashing. `with hasher.run(...) as run: run.submit(page)...; run.wait(all_objects)`."""
 
@@ -123,9 +144,10 @@ class HashRun:
         self.scratch_bucket = scratch_bucket
         self._cond = threading.Condition()
         self._pending = 0
+        self._progress = 0  # objects and parts finished: what the stall check watches
         self._errors: list[BaseException] = []
         self._pool = ThreadPoolExecutor(hasher.max_workers, thread_name_prefix="qps-hash")
-        self._parts = ThreadPoolExecutor(hasher.max_workers, thread_name_prefix="qps-part")
+        self._parts = _CountingPool(hasher.max_workers, self._tick)
         self._warned = False
 
     def __enter__(self) -> HashRun:
@@ -162,8 +184,8 @@ class HashRun:
         self.submit(objects)
         with self._cond:
             while self._pending and not self._errors:
-                before = self._pending
-                if not self._cond.wait(timeout=STALL_SECONDS) and self._pending == before:
+                before = self._progress  # a large object's copy or read is many parts: each is progress
+                if not self._cond.wait(timeout=STALL_SECONDS) and self._progress == before:
                     raise TransientError(
                         f"hashing objects of s3://{self.bucket}: no S3 answer for {STALL_SECONDS} s "
                         f"({self._pending} objects waiting); retry later"
@@ -182,7 +204,12 @@ class HashRun:
             else:
                 obj.checksum = value
             self._pending -= 1
+            self._progress += 1
             self._cond.notify_all()
+
+    def _tick(self) -> None:
+        with self._cond:
+            self._progress += 1
 
     def _later(self, obj: SourceObject, work: Callable[[SourceObject], str]) -> None:
         def task() -> None:
@@ -304,3 +331,34 @@ def _check_size(resp: dict[str, Any], obj: SourceObject, action: str, uri: str) 
     size = resp.get("ContentLength", resp.get("ObjectSize"))
     if size is not None and int(size) != obj.size:
         raise TransientError(f"{action} on {uri}: the object changed while it was being packaged")
+
+
+#: Hosts of AWS's own endpoints other than S3's standard regional ones (the lean client would not
+#: reach them as boto3 does): FIPS, dual-stack, accelerate, VPC endpoints, other partitions.
+_AWS_HOSTS = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws", ".c2s.ic.gov", ".sc2s.sgov.gov")
+
+
+def lean_endpoint(s3: Any, endpoint_url: str | None) -> tuple[bool, str | None]:
+    """Whether the lean client (`s3head.py`) can stand in for the boto3 client `s3`, and the custom
+    endpoint it must use (None: S3's standard regional endpoints). It speaks to a custom endpoint
+    (AWS_ENDPOINT_URL, moto, MinIO) or to S3 in the aws partition; whatever else boto3 resolves for
+    `s3` (FIPS, dual-stack, Transfer Acceleration, VPC endpoints, other partitions) stays on boto3."""
+    meta = getattr(s3, "meta", None)
+    config = getattr(meta, "config", None)
+    if meta is None or config is None:
+        return True, endpoint_url
+    options = config.s3 or {}
+    if (
+        config.use_fips_endpoint
+        or config.use_dualstack_endpoint
+        or options.get("use_accelerate_endpoint")
+        or options.get("use_dualstack_endpoint")
+    ):
+        return False, None
+    url = endpoint_url or meta.endpoint_url
+    if url in ("https://s3.amazonaws.com", f"https://s3.{meta.region_name}.amazonaws.com"):
+        return True, None
+    host = (urlsplit(url).hostname or "").lower()
+    if host.endswith(_AWS_HOSTS):
+        return False, None
+    return True, url

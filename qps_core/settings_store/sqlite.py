@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import secrets
-import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from .model import AuditEntry, StaleVersion, Stored, diff, now
+
+if TYPE_CHECKING:
+    import sqlite3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS settings_document (
@@ -41,7 +43,9 @@ class SqliteSettingsStore:
 
     def _connect(self, *, create: bool) -> sqlite3.Connection | None:
         if not create and not self.path.exists():
-            return None
+            return None  # nothing stored (a Lambda without a settings table): sqlite3 is not even imported
+        import sqlite3
+
         try:
             if create:
                 self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -117,3 +117,59 @@ def test_connection_refused_is_a_connection_error() -> None:
     heads = S3Head(f"http://127.0.0.1:{free_port()}")
     with pytest.raises(ConnectionError):
         heads.head("bkt", "k").result(timeout=60)
+
+
+# -- where the lean client stands in for boto3 ----------------------------------------------------------------------
+
+
+def s3_client(monkeypatch: pytest.MonkeyPatch, region: str = "us-west-2", **config: Any) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    return boto3.client(
+        "s3", region_name=region, aws_access_key_id="x", aws_secret_access_key="y", config=Config(**config)
+    )
+
+
+@pytest.mark.parametrize(
+    ("region", "config", "env", "expected"),
+    [
+        ("us-west-2", {}, {}, (True, None)),
+        ("us-east-1", {}, {}, (True, None)),
+        ("us-west-2", {"use_fips_endpoint": True}, {}, (False, None)),
+        ("us-west-2", {}, {"AWS_USE_FIPS_ENDPOINT": "true"}, (False, None)),
+        ("us-west-2", {}, {"AWS_USE_DUALSTACK_ENDPOINT": "true"}, (False, None)),
+        ("us-west-2", {"s3": {"use_accelerate_endpoint": True}}, {}, (False, None)),
+        ("cn-north-1", {}, {}, (False, None)),
+        ("us-gov-west-1", {"use_fips_endpoint": True}, {}, (False, None)),
+    ],
+    ids=["standard", "us-east-1", "fips-config", "fips-env", "dualstack-env", "accelerate", "china", "govcloud-fips"],
+)
+def test_lean_client_only_where_it_reaches_what_boto3_reaches(
+    monkeypatch: pytest.MonkeyPatch,
+    region: str,
+    config: dict[str, Any],
+    env: dict[str, str],
+    expected: tuple[bool, str | None],
+) -> None:
+    from qps_core.hashing import lean_endpoint
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert lean_endpoint(s3_client(monkeypatch, region, **config), None) == expected
+
+
+def test_lean_client_uses_the_custom_endpoint_boto3_uses(monkeypatch: pytest.MonkeyPatch) -> None:
+    from qps_core.hashing import lean_endpoint
+
+    client = s3_client(monkeypatch)
+    assert lean_endpoint(client, "http://127.0.0.1:9000") == (True, "http://127.0.0.1:9000")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "https://minio.example.org:9000")
+    import boto3
+
+    from_env = boto3.client("s3", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="y")
+    assert lean_endpoint(from_env, None) == (True, "https://minio.example.org:9000")
+    vpce = "https://bucket.vpce-0a1b-2c3d.s3.us-west-2.vpce.amazonaws.com"
+    assert lean_endpoint(client, vpce) == (False, None)  # an interface endpoint: boto3 knows its rules
