@@ -29,7 +29,7 @@ class SlowS3:
     def head_object(self, **params: Any) -> dict[str, Any]:
         return {"ContentLength": 5 * CHUNK, "ETag": '"e"'}
 
-    def get_object(self, Range: str, **params: Any) -> dict[str, Any]:  # noqa: N803 (boto3's name)
+    def get_object(self, Range: str, **params: Any) -> dict[str, Any]:
         if self.delay is None:
             self._stop.wait(30)
             raise ConnectionError("stalled")
