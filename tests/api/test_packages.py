@@ -309,7 +309,8 @@ class QueueDownAfter:
     """A dispatcher whose queue accepts `ok` jobs, then refuses until `up` is set; records what it queued."""
 
     def __init__(self, inner: Any, ok: int) -> None:
-        self.inner, self.ok, self.up, self.queued = inner, ok, False, []
+        self.inner, self.ok, self.up = inner, ok, False
+        self.queued: list[str] = []
 
     def submit(self, job: Any) -> None:
         if not self.up and len(self.queued) >= self.ok:
