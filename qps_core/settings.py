@@ -112,9 +112,15 @@ class Settings(BaseModel):
     )
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
+        """`a,b` or a JSON array (environment variables and config files)."""
+        if not isinstance(value, str):
+            return value
+        if value.strip().startswith("["):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError("is not a valid JSON array") from None
+        return [part.strip() for part in value.split(",") if part.strip()]
 
     @field_validator("sources", "source_rules", mode="before")
     @classmethod

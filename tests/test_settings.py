@@ -92,6 +92,8 @@ def test_env_scalars(monkeypatch):
         ("omics", ["omics"]),
         ("", []),
         (" , ", []),
+        ('["omics", "edp"]', ["omics", "edp"]),
+        (" [] ", []),
     ],
 )
 def test_env_comma_lists(monkeypatch, raw, parsed):
@@ -102,6 +104,12 @@ def test_env_comma_lists(monkeypatch, raw, parsed):
     assert settings.disable_adapters == parsed
     assert settings.adapter_order == parsed
     assert settings.allowed_registries == parsed
+
+
+def test_env_list_that_is_broken_json_is_one_line_config_error(monkeypatch):
+    monkeypatch.setenv("QPS_ADAPTER_ORDER", '["omics", ')
+    with pytest.raises(ConfigError, match=r"^setting adapter_order: Value error, is not a valid JSON array$"):
+        load_settings()
 
 
 def test_env_sentinel_names(monkeypatch):
