@@ -47,6 +47,13 @@ def test_default_sentinels_not_shared_between_instances():
     assert Settings().sentinel_names == DEFAULT_SENTINELS
 
 
+def test_no_list_or_map_default_is_shared_between_instances():
+    one, two = Settings(), Settings()
+    mutable = [name for name in Settings.model_fields if isinstance(getattr(one, name), list | dict)]
+    assert len(mutable) >= 10  # every comma list and map
+    assert [name for name in mutable if getattr(one, name) is getattr(two, name)] == []
+
+
 def test_request_context():
     ctx = Settings(
         default_prefix="p", default_suffix="s", allowed_registries=["a-bkt"], max_metadata_bytes=10
