@@ -76,6 +76,15 @@ rm -rf "$PKG/bin"
 find "$PKG" -depth -type d \( -name __pycache__ -o -name tests -o -name test \) \
     -not -path '*.dist-info*' -exec rm -rf {} +
 find "$PKG" -type f \( -name '*.pyc' -o -name '*.pyo' \) -delete
+# pip's direct_url.json names the wheel's temporary path: informational only (PEP 610), and it
+# would make every build differ. Drop it and its RECORD line.
+for record in "$PKG"/*.dist-info/RECORD; do
+    dist="$(dirname "$record")"
+    if [[ -f "$dist/direct_url.json" ]]; then
+        rm "$dist/direct_url.json"
+        grep -v '/direct_url.json,' "$record" >"$record.tmp" && mv "$record.tmp" "$record"
+    fi
+done
 
 # 4b. Byte code for Lambda's Python. /var/task is read-only, so without it every cold start compiles
 #     every module it imports (boto3, botocore, quilt3, pydantic: about 2.5x the import time, see
@@ -83,7 +92,10 @@ find "$PKG" -type f \( -name '*.pyc' -o -name '*.pyo' \) -delete
 #     mtimes, which the zip's fixed timestamps would otherwise fail. Only a CPython of Lambda's
 #     version can write byte code Lambda reads; any other builder says so and ships source only.
 if "$PYTHON" -c "import sys; sys.exit(sys.implementation.name != 'cpython' or '%d.%d' % sys.version_info[:2] != '$LAMBDA_PYTHON_VERSION')"; then
-    "$PYTHON" -m compileall -q -j 0 --invalidation-mode unchecked-hash "$PKG" >"$WORK/compile.log" 2>&1 || {
+    # -s/-p: record the paths the files have in Lambda (/var/task), not this build's temporary
+    # directory, so tracebacks are right and the zip stays reproducible.
+    "$PYTHON" -m compileall -q -j 0 --invalidation-mode unchecked-hash -s "$PKG" -p /var/task "$PKG" \
+        >"$WORK/compile.log" 2>&1 || {
         cat "$WORK/compile.log" >&2
         echo "error: compiling the bundle's byte code failed" >&2
         exit 1

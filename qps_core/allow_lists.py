@@ -1,6 +1,7 @@
 """The allow-lists (docs/design.md §5): which registries QPS may write to, and which folders and
 metadata files it may read. One check for every entry point: the packager refuses before any S3
-call, the API answers 403 before anything is queued. Imports nothing heavy (no boto3, no quilt3)."""
+call; the API answers 403 to such a package request and lists such a request planned from a
+submitted event as rejected, queueing nothing. Imports nothing heavy (no boto3, no quilt3)."""
 
 from __future__ import annotations
 

@@ -103,6 +103,7 @@ class Hasher:
                 signer = getattr(self.s3, "_request_signer", None)
                 self._heads = S3Head(
                     endpoint,
+                    from_environment=False,  # `endpoint` is what boto3 resolved, AWS_ENDPOINT_URL included
                     credentials=getattr(signer, "_credentials", None),
                     region=getattr(self.s3.meta, "region_name", None),
                 )
@@ -172,7 +173,7 @@ class HashRun:
                 continue
             with self._cond:
                 while self._pending >= WINDOW and not self._errors:
-                    self._cond.wait()
+                    self._wait_for_progress()
                 if self._errors:
                     raise self._first_error()
                 self._pending += 1
@@ -184,14 +185,19 @@ class HashRun:
         self.submit(objects)
         with self._cond:
             while self._pending and not self._errors:
-                before = self._progress  # a large object's copy or read is many parts: each is progress
-                if not self._cond.wait(timeout=STALL_SECONDS) and self._progress == before:
-                    raise TransientError(
-                        f"hashing objects of s3://{self.bucket}: no S3 answer for {STALL_SECONDS} s "
-                        f"({self._pending} objects waiting); retry later"
-                    )
+                self._wait_for_progress()
             if self._errors:
                 raise self._first_error()
+
+    def _wait_for_progress(self) -> None:
+        """Wait (holding `_cond`) until an object or a part finishes; a stall is a transient failure,
+        so a silent S3 ends the attempt well before a Lambda timeout, while listing or at the end."""
+        before = self._progress  # a large object's copy or read is many parts: each is progress
+        if not self._cond.wait(timeout=STALL_SECONDS) and self._progress == before:
+            raise TransientError(
+                f"hashing objects of s3://{self.bucket}: no S3 answer for {STALL_SECONDS} s "
+                f"({self._pending} objects waiting); retry later"
+            )
 
     def _first_error(self) -> BaseException:
         permanent = [e for e in self._errors if isinstance(e, PermanentError)]

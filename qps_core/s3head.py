@@ -159,14 +159,19 @@ class S3Head:
         credentials: Any = None,
         region: str | None = None,
         max_connections: int = MAX_CONNECTIONS,
+        from_environment: bool = True,
     ) -> None:
         """`credentials` (botocore credentials, refreshed as needed) and `region` default to a new
-        boto3 session's; pass a client's to skip building one (~50 ms of a cold start)."""
+        boto3 session's; pass a client's to skip building one (~50 ms of a cold start). Without
+        `endpoint_url`, AWS_ENDPOINT_URL(_S3) applies unless `from_environment` is False (the caller
+        resolved the endpoint already: None then means S3's standard regional endpoints)."""
         if credentials is None or region is None:
             session = session or boto3.Session()
             credentials = credentials or session.get_credentials()
             region = region or session.region_name
-        endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        endpoint = endpoint_url
+        if endpoint is None and from_environment:
+            endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
         self.region = region or "us-east-1"
         self.endpoint = urlsplit(endpoint) if endpoint else None
         self.max_connections = max(1, max_connections)

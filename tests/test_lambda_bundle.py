@@ -70,9 +70,7 @@ def test_unreachable_index_skips_saying_so_but_fails_under_ci(monkeypatch: pytes
     stop_if_offline("ERROR: No matching distribution found for qps-core", "building it")  # a real failure
 
 
-@pytest.fixture(scope="module")
-def bundle_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("lambda") / "qps-lambda.zip"
+def build_bundle(out: Path) -> Path:
     env = {**os.environ, "PYTHON": sys.executable}
     result = subprocess.run(["bash", str(SCRIPT), str(out)], capture_output=True, text=True, env=env, timeout=900)
     if result.returncode != 0:
@@ -82,6 +80,27 @@ def bundle_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert out.is_file()
     assert "MiB unzipped" in result.stdout, "the build script prints the bundle's size"
     return out
+
+
+@pytest.fixture(scope="module")
+def bundle_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_bundle(tmp_path_factory.mktemp("lambda") / "qps-lambda.zip")
+
+
+@pytest.mark.network
+@pytest.mark.slow
+def test_the_bundle_is_reproducible(bundle_zip: Path, tmp_path: Path) -> None:
+    """Built twice, byte for byte the same zip: no build path in byte code or metadata, fixed times."""
+    again = build_bundle(tmp_path / "again.zip")
+    with zipfile.ZipFile(bundle_zip) as one, zipfile.ZipFile(again) as two:
+        first = {i.filename: i.CRC for i in one.infolist()}
+        second = {i.filename: i.CRC for i in two.infolist()}
+        differing = sorted(n for n in first.keys() | second.keys() if first.get(n) != second.get(n))
+        assert differing == [], differing[:10]
+        pyc = f"qps_core/__pycache__/__init__.{sys.implementation.cache_tag}.pyc"
+        if pyc in first:  # built by Lambda's Python: tracebacks name the file where Lambda has it
+            assert b"/var/task/qps_core/__init__.py" in one.read(pyc)
+    assert bundle_zip.read_bytes() == again.read_bytes()
 
 
 @pytest.fixture(scope="module")

@@ -80,14 +80,15 @@ def validate_request(ctx: ApiContext, body: Any) -> PackageRequest:
     return parsed
 
 
-def accept(ctx: ApiContext, job: Job, claim: IdempotencyClaim | None = None) -> tuple[Job, bool]:
-    """Store a queued job and hand it to the dispatcher; undo the store if it cannot be handed over."""
+def accept(ctx: ApiContext, job: Job, claim: IdempotencyClaim | None = None, reused: str = "") -> tuple[Job, bool]:
+    """Store a queued job and hand it to the dispatcher; undo the store if it cannot be handed over.
+    `reused`: what to add to the 422 of a key used with another body."""
     try:
         stored, created = ctx.jobs.create(job, claim)
     except IdempotencyMismatch:
         raise ApiProblem(
             422,
-            "Idempotency-Key: this key was already used with a different body",
+            f"Idempotency-Key: this key was already used with a different body{reused}",
             slug="idempotency-key-reused",
             title="Idempotency-Key reused",
         ) from None
@@ -199,15 +200,20 @@ def events(
 ) -> EventJobs:
     ctx = context_of(request)
     plans = plan_events(ctx, body)
-    fingerprint = body_fingerprint(body) if idempotency_key else ""
     jobs: list[Job] = []
     ignored, rejected = [], []
-    wanted = [(p, req) for p in plans if p.status not in ("ignored", "rejected") for req in p.requests]
+    wanted = []
     for p in plans:
         if p.status == "ignored":
             ignored.append(p.as_dict())
         elif p.status == "rejected":
             rejected.append(p.as_dict())
+        for req in p.requests if p.status == "planned" else ():
+            refused = allow_lists.refusal(ctx.settings, req)  # as the packager would: never queued
+            if refused is None:
+                wanted.append((p, req))
+            else:
+                rejected.append({"status": "rejected", "adapter": p.adapter, "packages": [], "error": refused.message})
     for index, (p, req) in enumerate(wanted):
         event_id = p.event.payload.get("id") if isinstance(p.event.payload, dict) else None
         trigger = Trigger(
@@ -215,10 +221,26 @@ def events(
             adapter=p.adapter,
             event_id=event_id if isinstance(event_id, str) else None,
         )
-        # one claim per planned request: a retry with the key finds each job it already queued
-        claim = IdempotencyClaim(who.scope, f"{idempotency_key}#{index}", fingerprint) if idempotency_key else None
+        normalised = req.normalised()
+        # One claim per planned request, bound to the body and to that request: a retry finds each job
+        # it already queued, and if the same body now plans differently (settings changed) it is 422,
+        # never another request's job. Their own key space: no clash with POST /v1/packages keys.
+        claim = (
+            IdempotencyClaim(
+                who.scope,
+                f"events\x1f{idempotency_key}\x1f{index}",
+                body_fingerprint({"body": body, "request": normalised}),
+            )
+            if idempotency_key
+            else None
+        )
         try:
-            stored, _ = accept(ctx, Job(id=new_job_id(), trigger=trigger, request=req.normalised()), claim)
+            stored, _ = accept(
+                ctx,
+                Job(id=new_job_id(), trigger=trigger, request=normalised),
+                claim,
+                reused=" (or the same body now plans other packages: settings changed)",
+            )
         except ApiProblem as exc:
             if not jobs or exc.status != 503:
                 raise

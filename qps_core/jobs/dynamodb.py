@@ -184,8 +184,27 @@ class DynamoJobStore:
             found = self.get(existing["job_id"]["S"])
             if found is not None:
                 return found, False
-            time.sleep(0.05)  # the key is there, its job not yet visible: the first create is mid-way
+            # Claim and job are written in one transaction, so a claim without its job outlived it (the
+            # job was removed after a failed hand-over whose claim delete failed, or expired): free it.
+            self._drop_claim(idem_pk, existing["job_id"]["S"])
         raise JobStoreError("the Idempotency-Key is being used by a concurrent request; try again")
+
+    def _drop_claim(self, idem_pk: str, job_id: str) -> None:
+        """Delete the claim `idem_pk` if it still names `job_id` (else someone re-used it meanwhile)."""
+
+        def op() -> None:
+            try:
+                self.db.delete_item(
+                    TableName=self.table_name,
+                    Key={"pk": {"S": idem_pk}},
+                    ConditionExpression="job_id = :j",
+                    ExpressionAttributeValues={":j": {"S": job_id}},
+                )
+            except Exception as exc:
+                if _code(exc) != "ConditionalCheckFailedException":
+                    raise
+
+        self._run("delete", op)
 
     def get(self, job_id: str) -> Job | None:
         item = self._run("get", lambda: self._get_item(f"job#{job_id}"))
@@ -291,17 +310,8 @@ class DynamoJobStore:
 
     def delete(self, job_id: str, idempotency: IdempotencyClaim | None = None) -> None:
         self._run("delete", lambda: self.db.delete_item(TableName=self.table_name, Key={"pk": {"S": f"job#{job_id}"}}))
-        if idempotency is not None:
-            try:
-                self.db.delete_item(
-                    TableName=self.table_name,
-                    Key={"pk": {"S": f"idem#{idempotency.store_key}"}},
-                    ConditionExpression="job_id = :j",
-                    ExpressionAttributeValues={":j": {"S": job_id}},
-                )
-            except Exception as exc:
-                if _code(exc) != "ConditionalCheckFailedException":
-                    raise
+        if idempotency is not None:  # if this fails, `create` frees the claim: it names no job
+            self._drop_claim(f"idem#{idempotency.store_key}", job_id)
 
     def ping(self) -> None:
         self._run("ping", lambda: self.db.describe_table(TableName=self.table_name))

@@ -355,6 +355,40 @@ def test_events_with_a_reused_key_and_another_body_are_refused(api: Api) -> None
     assert len(jobs_in(api)) == 1
 
 
+def test_events_same_key_after_the_plan_changed_is_refused_never_another_requests_job(api: Api) -> None:
+    body = ready_events(3)
+    body[0]["detail"] = {**body[0]["detail"], "source_prefix": "s3://elsewhere-bucket/run/"}
+    first = api.post("/v1/events", body, headers={"Idempotency-Key": "run-8"})
+    assert first.status_code == 202 and len(first.json()["jobs"]) == 3
+    # settings change: the first event's folder is no longer allowed, so the same body plans two packages
+    patched = api.client.patch("/v1/settings", headers={"If-Match": '"0"'}, json={"allowed_sources": [f"s3://{DATA}/"]})
+    assert patched.status_code == 200, patched.text
+    again = api.post("/v1/events", body, headers={"Idempotency-Key": "run-8"})
+    assert again.status_code == 422 and "now plans other packages" in again.json()["detail"]
+    assert len(jobs_in(api)) == 3
+
+
+def test_events_outside_the_allowed_sources_are_rejected_and_never_queued(api: Api) -> None:
+    patched = api.client.patch("/v1/settings", headers={"If-Match": '"0"'}, json={"allowed_sources": [f"s3://{DATA}/"]})
+    assert patched.status_code == 200, patched.text
+    body = ready_events(2)
+    body[1]["detail"] = {**body[1]["detail"], "source_prefix": "s3://elsewhere-bucket/run/"}
+    response = api.post("/v1/events", body)
+    assert response.status_code == 202
+    assert [j["request"]["package_name"] for j in response.json()["jobs"]] == ["events/n0"]
+    (refused,) = response.json()["rejected"]
+    assert refused["status"] == "rejected" and refused["adapter"] == "description"
+    assert refused["error"].startswith("source_prefix s3://elsewhere-bucket/run/ is not an allowed source")
+    assert len(jobs_in(api)) == 1
+
+
+def test_one_key_on_packages_and_on_events_names_two_separate_jobs(api: Api) -> None:
+    package = api.post("/v1/packages", REQUEST, headers={"Idempotency-Key": "shared#0"})
+    events = api.post("/v1/events", ready_events(1), headers={"Idempotency-Key": "shared"})
+    assert package.status_code == 202 and events.status_code == 202
+    assert package.json()["id"] != events.json()["jobs"][0]["id"]
+
+
 def test_adapters_settings_and_health(api: Api) -> None:
     adapters = api.client.get("/v1/adapters").json()["adapters"]
     assert {"description", "mapped", "omics", "rocrate"} <= {a["id"] for a in adapters}

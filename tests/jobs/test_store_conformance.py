@@ -113,6 +113,15 @@ def test_delete_removes_the_job_and_frees_its_key(store: JobStore) -> None:
     assert created and again.id != made.id
 
 
+def test_a_key_whose_job_is_gone_makes_a_new_job(store: JobStore) -> None:
+    """The job was removed but its claim was not (a failed delete, or the job's TTL ran out first)."""
+    made, _ = store.create(job(1), claim())
+    store.delete(made.id)  # the job only: the claim stays behind
+    again, created = store.create(job(2), claim())
+    assert created and again.id != made.id and store.get(again.id) is not None
+    assert store.create(job(3), claim())[0].id == again.id  # and the key now names the new job
+
+
 def test_list_pages_newest_first_without_gaps_or_repeats(store: JobStore) -> None:
     made = [store.create(job(n))[0] for n in range(7)]
     seen: list[str] = []

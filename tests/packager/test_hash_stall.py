@@ -74,3 +74,29 @@ def test_no_answer_at_all_is_a_transient_failure_after_the_stall_limit(monkeypat
     finally:
         s3.release()
     assert time.monotonic() - started < 10
+
+
+def test_a_silent_s3_while_the_window_is_full_is_a_transient_failure_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The listing feeds hashing page by page and waits when WINDOW objects are in flight: that wait
+    gives up on a silent S3 as well, instead of hanging until the Lambda times out."""
+    monkeypatch.setattr(hashing, "STALL_SECONDS", 0.5)
+    monkeypatch.setattr(hashing, "WINDOW", 1)
+    s3 = SlowS3(delay=None)
+    hasher = hashing.Hasher(s3, max_workers=1)
+    hasher.lean_heads = False
+    hasher.threshold = 10 * 5 * CHUNK
+    outcome: list[BaseException] = []
+
+    def feed() -> None:
+        with hasher.run("data", None) as run:
+            try:
+                run.submit([large_object(), large_object()])  # the second waits for the first's slot
+            except BaseException as exc:
+                outcome.append(exc)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    feeder.join(10)
+    s3.release()
+    assert not feeder.is_alive(), "submit hung on a silent S3"
+    assert len(outcome) == 1 and isinstance(outcome[0], TransientError) and "no S3 answer" in str(outcome[0])

@@ -173,3 +173,19 @@ def test_lean_client_uses_the_custom_endpoint_boto3_uses(monkeypatch: pytest.Mon
     assert lean_endpoint(from_env, None) == (True, "https://minio.example.org:9000")
     vpce = "https://bucket.vpce-0a1b-2c3d.s3.us-west-2.vpce.amazonaws.com"
     assert lean_endpoint(client, vpce) == (False, None)  # an interface endpoint: boto3 knows its rules
+
+
+def test_lean_client_ignores_the_environment_endpoint_when_boto3_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: boto3 talks to AWS, and so must the lean HEADs and listing."""
+    import boto3
+
+    from qps_core.hashing import Hasher
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")
+    client = boto3.client("s3", region_name="us-west-2", aws_access_key_id="x", aws_secret_access_key="y")
+    assert client.meta.endpoint_url == "https://s3.us-west-2.amazonaws.com"
+    hasher = Hasher(client)
+    hasher.lean_heads = True
+    heads = hasher._lean()
+    assert heads is not None and heads.endpoint is None  # S3's regional endpoints, not AWS_ENDPOINT_URL
