@@ -93,6 +93,10 @@ class _Pool:
         if conn is not None:
             self.owner._send(self, conn, req)
             return
+        self._connect()
+
+    def _connect(self) -> None:
+        """Open one more connection; `_connected` hands it the next queued request."""
         connecting = crt_http.HttpClientConnection.new(
             host_name=self.host,
             port=self.port,
@@ -135,14 +139,7 @@ class _Pool:
                 return
             req = self.queue.popleft() if conn is not None else None
         if conn is None:  # replace the lost connection for the waiting requests
-            connecting = crt_http.HttpClientConnection.new(
-                host_name=self.host,
-                port=self.port,
-                bootstrap=self.owner.bootstrap,
-                socket_options=self.owner.socket_options,
-                tls_connection_options=self.tls,
-            )
-            connecting.add_done_callback(self._connected)
+            self._connect()
             return
         assert req is not None
         self.owner._send(self, conn, req)

@@ -200,6 +200,7 @@ def events(
 ) -> EventJobs:
     ctx = context_of(request)
     plans = plan_events(ctx, body)
+    body_print = body_fingerprint(body) if idempotency_key else ""  # once: the body may be 1 MiB
     jobs: list[Job] = []
     ignored, rejected = [], []
     wanted = []
@@ -229,7 +230,7 @@ def events(
             IdempotencyClaim(
                 who.scope,
                 f"events\x1f{idempotency_key}\x1f{index}",
-                body_fingerprint({"body": body, "request": normalised}),
+                body_fingerprint({"body": body_print, "request": normalised}),
             )
             if idempotency_key
             else None
