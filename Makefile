@@ -61,7 +61,7 @@ serve: install
 	$(BIN)/qps serve --embedded
 
 bench: install
-	$(BIN)/python bench/packaging.py
+	$(BIN)/python -m bench.packaging  # from the repository root: it uses tests/support
 
 lambda: install
 	PYTHON=$(BIN)/python bash deploy/build_lambda.sh

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from qps_core.api.auth import mint_token
-from qps_core.local_endpoint import FAKE_CREDENTIALS, LocalEndpoint, free_port
+from qps_core.demo.endpoint import FAKE_CREDENTIALS, LocalEndpoint, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN, TOKEN_HASH = mint_token()  # what a client of a deployed API sends (auth is part of the overhead)

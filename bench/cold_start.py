@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qps_core.local_endpoint import FAKE_CREDENTIALS, LocalEndpoint
+from qps_core.demo.endpoint import FAKE_CREDENTIALS, LocalEndpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/packaging.py [--latency 0.02] [--reps 3] [--only a,b,c,d,head]
 
-One shimmed moto server (`qps_core.devtools.motoserver`: ObjectParts and part checksums as AWS
-returns them) behind `qps_core.devtools.s3front` (each request held `--latency` seconds, keep-alive,
+One shimmed moto server (`tests.support.motoserver`: ObjectParts and part checksums as AWS
+returns them) behind `tests.support.s3front` (each request held `--latency` seconds, keep-alive,
 no capacity limit; repeated identical reads served from its cache after an unmeasured warm-up run
 of each tool, so moto's own per-request CPU is not what is measured). Scenarios:
 
@@ -16,7 +16,7 @@ references objects in place). Per tool and scenario, median of `--reps` runs (or
 packaging span (first S3 request to last response, counted at the front), the whole process's wall
 time, start-up (process wall minus span), S3 requests per object by operation, bytes of object data
 downloaded (GetObject bodies), client CPU and peak RSS of the process. Then the HeadObject client
-CPU of boto3 versus QPS's lean path (`qps_core.s3head`), and a projection to 1M objects.
+CPU of boto3 versus QPS's lean path (`qps_core.packaging.s3head`), and a projection to 1M objects.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def usage():
     return r.ru_utime + r.ru_stime
 if tool == "qps":
     from qps_core.models import PackageRequest
-    from qps_core.packager import Packager
+    from qps_core.packaging.packager import Packager
     from qps_core.settings import Settings
     settings = Settings(**extra)
     t1 = time.perf_counter(); c1 = usage()
@@ -79,7 +79,7 @@ import json, os, resource, sys, time
 from concurrent.futures import ThreadPoolExecutor
 import boto3
 from botocore.config import Config
-from qps_core.s3head import S3Head
+from qps_core.packaging.s3head import S3Head
 bucket, prefix, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def usage():
     r = resource.getrusage(resource.RUSAGE_SELF)
@@ -99,7 +99,7 @@ def crt():
 out = {}
 for label, fn in (("boto3 default client, 64 threads", lambda: boto(s3)),
                   ("boto3 tuned (no param validation), 64 threads", lambda: boto(lean)),
-                  ("qps_core.s3head (awscrt HTTP + CRT SigV4), 64 connections", crt)):
+                  ("qps_core.packaging.s3head (awscrt HTTP + CRT SigV4), 64 connections", crt)):
     fn()  # warm: connections, caches
     c, t = usage(), time.perf_counter()
     fn()
@@ -111,7 +111,7 @@ print(json.dumps({"objects": len(keys), "results": out}))
 SCALE_CHILD = r"""
 import datetime, json, sys, tempfile, time
 from qps_core import checksums, source
-from qps_core.manifest import Manifest
+from qps_core.packaging.manifest import Manifest
 from qps_core.s3paths import parse_folder
 def rss(field):
     return int([l for l in open("/proc/self/status") if l.startswith(field)][0].split()[1]) / 1024
@@ -133,7 +133,7 @@ objects = source.list_folder(None, folder, lister=pages)  # the listing as the p
 for i, obj in enumerate(objects):
     obj.checksum = digest[:-8] + f"{i:07d}="  # what hashing stores (a distinct string per object)
 listed = rss("VmRSS:")
-# What the packager does with the hashed objects (qps_core.packager / registry._write_manifest).
+# What the packager does with the hashed objects (qps_core.packaging.packager / registry._write_manifest).
 manifest = Manifest(folder.bucket, objects, {"bench": True})
 manifest.set_message("bench")
 top_hash = manifest.top_hash
@@ -210,8 +210,8 @@ def main() -> None:
     import boto3
     from botocore.config import Config
 
-    from qps_core.devtools.motoserver import MotoShimServer
-    from qps_core.devtools.s3front import S3Front
+    from tests.support.motoserver import MotoShimServer
+    from tests.support.s3front import S3Front
 
     scratch = Path(tempfile.mkdtemp(prefix="qps-bench-"))
     started = time.perf_counter()
@@ -343,7 +343,7 @@ def _exists(s3: Any, bucket: str) -> bool:
 
 def projection(figures: dict[str, dict[str, Any]], scale: dict[str, Any] | None, latency: float) -> None:
     """1M objects in one folder, from the measured per-object costs (docs/design.md §6 for the limits)."""
-    from qps_core.s3head import MAX_CONNECTIONS
+    from qps_core.packaging.s3head import MAX_CONNECTIONS
 
     a, d = figures["a"]["QPS"], figures["d"]["QPS"]
     na, nd = SCENARIOS["a"]["count"], SCENARIOS["d"]["count"]

@@ -1,6 +1,6 @@
 """QPS: the Quilt Packaging Service core."""
 
-from .lazy_quilt3 import defer as _defer_quilt3_admin
+from .packaging.quilt import defer as _defer_quilt3_admin
 
 __version__ = "0.1.0"
 

@@ -63,17 +63,8 @@ def request_from_body(body: Any, settings: Settings, *, field: str = "request") 
 
     Raises `RejectedEvent` with one sentence naming the field.
     """
-    ctx = settings.request_context()
     try:
-        if isinstance(body, dict) and "uri" in body:
-            extra = sorted(k for k in body if k != "uri")
-            if extra:
-                raise InvalidInput(
-                    f"the uri form takes only the field uri; remove {', '.join(shown(k, 40) for k in extra[:5])} "
-                    "or send a package description with source_prefix instead"
-                )
-            return PackageRequest.from_uri(body["uri"], **ctx)
-        return PackageRequest.parse(body, **ctx)
+        return PackageRequest.from_body(body, **settings.request_context())
     except RejectedEvent:
         raise
     except InvalidInput as exc:

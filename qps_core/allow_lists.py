@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .models import PackageRequest
+from .models import PackageRequest, registry_refusal
 from .settings import Settings
 
 
@@ -29,11 +29,9 @@ def source_allowed(settings: Settings, bucket: str, key: str) -> bool:
 
 def refusal(settings: Settings, request: PackageRequest) -> Refusal | None:
     """The first allow-list the request falls outside of (registry, folder, metadata_uri), or None."""
-    allowed = settings.allowed_registries
-    if allowed and request.registry not in allowed:
-        return Refusal(
-            "registry", f"registry {request.registry!r} is not an allowed registry (allowed: {', '.join(allowed)})"
-        )
+    refused = registry_refusal(request.registry, settings.allowed_registries)
+    if refused is not None:
+        return Refusal("registry", f"registry {refused}")
     folder = request.folder
     if not source_allowed(settings, folder.bucket, folder.prefix):
         return Refusal("source", f"source_prefix {folder.uri} is not an allowed source ({_shown(settings)})")

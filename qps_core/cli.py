@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from . import cli_serve
-from .errors import QPSError, describe_exception, one_line
+from .errors import PermanentError, QPSError, describe_exception, one_line
 from .report import emit as _emit
 from .report import table as _table
 
@@ -36,13 +36,13 @@ def _settings(config: Path | None, endpoint_url: str | None = None, *, stored: b
 
     settings = load_settings(config)
     if stored:
-        from .settings_store.effective import load_effective
+        from .settings.effective import load_effective
 
         settings = load_effective(config).settings
     if endpoint_url:
         settings = settings.model_copy(update={"endpoint_url": endpoint_url})
     if settings.endpoint_url:
-        from .local_endpoint import credentials_for
+        from .demo.endpoint import credentials_for
 
         credentials_for(settings.endpoint_url)
     return settings
@@ -141,7 +141,7 @@ def _local_store() -> bool:
 @app.command("settings")
 def settings_cmd(json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Show the effective settings and where each comes from (environment, stored, config file, default)."""
-    from .settings_store.effective import load_effective
+    from .settings.effective import load_effective
 
     effective = load_effective(config)
     rows = effective.describe()
@@ -192,8 +192,6 @@ def show(
     json_out: JsonOpt = False,
 ) -> None:
     """List a package revision's entries and metadata."""
-    from .registry import describe_package
-
     info = describe_package(registry, name, top_hash=top_hash, endpoint_url=endpoint_url)
     if json_out:
         _emit(info)
@@ -203,6 +201,27 @@ def show(
     typer.echo("metadata: " + json.dumps(info["metadata"], indent=2, ensure_ascii=False))
     rows = [[e["logical_key"], str(e["size"]), e["hash"][:12], e["physical_key"]] for e in info["entries"]]
     typer.echo(_table(rows, ["LOGICAL KEY", "SIZE", "HASH", "PHYSICAL KEY"]))
+
+
+def describe_package(
+    registry: str, name: str, *, top_hash: str | None = None, endpoint_url: str | None = None
+) -> dict[str, Any]:
+    """`qps show`: a revision (default: latest) as plain data: top hash, message, metadata, entries."""
+    from .demo.endpoint import credentials_for
+    from .models import normalise_registry
+    from .packaging import read_revision
+    from .s3paths import check_package_name
+
+    bucket = normalise_registry(registry)
+    check_package_name(name, "package name")
+    if endpoint_url:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint_url
+    credentials_for(os.environ.get("AWS_ENDPOINT_URL"))
+    info = read_revision(bucket, name, top_hash)
+    if info is None:
+        raise PermanentError(f"cannot read package {name} from s3://{bucket}: no such package or revision")
+    keys = ("package_name", "top_hash", "message", "metadata", "entries")
+    return {"registry": f"s3://{bucket}", **{key: info[key] for key in keys}}
 
 
 @app.command()
@@ -230,21 +249,14 @@ def worker(
     config: ConfigOpt = None,
 ) -> None:
     """Drain an SQS queue as a long-running process, with the Lambda handler's semantics."""
-    from .jobs.recorder import JobRecorder
-    from .settings_store.live import LiveRunner
-    from .sqs_batch import BatchProcessor
-    from .worker import Worker
+    from .runtime.compose import queue_processor
+    from .runtime.worker import Worker
 
     _settings(config, endpoint_url)  # checks the settings early; credentials for a local endpoint
     logging.getLogger("qps").setLevel(logging.INFO)
     overrides: dict[str, Any] = {"endpoint_url": endpoint_url} if endpoint_url else {}
-    live = LiveRunner(config, **overrides)  # stored settings changes apply within settings_refresh_seconds
-    for problem in live.runner.adapters.errors():
-        logging.getLogger("qps").error("%s", problem)
     w = Worker(
-        BatchProcessor(
-            live.runner, refresh=live.current, jobs=JobRecorder.from_settings(live.runner.settings, local=True)
-        ),
+        queue_processor(local=True, config_file=config, **overrides),
         queue_url,
         wait_seconds=wait_seconds,
         batch_size=batch_size,

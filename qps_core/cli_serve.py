@@ -12,11 +12,15 @@ import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from . import aws
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .api.context import ApiContext
 
 log = logging.getLogger("qps.serve")
 SettingsLoader = Callable[[Path | None, str | None], Any]
@@ -48,16 +52,13 @@ def s3_probe(endpoint_url: str | None) -> Any:
 
     def probe() -> str | None:
         if "client" not in state:
-            import boto3
-            from botocore.config import Config
-
-            cfg = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 1})
-            state["client"] = boto3.client("s3", endpoint_url=endpoint_url, config=cfg)
+            state["client"] = aws.client(
+                "s3", endpoint_url, connect_timeout=2, read_timeout=3, retries={"max_attempts": 1}
+            )
         try:
             state["client"].list_buckets()
         except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-            return f"S3 did not answer: {code or type(exc).__name__}"
+            return f"S3 did not answer: {aws.error_code(exc) or type(exc).__name__}"
         return None
 
     return probe
@@ -90,14 +91,12 @@ def serve(
     endpoint = None
     if embedded:
         from .demo import seed
-        from .local_endpoint import LocalEndpoint, use_endpoint
+        from .demo.endpoint import LocalEndpoint, use_endpoint
 
         typer.echo("Starting a local S3 endpoint (moto) on loopback ...")
         endpoint = LocalEndpoint.start()
         use_endpoint(endpoint.url)
-        import boto3
-
-        seed(boto3.client("s3", endpoint_url=endpoint.url))
+        seed(aws.client("s3", endpoint.url))
         settings = settings.model_copy(update={"endpoint_url": endpoint.url})
     try:
         _run(settings, host, port, grace_seconds, demo=embedded, minted=minted)
@@ -125,19 +124,11 @@ def _run(settings: Any, host: str, port: int, grace_seconds: float, *, demo: boo
 
     from .api.app import create_app
     from .api.auth import tokens_configured
-    from .api.context import ApiContext
-    from .jobs.opening import open_job_store
-    from .jobs.pool import LocalPool
-    from .runner import Runner
+    from .runtime.compose import serve_context
 
     logging.getLogger("qps").setLevel(logging.INFO)
-    runner = Runner(settings)
-    for problem in runner.adapters.errors():
-        log.error("%s", problem)
-    store = open_job_store(settings)
-    assert store is not None
-    pool = LocalPool(store, runner, workers=settings.api_workers, max_attempts=settings.job_max_attempts)
-    context = ApiContext(settings, runner, store, pool, s3_probe=s3_probe(settings.endpoint_url))
+    context, pool = serve_context(settings, s3_probe=s3_probe(settings.endpoint_url))
+    store = context.jobs
     app = create_app(context)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
     sock = listen(host, port)
@@ -177,14 +168,13 @@ def _run(settings: Any, host: str, port: int, grace_seconds: float, *, demo: boo
             typer.echo(f"{len(left)} job(s) queued again; they run at the next start.", err=True)
 
 
-def _print_login(context: Any, base: str, minted: str | None) -> None:
+def _print_login(context: ApiContext, base: str, minted: str | None) -> None:
     """A one-time login URL for the admin page (when admin tokens are configured), and a minted token."""
-    codes = context.extras.get("login_codes")
-    if codes is None or not context.settings.admin_tokens:
+    if context.admin is None or not context.settings.admin_tokens:
         return
     from .admin.session import token_who
 
-    code = codes.mint(token_who(context.settings.admin_tokens[0]))
+    code = context.admin.login_codes.mint(token_who(context.settings.admin_tokens[0]))
     typer.echo(f"Log in:     {base}/admin/login?code={code}   (one-time link, valid 10 minutes)")
     if minted:
         typer.echo(f"Admin token for this run (Authorization: Bearer, or the login form): {minted}")

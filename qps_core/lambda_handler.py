@@ -22,7 +22,7 @@ from typing import Any
 from . import envelopes
 from .errors import TransientError
 from .outcomes import RunOutcome
-from .sqs_batch import BatchProcessor
+from .runtime.sqs_batch import BatchProcessor
 
 log = logging.getLogger("qps")
 _PROCESSOR: BatchProcessor | None = None
@@ -37,17 +37,10 @@ def processor() -> BatchProcessor:
     """The per-cold-start processor (plugin discovery and settings happen here, once)."""
     global _PROCESSOR
     if _PROCESSOR is None:
-        from .settings_store.live import LiveRunner
+        from .runtime.compose import queue_processor
 
         logging.getLogger().setLevel(os.environ.get("QPS_LOG_LEVEL", "INFO"))
-        live = LiveRunner()  # stored settings changes apply within settings_refresh_seconds
-        for problem in live.runner.adapters.errors():
-            log.error("%s", problem)
-        from .jobs.recorder import JobRecorder
-
-        _PROCESSOR = BatchProcessor(
-            live.runner, refresh=live.current, jobs=JobRecorder.from_settings(live.runner.settings, local=False)
-        )
+        _PROCESSOR = queue_processor(local=False)
     return _PROCESSOR
 
 

@@ -107,11 +107,9 @@ class PackageRequest(BaseModel):
 
         registry = out.get("registry", folder.bucket)
         out["registry"] = normalise_registry(registry)
-        allowed = ctx.get("allowed_registries") or ()
-        if allowed and out["registry"] not in allowed:
-            raise InvalidInput(
-                f"registry: {out['registry']!r} is not an allowed registry (allowed: {', '.join(allowed)})"
-            )
+        refused = registry_refusal(out["registry"], ctx.get("allowed_registries") or ())
+        if refused is not None:
+            raise InvalidInput(f"registry: {refused}")
 
         if "package_name" in out:
             s3paths.check_package_name(out["package_name"])
@@ -163,6 +161,20 @@ class PackageRequest(BaseModel):
             raise InvalidInput(describe_validation_error(exc)) from None
 
     @classmethod
+    def from_body(cls, body: Any, **context: Any) -> PackageRequest:
+        """A native body in either form: `{"uri": ...}` (that field only) or a package description.
+        The one parser of request bodies (SQS, EventBridge details, REST, CLI, the admin form)."""
+        if isinstance(body, Mapping) and "uri" in body:
+            extra = sorted(k for k in body if k != "uri")
+            if extra:
+                raise InvalidInput(
+                    f"the uri form takes only the field uri; remove {', '.join(shown(k, 40) for k in extra[:5])} "
+                    "or send a package description with source_prefix instead"
+                )
+            return cls.from_uri(body["uri"], **context)
+        return cls.parse(body, **context)
+
+    @classmethod
     def from_uri(cls, uri: Any, **context: Any) -> PackageRequest:
         """The URI form `s3://bucket/folder?k=v`: query parameters become metadata."""
         bucket, path, query = s3paths.split_s3_uri(uri, "uri", allow_query=True)
@@ -178,10 +190,30 @@ class PackageRequest(BaseModel):
     def normalised(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
+    def with_default_message(self) -> PackageRequest:
+        """The request with its message, the default one when none was given."""
+        if self.message is not None:
+            return self
+        return self.model_copy(update={"message": default_message(self.source_prefix)})
+
     @property
     def folder(self) -> s3paths.S3Folder:
         bucket, _, prefix = self.source_prefix[5:].partition("/")
         return s3paths.S3Folder(bucket, prefix)
+
+
+def default_message(source_prefix: str) -> str:
+    """The commit message of a request that gives none. The same folder gets the same message whichever
+    event asked for it, so re-deliveries and overlapping events (an RO-Crate sentinel and a
+    package-objects-ready event) find the package unchanged."""
+    return f"QPS: package {source_prefix}"
+
+
+def registry_refusal(registry: str, allowed: tuple[str, ...] | list[str]) -> str | None:
+    """Why `allowed_registries` refuses `registry` (one line), or None. The one statement of that rule."""
+    if allowed and registry not in allowed:
+        return f"{registry!r} is not an allowed registry (allowed: {', '.join(allowed)})"
+    return None
 
 
 def _is_unicode(text: str) -> bool:
@@ -195,8 +227,8 @@ def _is_unicode(text: str) -> bool:
 def _check_manifest_record(out: dict[str, Any]) -> None:
     """The manifest's first line (message, metadata, workflow) must fit quilt3's record limit."""
     message = out.get("message")
-    if message is None:  # the adapter's default message names the folder
-        message = f"QPS: package {out['source_prefix']}"
+    if message is None:
+        message = default_message(out["source_prefix"])
     if not isinstance(message, str) or not isinstance(out.get("metadata", {}), dict):
         return
     try:

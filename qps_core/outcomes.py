@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from .events import Event
     from .models import PackageRequest
+    from .packaging import PackageResult
 
 PlanStatus = Literal["planned", "ignored", "rejected"]
 RunStatus = Literal["created", "unchanged", "planned", "ignored", "rejected", "failed"]
@@ -59,6 +60,11 @@ class RunOutcome:
     reason: str | None = None
     retryable: bool = False
     retry_after: int | None = None  # seconds, when the source folder is not ready yet
+
+    @classmethod
+    def packaged(cls, adapter: str | None, result: PackageResult) -> RunOutcome:
+        """The outcome of a request the packager built or found unchanged (the request as packaged)."""
+        return cls(result.status, adapter, result.request, result.top_hash, result.files, result.bytes)
 
     def as_dict(self) -> dict[str, Any]:
         req = self.request

@@ -32,6 +32,11 @@ class AdapterInfo:
     error: str | None = None
     priority: str = "normal"
     module: str = ""
+    label: str = ""  # the adapter module's `LABEL`: how people call the source (admin page, reasons)
+    switch_description: str = ""  # its `SWITCH_DESCRIPTION`: what switching the source on does
+
+    def __post_init__(self) -> None:
+        self.label = self.label or self.id
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +66,11 @@ class AdapterSet:
     infos: dict[str, AdapterInfo] = field(default_factory=dict)
     switched_off: dict[str, Any] = field(default_factory=dict)  # id -> describe, for adapters switched off
     _dispatch: list[tuple[str, Describe]] | None = field(default=None, init=False, repr=False)
+
+    def label(self, adapter_id: str) -> str:
+        """How people call an adapter's source (its `LABEL`), else its id."""
+        info = self.infos.get(adapter_id)
+        return info.label if info is not None else adapter_id
 
     def switched_off_claimant(self, event: Any) -> str | None:
         """The switched-off adapter that would have claimed this event (so the event can be ignored
@@ -212,6 +222,16 @@ def _describe(module: ModuleType | None, ep: EntryPoint) -> str:
     return (ep.dist.metadata["Summary"] or "") if ep.dist else ""
 
 
+def _label(info: AdapterInfo, module: ModuleType) -> None:
+    """The adapter's own words for people: `LABEL` and `SWITCH_DESCRIPTION` (optional strings)."""
+    label = getattr(module, "LABEL", None)
+    does = getattr(module, "SWITCH_DESCRIPTION", None)
+    if isinstance(label, str) and label.strip():
+        info.label = label.strip()
+    if isinstance(does, str) and does.strip():
+        info.switch_description = does.strip()
+
+
 def new_adapter_set(settings: Settings) -> AdapterSet:
     """An adapter set with the QPS hook specification and no adapter yet (see `AdapterSet.register`)."""
     manager = pluggy.PluginManager(hookspecs.PROJECT)
@@ -255,6 +275,7 @@ def load_adapters(settings: Settings, *, load_disabled: bool = False) -> Adapter
             log.warning("adapter %r %s", ep.name, info.error)
             continue
         info.description = _describe(module, ep)
+        _label(info, module)
         if info.enabled:
             _register_checked(adapters, module, info)
         else:

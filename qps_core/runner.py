@@ -12,7 +12,7 @@ prefix are never offered to adapters.
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import envelopes
 from .errors import IgnoredEvent, InvalidInput, QPSError, describe_exception
@@ -23,42 +23,22 @@ from .plugins import AdapterSet, load_adapters
 from .s3paths import is_quilt_internal
 from .settings import Settings, default_settings
 
+if TYPE_CHECKING:
+    from .packaging import PackageResult
+
 log = logging.getLogger("qps.runner")
 
 
-class PackagedResult(Protocol):
-    """What a packager reports about one request it built or found unchanged."""
-
-    @property
-    def status(self) -> Literal["created", "unchanged"]: ...
-    @property
-    def top_hash(self) -> str: ...
-    @property
-    def files(self) -> int: ...
-    @property
-    def bytes(self) -> int: ...
-    @property
-    def request(self) -> PackageRequest:
-        """The request as packaged (a path naming an object becomes that object's folder)."""
-        ...
-
-
 class Packager(Protocol):
-    """Builds the package a request describes (`qps_core.packager.Packager`, or a test double)."""
+    """Builds the package a request describes (`qps_core.packaging.Packager`, or a test double)."""
 
-    def package(self, request: PackageRequest) -> PackagedResult: ...
+    def package(self, request: PackageRequest) -> PackageResult: ...
 
 
 class Notifier(Protocol):
     """Publishes a completion notice per outcome (`qps_core.notices.Notifier`, or a test double)."""
 
     def publish(self, outcome: RunOutcome) -> None: ...
-
-
-def default_message(request: PackageRequest) -> str:
-    """The same folder gets the same message whichever event asked for it, so re-deliveries and
-    overlapping events (an RO-Crate sentinel and a package-objects-ready event) find it unchanged."""
-    return f"QPS: package {request.source_prefix}"
 
 
 class Runner:
@@ -80,7 +60,7 @@ class Runner:
     def packager(self) -> Packager:
         """The shared packager, created on first use (quilt3 and boto3 load only then)."""
         if self._packager is None:
-            from .packager import Packager as S3Packager
+            from .packaging.packager import Packager as S3Packager
 
             self._packager = S3Packager(self.settings)
         return self._packager
@@ -141,7 +121,7 @@ class Runner:
             if errors:  # it may have been that adapter's event: never drop it silently
                 decided = Plan(event, "rejected", error=errors[0])
             elif (off := self.adapters.switched_off_claimant(event)) is not None:
-                decided = Plan(event, "ignored", adapter=off, reason=switched_off_reason(off))
+                decided = Plan(event, "ignored", adapter=off, reason=switched_off_reason(self.adapters.label(off), off))
             else:
                 decided = Plan(event, "ignored", reason=f"no enabled adapter claims this {event.describe()}")
         decided.also_claimed_by = claimants
@@ -151,65 +131,50 @@ class Runner:
     def run_event(self, event: Event, *, dry_run: bool = False) -> tuple[Plan, list[RunOutcome]]:
         """Plan one event, package what it implies, and publish a completion notice per request."""
         plan = self.plan_event(event)
-        if plan.status != "planned" or dry_run:
-            return plan, execute_plan(plan, None, dry_run=dry_run)
-        outcomes = execute_plan(plan, self.packager)
-        for outcome in outcomes:
+        if plan.status == "ignored":
+            return plan, [RunOutcome("ignored", plan.adapter, reason=plan.reason)]
+        if plan.status == "rejected":
+            return plan, [RunOutcome("rejected", plan.adapter, error=plan.error)]
+        if dry_run:
+            return plan, [RunOutcome("planned", plan.adapter, request) for request in plan.requests]
+        return plan, [self.package(request, plan.adapter) for request in plan.requests]
+
+    # -- packaging ----------------------------------------------------------------------------
+    def package(self, request: PackageRequest, adapter: str | None = None) -> RunOutcome:
+        """Package one request (planned by `adapter`, or accepted as a job) and publish its completion
+        notice. Never raises for what packaging reports: every end is an outcome."""
+        try:
+            outcome = RunOutcome.packaged(adapter, self.packager.package(request))
+        except InvalidInput as exc:
+            outcome = RunOutcome("rejected", adapter, request, error=str(exc))
+        except QPSError as exc:
+            outcome = RunOutcome(
+                "failed",
+                adapter,
+                request,
+                error=str(exc),
+                retryable=not exc.permanent,
+                retry_after=getattr(exc, "retry_after", None),
+            )
+        except Exception as exc:  # a bug, not the input's fault: report it, keep going
+            log.exception("packaging %s failed unexpectedly", request.source_prefix)
+            outcome = RunOutcome("failed", adapter, request, error=describe_exception(exc), retryable=True)
+        try:
             self.notifier.publish(outcome)
-        return plan, outcomes
+        except Exception as exc:  # a notice is best effort; the package exists
+            log.warning("could not publish the notice of %s: %s", request.source_prefix, type(exc).__name__)
+        return outcome
 
 
-def switched_off_reason(adapter_id: str) -> str:
-    from .sources import source_label
-
-    return f"the {source_label(adapter_id)} source (adapter {adapter_id!r}) is switched off"
+def switched_off_reason(label: str, adapter_id: str) -> str:
+    return f"the {label} source (adapter {adapter_id!r}) is switched off"
 
 
 def _with_message(adapter_id: str, request: Any) -> PackageRequest:
     if not isinstance(request, PackageRequest):
         raise TypeError(f"adapter {adapter_id!r} returned {type(request).__name__}, not PackageRequest")
-    if request.message is None:
-        return request.model_copy(update={"message": default_message(request)})
-    return request
+    return request.with_default_message()
 
 
 def _adapter_failure(adapter_id: str, exc: Exception) -> str:
     return f"adapter {adapter_id!r} failed: {describe_exception(exc)}"
-
-
-def execute_plan(plan: Plan, packager: Packager | None, *, dry_run: bool = False) -> list[RunOutcome]:
-    """Package every request of a plan; one outcome per request (or one for an ignored/rejected event).
-
-    Without a packager (or with `dry_run`) every request is reported as planned."""
-    if plan.status == "ignored":
-        return [RunOutcome("ignored", plan.adapter, reason=plan.reason)]
-    if plan.status == "rejected":
-        return [RunOutcome("rejected", plan.adapter, error=plan.error)]
-    outcomes: list[RunOutcome] = []
-    for request in plan.requests:
-        if dry_run or packager is None:
-            outcomes.append(RunOutcome("planned", plan.adapter, request))
-            continue
-        try:
-            result = packager.package(request)
-        except InvalidInput as exc:
-            outcomes.append(RunOutcome("rejected", plan.adapter, request, error=str(exc)))
-        except QPSError as exc:
-            outcomes.append(
-                RunOutcome(
-                    "failed",
-                    plan.adapter,
-                    request,
-                    error=str(exc),
-                    retryable=not exc.permanent,
-                    retry_after=getattr(exc, "retry_after", None),
-                )
-            )
-        except Exception as exc:  # a bug, not the input's fault: report it, keep going
-            log.exception("packaging %s failed unexpectedly", request.source_prefix)
-            outcomes.append(RunOutcome("failed", plan.adapter, request, error=describe_exception(exc), retryable=True))
-        else:
-            outcomes.append(
-                RunOutcome(result.status, plan.adapter, result.request, result.top_hash, result.files, result.bytes)
-            )
-    return outcomes

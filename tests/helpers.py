@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from qps_core import testing
-from qps_core.local_endpoint import FAKE_CREDENTIALS
+from qps_core.demo.endpoint import FAKE_CREDENTIALS
 from qps_core.outcomes import Plan
 from qps_core.runner import Runner
 from qps_core.testing import fresh_settings as fresh_settings  # re-exported for the tests

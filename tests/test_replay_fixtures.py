@@ -28,7 +28,7 @@ from unittest import mock
 
 import pytest
 
-from qps_core.local_endpoint import LocalEndpoint, is_alive
+from qps_core.demo.endpoint import LocalEndpoint, is_alive
 
 pytestmark = pytest.mark.slow  # end to end: seeds a moto server and replays every fixture twice
 

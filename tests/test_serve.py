@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from qps_core.api.auth import hash_token
-from qps_core.local_endpoint import free_port
+from qps_core.demo.endpoint import free_port
 from tests.helpers import clean_env
 
 QPS = str(Path(sys.executable).parent / "qps")

@@ -1,24 +1,22 @@
-"""The admin hook of the API app (`qps_core.api.app.create_app` includes `build_router(context)`):
-the settings/sources JSON routes under /v1 and the HTML pages under /admin."""
+"""The admin page and its JSON routes, mounted on the API app by `create_app` (docs/design.md §8):
+the settings/sources routes under /v1 (`settings_api`) and the HTML pages under /admin (`pages`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from fastapi import APIRouter
-
-from .api import build_api_router
-from .pages import build_page_router
+from . import pages, settings_api
 from .service import Admin
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
-def build_router(context: Any) -> APIRouter:
-    admin = context.extras.get("admin") or Admin(context)
-    context.extras["admin"] = admin
-    context.extras["refresh"] = admin.refresh  # every request sees stored changes (docs/design.md §8)
-    router = APIRouter()
-    router.include_router(build_api_router())
-    pages = build_page_router()
-    router.include_router(pages)
-    context.extras["login_codes"] = pages.pages.login_codes  # type: ignore[attr-defined]
-    return router
+    from ..api.context import ApiContext
+
+
+def mount(app: FastAPI, context: ApiContext) -> None:
+    """Give the context its admin service and include the admin routes."""
+    if context.admin is None:
+        context.admin = Admin(context)
+    app.include_router(settings_api.router, prefix="/v1")
+    app.include_router(pages.router)

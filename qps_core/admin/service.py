@@ -1,23 +1,25 @@
 """What the admin page and the settings/sources API do, independent of HTML or JSON.
 
-One `Admin` per app (kept in `ApiContext.extras["admin"]`): the settings store, the live runner
-(stored changes reach the API, its worker pool and, within `settings_refresh_seconds`, every other
-process) and the EventBridge rules.
+One `Admin` per app (`ApiContext.admin`): the settings store the app follows (`ApiContext.live`:
+stored changes reach the API, its worker pool and, within `settings_refresh_seconds`, every other
+process), the EventBridge rules and the one-time login codes.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInput, QPSError
-from ..settings import env_keys
-from ..settings_store import SettingsStore, Stored, open_store
-from ..settings_store.effective import Effective, apply_changes
-from ..settings_store.live import LiveRunner
-from ..sources import ordered, source_info
-from .rules import RuleError, RuleSwitch, rule_matches
+from ..plugins import AdapterInfo, load_adapters
+from ..settings import Settings, SettingsStore, Stored, env_keys
+from ..settings.effective import Effective, apply_changes, load_with_origins_for
+from .eventbridge import RuleError, RuleSwitch, rule_matches
+from .session import LoginCodes, use_shared_key
+
+if TYPE_CHECKING:
+    from ..api.context import ApiContext
 
 log = logging.getLogger("qps.admin")
 
@@ -66,43 +68,35 @@ class SwitchFailed(QPSError):
 
 
 class Admin:
-    def __init__(self, context: Any, store: SettingsStore | None = None, rules: RuleSwitch | None = None) -> None:
+    def __init__(self, context: ApiContext, rules: RuleSwitch | None = None) -> None:
+        if context.live is None:
+            raise ValueError("the admin page needs an ApiContext that follows stored settings (context.live)")
         self.context = context
-        self.store = store or open_store(context.settings)
-        self.live = LiveRunner(store=self.store, base=context.settings, runner=context.runner)
+        self.live = context.live
+        self.store: SettingsStore = context.live.store
+        self.login_codes = LoginCodes()
         self._rules = rules
-        self._install(self.live.runner)
-        from .session import use_shared_key
-
+        self._rules_for: Any = context.settings if rules is not None else None
         use_shared_key(self.store.session_secret)  # read on the first login, not at cold start
 
     # -- live settings ------------------------------------------------------------------------
-    def _install(self, runner: Any) -> None:
-        ctx = self.context
-        if ctx.runner is not runner:
-            ctx.runner = runner
-            ctx.settings = runner.settings
-            if hasattr(ctx.dispatcher, "runner"):  # the local worker pool runs jobs with it
-                ctx.dispatcher.runner = runner
-            self._rules = None
-
     def refresh(self, *, force: bool = False) -> None:
-        self._install(self.live.force() if force else self.live.current())
+        self.context.refresh(force=force)
 
     @property
-    def settings(self) -> Any:
+    def settings(self) -> Settings:
         return self.context.settings
 
     @property
     def rules(self) -> RuleSwitch:
-        if self._rules is None:
+        """The EventBridge rules as the current settings name them."""
+        if self._rules is None or self._rules_for is not self.settings:
             self._rules = RuleSwitch(self.settings)
+            self._rules_for = self.settings
         return self._rules
 
     # -- settings -----------------------------------------------------------------------------
     def effective(self) -> Effective:
-        from ..settings_store.effective import load_with_origins_for
-
         stored = self.store.read()
         return load_with_origins_for(self.live.base or self.settings, stored)
 
@@ -112,15 +106,13 @@ class Admin:
         return stored
 
     # -- sources ------------------------------------------------------------------------------
-    def adapter_infos(self) -> dict[str, Any]:
-        from ..plugins import load_adapters
-
+    def adapter_infos(self) -> dict[str, AdapterInfo]:
         return load_adapters(self.settings.model_copy(update={"sources": {}}), load_disabled=True).infos
 
     def sources(self, *, with_rules: bool = True, with_jobs: bool = True) -> list[SourceRow]:
         infos = self.adapter_infos()
         last_jobs = self._last_jobs() if with_jobs else {}
-        return [self.source_row(i, infos[i], with_rules, last_jobs.get(i)) for i in ordered(list(infos))]
+        return [self.source_row(i, infos[i], with_rules, last_jobs.get(i)) for i in ordered(infos)]
 
     def source(self, source_id: str) -> SourceRow:
         infos = self.adapter_infos()
@@ -128,9 +120,8 @@ class Admin:
             raise KeyError(source_id)
         return self.source_row(source_id, infos[source_id], True, self._last_jobs().get(source_id))
 
-    def source_row(self, source_id: str, info: Any, with_rules: bool, last_job: Any) -> SourceRow:
+    def source_row(self, source_id: str, info: AdapterInfo, with_rules: bool, last_job: Any) -> SourceRow:
         settings = self.settings
-        meta = source_info(source_id, info.description)
         enabled = settings.sources.get(source_id, True)
         locked = None
         if "sources" in env_keys():
@@ -149,8 +140,8 @@ class Admin:
         drift = bool(rule and state is not None and not rule_matches(state, enabled))
         return SourceRow(
             source_id,
-            meta.label,
-            meta.does,
+            info.label,
+            info.switch_description or info.description or f"The {source_id} adapter",
             enabled,
             locked,
             settings.adapter_enabled(source_id),
@@ -195,7 +186,7 @@ class Admin:
                 log.warning("could not put the switch of %s back: %s", source_id, undo)
             self.refresh(force=True)
             word = "on" if enabled else "off"
-            raise SwitchFailed(f"could not switch {source_info(source_id).label} {word}: {exc}") from None
+            raise SwitchFailed(f"could not switch {infos[source_id].label} {word}: {exc}") from None
         return stored
 
     def reapply(self, source_id: str) -> None:
@@ -204,3 +195,10 @@ class Admin:
         if row.rule is None:
             raise InvalidInput(f"source {source_id!r} has no EventBridge rule here")
         self.rules.apply(source_id, row.enabled)
+
+
+def ordered(infos: dict[str, AdapterInfo]) -> list[str]:
+    """Sources that name themselves (`LABEL`) first, by label, then the rest by id."""
+    labelled = sorted((i for i in infos.values() if i.label != i.id), key=lambda i: (i.label.lower(), i.id))
+    first = [i.id for i in labelled]
+    return first + sorted(i for i in infos if i not in first)

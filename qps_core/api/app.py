@@ -1,19 +1,14 @@
-"""The ASGI app: the REST API under /v1, OpenAPI 3.1 at /openapi.json, docs at /docs (docs/design.md §7).
+"""The ASGI app: the REST API under /v1, OpenAPI 3.1 at /openapi.json, docs at /docs, and the admin
+page under /admin (docs/design.md §7, §8).
 
-`create_app(context)` builds it from an explicit `ApiContext` (settings, runner, job store,
-dispatcher), so `qps serve`, the Lambda handler (`qps_core.api.lambda_api.handler`) and the tests
-all run the same app. Packaging never runs inside a request: requests become jobs.
-
-Admin hook: if the module `qps_core.admin.router` exists, its `build_router(context) -> APIRouter`
-is included as it is (its routes carry their own paths, e.g. `/admin`, `/v1/settings` writes). It
-should protect its routes with `qps_core.api.auth.admin_caller` (or its own session check built on
-`qps_core.api.auth.authenticate`). Nothing here depends on it.
+`create_app(context)` builds it from an explicit, typed `ApiContext` (settings, runner, job store,
+dispatcher), so `qps serve`, the Lambda function (`qps_core.api.lambda_api.handler`) and the tests
+all run the same app. Packaging never runs inside a request: requests become jobs. Every request
+sees the stored settings (`ApiContext.live`), whether or not the admin page is mounted.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from typing import Any
 
 from fastapi import FastAPI
@@ -22,14 +17,15 @@ from .. import __version__
 from .context import ApiContext
 from .problems import install_handlers
 
-ADMIN_ROUTER_MODULE = "qps_core.admin.router"
+TITLE = "QPS: Quilt Packaging Service"
 
 
 def create_app(context: ApiContext, *, include_admin: bool = True) -> FastAPI:
+    from ..runtime.live import CurrentRunner
     from . import docs_page, routes_jobs, routes_meta, routes_packages, routes_registry
 
     app = FastAPI(
-        title="QPS: Quilt Packaging Service",
+        title=TITLE,
         version=__version__,
         summary="Package creation as jobs, with a result for every request.",
         description=(
@@ -38,30 +34,22 @@ def create_app(context: ApiContext, *, include_admin: bool = True) -> FastAPI:
             "Authenticate with `Authorization: Bearer <token>` when tokens are configured."
         ),
         openapi_url="/openapi.json",
-        docs_url=None,  # served from vendored files below, not a CDN
+        docs_url=None,  # served from vendored files (docs_page), not a CDN
         redoc_url=None,
     )
+    if context.live is None:
+        context.live = CurrentRunner.following(context.settings, context.runner)
     app.state.context = context
     install_handlers(app)
-    app.include_router(docs_page.build_router(app.title, "/openapi.json"))
+    app.include_router(docs_page.router)
     for module in (routes_packages, routes_jobs, routes_registry, routes_meta):
         app.include_router(module.router, prefix="/v1")
     _publish_body_schemas(app)
     if include_admin:
-        admin = admin_router(context)
-        if admin is not None:
-            app.include_router(admin)
+        from ..admin.router import mount
+
+        mount(app, context)
     return app
-
-
-def admin_router(context: ApiContext) -> Any:
-    """The admin page's router when that module is installed, else None."""
-    if importlib.util.find_spec(ADMIN_ROUTER_MODULE.rsplit(".", 1)[0]) is None:
-        return None
-    if importlib.util.find_spec(ADMIN_ROUTER_MODULE) is None:
-        return None
-    module = importlib.import_module(ADMIN_ROUTER_MODULE)
-    return module.build_router(context)
 
 
 def _publish_body_schemas(app: FastAPI) -> None:

@@ -1,40 +1,47 @@
-"""What the API app is built from: one explicit object, so the same app runs under `qps serve`
-(SQLite + an in-process worker pool), in Lambda (DynamoDB + the QuiltPackager queue) and in tests.
+"""What the API app is built from: one typed object, so the same app runs under `qps serve` (SQLite
+and an in-process worker pool), in Lambda (DynamoDB and the QuiltPackager queue) and in tests.
+`qps_core.runtime.compose` builds it for the first two.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..jobs.model import Job
+    from ..admin.service import Admin
+    from ..jobs.intake import Dispatcher
     from ..jobs.store import JobStore
     from ..runner import Runner
+    from ..runtime.live import CurrentRunner
     from ..settings import Settings
-
-
-class Dispatcher(Protocol):
-    """Hands a stored `queued` job to whatever runs it.
-
-    `LocalPool` (qps_core/jobs/pool.py) wakes its worker threads; `QueueDispatcher`
-    (qps_core/jobs/dispatch.py) sends the request to the QuiltPackager queue with the job id as a
-    message attribute. `submit` raises (a QPSError) when the job could not be handed over: the API
-    then removes the job again and answers 503, so nothing is left queued that nobody will run.
-    """
-
-    def submit(self, job: Job) -> None: ...
 
 
 @dataclass
 class ApiContext:
-    """Everything a request handler needs. Built once per process (per Lambda cold start)."""
+    """Everything a request handler needs. Built once per process (per Lambda cold start).
+
+    `live` follows the stored settings (the admin page's, `PATCH /v1/settings`): `refresh()` swaps in
+    the current runner and settings before each request; `create_app` sets it up when it is None.
+    `admin` is the admin page's service, set when its router is mounted."""
 
     settings: Settings
     runner: Runner
     jobs: JobStore
     dispatcher: Dispatcher
-    # S3 health probe: returns None when S3 answers, else a one-line reason. None skips the check.
-    s3_probe: Any = None
-    # Free-form extras for routers mounted later (the admin page keeps its settings store here).
-    extras: dict[str, Any] = field(default_factory=dict)
+    s3_probe: Callable[[], str | None] | None = None  # None when S3 answers, else a one-line reason
+    live: CurrentRunner | None = None
+    admin: Admin | None = None
+
+    def refresh(self, *, force: bool = False) -> None:
+        """Use the runner for the current stored settings (re-read now when `force`)."""
+        if self.live is None:
+            return
+        runner = self.live.force() if force else self.live.current()
+        if runner is self.runner:
+            return
+        self.runner = runner
+        self.settings = runner.settings
+        if hasattr(self.dispatcher, "runner"):  # the local worker pool runs jobs with it
+            self.dispatcher.runner = runner

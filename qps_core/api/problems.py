@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import one_line
+from ..jobs import intake
 from ..jobs.model import Problem
 
 log = logging.getLogger("qps.api")
@@ -71,6 +72,23 @@ class ApiProblem(Exception):
         )
 
 
+def from_intake(exc: intake.IntakeError) -> ApiProblem:
+    """The problem a jobs-intake error answers with (the one mapping of domain errors to HTTP)."""
+    detail = str(exc)
+    if isinstance(exc, intake.NotAllowed):
+        title = "Registry not allowed" if exc.kind == "registry" else "Source not allowed"
+        return ApiProblem(403, detail, slug=f"{exc.kind}-not-allowed", title=title)
+    if isinstance(exc, intake.KeyReused):
+        return ApiProblem(422, detail, slug="idempotency-key-reused", title="Idempotency-Key reused")
+    if isinstance(exc, intake.NotQueued):
+        return ApiProblem(503, detail, retryable=True)
+    if isinstance(exc, intake.JobNotFound):
+        return ApiProblem(404, detail, slug="job-not-found", title="Job not found")
+    if isinstance(exc, intake.JobNotFailed):
+        return ApiProblem(409, detail, slug="job-not-failed")
+    return ApiProblem(422, detail)  # InvalidRequest
+
+
 def problem_response(exc: ApiProblem) -> JSONResponse:
     return JSONResponse(
         exc.problem().model_dump(mode="json"),
@@ -102,6 +120,10 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiProblem)
     async def _problem(_request: Request, exc: ApiProblem) -> JSONResponse:
         return problem_response(exc)
+
+    @app.exception_handler(intake.IntakeError)
+    async def _intake(_request: Request, exc: intake.IntakeError) -> JSONResponse:
+        return problem_response(from_intake(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -4,34 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
 from ..errors import QPSError
-from ..jobs.model import Job, JobStatus, new_job_id
+from ..jobs import intake
+from ..jobs.model import JobStatus
 from ..jobs.store import BadCursor
-from .auth import Caller, caller
+from .deps import CallerDep, ContextDep
 from .problems import ApiProblem, problem_responses
-from .routes_packages import accept, context_of, job_response
+from .routes_packages import job_response
 from .schemas import JobList, JobOut
 
 router = APIRouter(tags=["jobs"])
 JobId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="A job id.")]
 
 
-def _get(request: Request, job_id: str) -> Job:
-    try:
-        job = context_of(request).jobs.get(job_id)
-    except QPSError as exc:
-        raise ApiProblem(503, str(exc), retryable=True) from None
-    if job is None:
-        raise ApiProblem(404, f"no job {job_id!r}", slug="job-not-found", title="Job not found")
-    return job
-
-
 @router.get("/jobs/{job_id}", response_model=JobOut, summary="One job", responses=problem_responses(401, 404, 422, 503))
-def get_job(request: Request, job_id: JobId, _who: Annotated[Caller, Depends(caller)]) -> JobOut:
-    return JobOut.of(_get(request, job_id))
+def get_job(ctx: ContextDep, job_id: JobId, _who: CallerDep) -> JobOut:
+    return JobOut.of(intake.get(ctx, job_id))
 
 
 @router.get(
@@ -41,8 +32,8 @@ def get_job(request: Request, job_id: JobId, _who: Annotated[Caller, Depends(cal
     responses=problem_responses(401, 422, 503),
 )
 def list_jobs(
-    request: Request,
-    _who: Annotated[Caller, Depends(caller)],
+    ctx: ContextDep,
+    _who: CallerDep,
     status: Annotated[JobStatus | None, Query(description="Only jobs with this status.")] = None,
     registry: Annotated[str | None, Query(max_length=255, description="Only jobs writing to this bucket.")] = None,
     package_name: Annotated[str | None, Query(max_length=1024, description="Only jobs for this package.")] = None,
@@ -50,9 +41,7 @@ def list_jobs(
     cursor: Annotated[str | None, Query(max_length=2048, description="`next_cursor` of the previous page.")] = None,
 ) -> JobList:
     try:
-        page = context_of(request).jobs.list(
-            status=status, registry=registry, package_name=package_name, limit=limit, cursor=cursor
-        )
+        page = ctx.jobs.list(status=status, registry=registry, package_name=package_name, limit=limit, cursor=cursor)
     except BadCursor as exc:
         raise ApiProblem(422, str(exc)) from None
     except QPSError as exc:
@@ -74,10 +63,5 @@ def list_jobs(
         **problem_responses(401, 404, 409, 422, 503),
     },
 )
-def retry_job(request: Request, job_id: JobId, _who: Annotated[Caller, Depends(caller)]) -> JSONResponse:
-    failed = _get(request, job_id)
-    if failed.status != "failed":
-        raise ApiProblem(409, f"job {job_id!r} is {failed.status}, not failed", slug="job-not-failed")
-    job = Job(id=new_job_id(), parent_id=failed.id, trigger=failed.trigger, request=failed.request)
-    stored, _ = accept(context_of(request), job)
-    return job_response(stored)
+def retry_job(ctx: ContextDep, job_id: JobId, _who: CallerDep) -> JSONResponse:
+    return job_response(intake.retry(ctx, job_id))

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from .. import __version__
 from ..errors import describe_exception
-from .auth import Caller, caller
+from .deps import CallerDep, ContextDep
 from .problems import problem_responses
-from .routes_packages import context_of
 from .schemas import AdapterList, Check, Health
 
 router = APIRouter(tags=["service"])
@@ -23,11 +20,10 @@ router = APIRouter(tags=["service"])
     summary="Installed adapters (as `qps adapters --json`)",
     responses=problem_responses(401),
 )
-def adapters(request: Request, _who: Annotated[Caller, Depends(caller)]) -> AdapterList:
+def adapters(ctx: ContextDep, _who: CallerDep) -> AdapterList:
     from ..plugins import load_adapters
 
-    settings = context_of(request).settings
-    found = load_adapters(settings, load_disabled=True)
+    found = load_adapters(ctx.settings, load_disabled=True)
     order = found.order
     infos = sorted(found.infos.values(), key=lambda i: (order.index(i.id) if i.id in order else len(order), i.id))
     return AdapterList.model_validate({"adapters": [i.as_dict() for i in infos]})
@@ -39,8 +35,7 @@ def adapters(request: Request, _who: Annotated[Caller, Depends(caller)]) -> Adap
     summary="Liveness, and whether S3 and the job store answer (no token needed)",
     responses={503: {"model": Health, "description": "S3 or the job store does not answer."}},
 )
-def health(request: Request) -> JSONResponse:
-    ctx = context_of(request)
+def health(ctx: ContextDep) -> JSONResponse:
     try:
         ctx.jobs.ping()
         jobs = Check(ok=True)

@@ -6,15 +6,14 @@ import base64
 import binascii
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
-from .. import package_reads
+from .. import packaging
 from ..errors import InvalidInput, QPSError
-from ..models import normalise_registry
+from ..models import normalise_registry, registry_refusal
 from ..s3paths import check_package_name
-from .auth import Caller, caller
+from .deps import CallerDep, ContextDep
 from .problems import ApiProblem, problem_responses
-from .routes_packages import context_of
 from .schemas import PackageInfo, RevisionInfo
 
 router = APIRouter(tags=["packages"])
@@ -23,16 +22,16 @@ Part = Annotated[str, Path(min_length=1, max_length=512, description="One part o
 TopHash = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="A revision's top hash.")]
 
 
-def _checked(request: Request, registry: str, prefix: str, suffix: str) -> tuple[str, str]:
+def _checked(ctx: ContextDep, registry: str, prefix: str, suffix: str) -> tuple[str, str]:
     try:
         bucket = normalise_registry(registry)
         name = f"{prefix}/{suffix}"
         check_package_name(name, "package name")
     except InvalidInput as exc:
         raise ApiProblem(422, str(exc)) from None
-    allowed = context_of(request).settings.allowed_registries
-    if allowed and bucket not in allowed:
-        raise ApiProblem(403, f"registry: {bucket!r} is not an allowed registry", slug="registry-not-allowed")
+    refused = registry_refusal(bucket, ctx.settings.allowed_registries)
+    if refused is not None:
+        raise ApiProblem(403, f"registry: {refused}", slug="registry-not-allowed")
     return bucket, name
 
 
@@ -46,12 +45,10 @@ def _missing(what: str) -> ApiProblem:
     summary="A package's latest revision and its list of revisions",
     responses=problem_responses(401, 403, 404, 422, 502, 503),
 )
-def get_package(
-    request: Request, registry: Registry, prefix: Part, suffix: Part, _who: Annotated[Caller, Depends(caller)]
-) -> PackageInfo:
-    bucket, name = _checked(request, registry, prefix, suffix)
+def get_package(ctx: ContextDep, registry: Registry, prefix: Part, suffix: Part, _who: CallerDep) -> PackageInfo:
+    bucket, name = _checked(ctx, registry, prefix, suffix)
     try:
-        info = package_reads.latest(bucket, name)
+        info = packaging.read_latest(bucket, name)
     except QPSError as exc:
         raise ApiProblem(503 if not exc.permanent else 502, str(exc), retryable=not exc.permanent) from None
     if info is None:
@@ -82,18 +79,18 @@ def _cursor(offset: int | None) -> str | None:
     responses=problem_responses(401, 403, 404, 422, 502, 503),
 )
 def get_revision(
-    request: Request,
+    ctx: ContextDep,
     registry: Registry,
     prefix: Part,
     suffix: Part,
     top_hash: TopHash,
-    _who: Annotated[Caller, Depends(caller)],
+    _who: CallerDep,
     limit: Annotated[int, Query(ge=1, le=1000, description="Entries per page.")] = 100,
     cursor: Annotated[str | None, Query(max_length=64, description="`next_cursor` of the previous page.")] = None,
 ) -> RevisionInfo:
-    bucket, name = _checked(request, registry, prefix, suffix)
+    bucket, name = _checked(ctx, registry, prefix, suffix)
     try:
-        info = package_reads.revision(bucket, name, top_hash, offset=_offset(cursor), limit=limit)
+        info = packaging.read_revision(bucket, name, top_hash, offset=_offset(cursor), limit=limit)
     except QPSError as exc:
         raise ApiProblem(503 if not exc.permanent else 502, str(exc), retryable=not exc.permanent) from None
     if info is None:

@@ -15,7 +15,7 @@ from ..adapter_api import (
 )
 
 if TYPE_CHECKING:
-    from .rules import Rule
+    from .jmespath_rules import Rule
 
 _LOADED: dict[Path, list[Rule]] = {}
 
@@ -26,7 +26,7 @@ def rules_for(settings: Settings) -> list[Rule]:
     if path is None:
         return []
     if path not in _LOADED:
-        from .rules import load_rules
+        from .jmespath_rules import load_rules
 
         _LOADED[path] = load_rules(Path(path))
     return _LOADED[path]

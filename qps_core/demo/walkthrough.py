@@ -11,9 +11,9 @@ from pathlib import Path
 import typer
 
 from ..envelopes import unwrap
-from ..local_endpoint import LocalEndpoint, is_alive, use_endpoint
 from ..report import replay_events
 from . import DATA_BUCKET, PACKAGES_BUCKET, load_events, seed
+from .endpoint import LocalEndpoint, is_alive, use_endpoint
 
 
 def _state_file() -> Path:

@@ -10,32 +10,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .. import aws
 from ..errors import TransientError
 from .model import Job
 from .recorder import JOB_ID_ATTRIBUTE
 from .store import with_retries
 
-_TRANSIENT_CODES = frozenset({"ThrottlingException", "RequestThrottled", "ServiceUnavailable", "InternalError"})
-
-
-def _transient(exc: BaseException) -> bool:
-    code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
-    if code in _TRANSIENT_CODES:
-        return True
-    from botocore.exceptions import ConnectionError as BotoConnectionError
-    from botocore.exceptions import HTTPClientError
-
-    return isinstance(exc, BotoConnectionError | HTTPClientError)
-
 
 class QueueDispatcher:
+    sqs = aws.LazyClient("sqs")
+
     def __init__(self, queue_url: str, *, endpoint_url: str | None = None, client: Any = None) -> None:
         self.queue_url = queue_url
-        if client is None:
-            import boto3
-
-            client = boto3.client("sqs", endpoint_url=endpoint_url)
-        self.sqs = client
+        self.endpoint_url = endpoint_url
+        self._sqs = client
 
     def submit(self, job: Job) -> None:
         params: dict[str, Any] = {
@@ -47,6 +35,7 @@ class QueueDispatcher:
             params["MessageGroupId"] = job.request.get("source_prefix", "qps")[:128]
             params["MessageDeduplicationId"] = job.id
         try:
-            with_retries(lambda: self.sqs.send_message(**params), is_transient=_transient, what="send to the queue")
+            send = lambda: self.sqs.send_message(**params)  # noqa: E731
+            with_retries(send, is_transient=aws.is_transient, what="send to the queue")
         except Exception as exc:
             raise TransientError(f"could not send job {job.id} to the queue: {type(exc).__name__}") from exc

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .. import aws
 from .model import Job
 from .store import (
     IDEMPOTENCY_SECONDS,
@@ -30,29 +31,6 @@ from .store import (
 )
 
 INDEX = "by_time"
-_TRANSIENT_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "TransactionConflictException",
-    }
-)
-
-
-def _code(exc: BaseException) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
-
-
-def _transient(exc: BaseException) -> bool:
-    if _code(exc) in _TRANSIENT_CODES:
-        return True
-    from botocore.exceptions import ConnectionError as BotoConnectionError
-    from botocore.exceptions import HTTPClientError
-
-    return isinstance(exc, BotoConnectionError | HTTPClientError)
 
 
 def table_definition(name: str) -> dict[str, Any]:
@@ -80,6 +58,8 @@ def table_definition(name: str) -> dict[str, Any]:
 
 
 class DynamoJobStore:
+    db = aws.LazyClient("dynamodb")  # made on first use: boto3 loads only when a job is recorded
+
     def __init__(
         self, table_name: str, *, endpoint_url: str | None = None, client: Any = None, ttl_days: int = 30
     ) -> None:
@@ -88,26 +68,17 @@ class DynamoJobStore:
         self.endpoint_url = endpoint_url
         self._db = client
 
-    @property
-    def db(self) -> Any:
-        """The DynamoDB client, made on first use (boto3 loads only when a job is recorded)."""
-        if self._db is None:
-            import boto3
-
-            self._db = boto3.client("dynamodb", endpoint_url=self.endpoint_url)
-        return self._db
-
     def __repr__(self) -> str:
         return f"DynamoJobStore({self.table_name!r})"
 
     # -- plumbing -----------------------------------------------------------------------------
     def _run(self, what: str, operation: Any) -> Any:
         try:
-            return with_retries(operation, is_transient=_transient, what=what)
+            return with_retries(operation, is_transient=aws.is_transient, what=what)
         except JobStoreError:
             raise
         except Exception as exc:
-            code = _code(exc)
+            code = aws.error_code(exc)
             if code in ("ConditionalCheckFailedException", "TransactionCanceledException"):
                 raise
             raise JobStoreError(
@@ -150,7 +121,7 @@ class DynamoJobStore:
             try:
                 self._run("create", lambda: self.db.put_item(**put_job))
             except Exception as exc:
-                if _code(exc) == "ConditionalCheckFailedException":
+                if aws.error_code(exc) == "ConditionalCheckFailedException":
                     raise JobStoreError(f"a job {job.id!r} exists already") from None
                 raise
             return job, True
@@ -174,7 +145,7 @@ class DynamoJobStore:
                 )
                 return job, True
             except Exception as exc:
-                if _code(exc) != "TransactionCanceledException":
+                if aws.error_code(exc) != "TransactionCanceledException":
                     raise
             existing = self._run("create", lambda: self._get_item(idem_pk))
             if existing is None:
@@ -201,7 +172,7 @@ class DynamoJobStore:
                     ExpressionAttributeValues={":j": {"S": job_id}},
                 )
             except Exception as exc:
-                if _code(exc) != "ConditionalCheckFailedException":
+                if aws.error_code(exc) != "ConditionalCheckFailedException":
                     raise
 
         self._run("delete", op)
@@ -241,7 +212,7 @@ class DynamoJobStore:
                 self._run("transition", lambda args=conditional_put: self.db.put_item(**args))
                 return updated
             except Exception as exc:
-                if _code(exc) != "ConditionalCheckFailedException":
+                if aws.error_code(exc) != "ConditionalCheckFailedException":
                     raise
         raise JobStoreError(f"job {job_id!r} kept changing under a concurrent update")
 

@@ -12,7 +12,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInput
-from ..events import Event
 from ..models import PackageRequest
 from .model import Job, JobResult, Problem, now_iso, quilt_uri
 
@@ -73,21 +72,14 @@ def finish_changes(outcome: RunOutcome, attempts: int, max_attempts: int) -> dic
 
 
 def run_request(runner: Runner, job: Job) -> RunOutcome:
-    """Package the job's request with the runner's packager; publish the completion notice."""
-    from ..outcomes import Plan, RunOutcome
-    from ..runner import execute_plan
+    """Package the job's request (it was parsed when accepted) and publish the completion notice."""
+    from ..outcomes import RunOutcome
 
     try:
         request = PackageRequest.parse(job.request, **runner.settings.request_context())
     except InvalidInput as exc:  # the settings changed since it was accepted (allowed_registries)
         return RunOutcome("rejected", job.trigger.adapter, error=str(exc))
-    plan = Plan(Event("body", job.request), "planned", adapter=job.trigger.adapter, requests=[request])
-    outcome = execute_plan(plan, runner.packager)[0]
-    try:
-        runner.notifier.publish(outcome)
-    except Exception as exc:  # a notice is best effort; the package exists
-        log.warning("could not publish the notice of job %s: %s", job.id, type(exc).__name__)
-    return outcome
+    return runner.package(request, job.trigger.adapter)
 
 
 def run_claimed(runner: Runner, store: JobStore, job: Job, max_attempts: int) -> Job | None:

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..outcomes import RunOutcome
-    from ..settings import Settings
     from .store import JobStore
 
 log = logging.getLogger("qps.jobs")
@@ -46,17 +45,6 @@ class JobRecorder:
     def __init__(self, store: JobStore | None, max_attempts: int = 3) -> None:
         self.store = store
         self.max_attempts = max_attempts
-
-    @classmethod
-    def from_settings(cls, settings: Settings, *, local: bool) -> JobRecorder:
-        from .opening import open_job_store
-
-        try:
-            store = open_job_store(settings, local=local)
-        except Exception as exc:
-            log.error("jobs will not be recorded: %s", exc)
-            store = None
-        return cls(store, settings.job_max_attempts)
 
     def started(self, record: dict[str, Any]) -> None:
         """A message sent by the API is about to run: its job becomes `running`."""

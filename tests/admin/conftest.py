@@ -11,8 +11,8 @@ import boto3
 import moto
 import pytest
 
-from qps_core.settings_store.dynamodb import DynamoSettingsStore, create_table
-from qps_core.settings_store.sqlite import SqliteSettingsStore
+from qps_core.settings.dynamodb_store import DynamoSettingsStore, create_table
+from qps_core.settings.sqlite_store import SqliteSettingsStore
 from tests.admin.adminhelpers import ADMIN_TOKEN, API_TOKEN
 from tests.helpers import isolate_aws
 

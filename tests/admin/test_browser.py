@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from qps_core.local_endpoint import free_port
+from qps_core.demo.endpoint import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ROCRATE_EVENT = json.loads((ROOT / "qps_core" / "demo" / "events" / "rocrate-object-created.json").read_text())

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from qps_core import lambda_handler
-from qps_core.settings_store.live import LiveRunner
-from qps_core.settings_store.sqlite import SqliteSettingsStore
+from qps_core.runtime.live import CurrentRunner
+from qps_core.settings.sqlite_store import SqliteSettingsStore
 
 ROCRATE_EVENT = {
     "version": "0",
@@ -39,7 +39,7 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SqliteSettingsStor
     return SqliteSettingsStore(tmp_path / "state" / "settings.sqlite3")
 
 
-def _status(live: LiveRunner) -> tuple[str, str | None]:
+def _status(live: CurrentRunner) -> tuple[str, str | None]:
     (plan,) = live.current().plan_value(ROCRATE_EVENT)
     return plan.status, plan.reason
 
@@ -47,7 +47,7 @@ def _status(live: LiveRunner) -> tuple[str, str | None]:
 def test_change_applies_after_the_refresh_interval(store: SqliteSettingsStore, monkeypatch: Any) -> None:
     monkeypatch.setenv("QPS_SETTINGS_REFRESH_SECONDS", "5")
     clock = Clock()
-    live = LiveRunner(clock=clock)
+    live = CurrentRunner(clock=clock)
     assert _status(live)[0] == "planned"
     store.update({"sources": {"rocrate": False}}, expected_version=0, actor="test")
     clock.now += 4
@@ -62,7 +62,7 @@ def test_change_applies_after_the_refresh_interval(store: SqliteSettingsStore, m
 
 def test_unchanged_version_keeps_the_runner(store: SqliteSettingsStore) -> None:
     clock = Clock()
-    live = LiveRunner(clock=clock)
+    live = CurrentRunner(clock=clock)
     first = live.current()
     clock.now += 31
     assert live.current() is first
@@ -70,7 +70,7 @@ def test_unchanged_version_keeps_the_runner(store: SqliteSettingsStore) -> None:
 
 def test_store_failure_keeps_the_current_settings(store: SqliteSettingsStore, caplog: Any) -> None:
     clock = Clock()
-    live = LiveRunner(clock=clock)
+    live = CurrentRunner(clock=clock)
 
     class Broken:
         def version(self) -> int:
@@ -97,16 +97,16 @@ def test_warm_lambda_picks_up_a_switch(store: SqliteSettingsStore, monkeypatch: 
 
 
 def test_qps_worker_picks_up_a_switch(store: SqliteSettingsStore, monkeypatch: Any, mock_aws: None) -> None:
-    """`qps worker`'s loop (Worker + BatchProcessor + LiveRunner, as the CLI wires them): a switch
+    """`qps worker`'s loop (Worker + BatchProcessor + CurrentRunner, as the CLI wires them): a switch
     stored while it runs applies to the next message within settings_refresh_seconds."""
     import boto3
 
-    from qps_core.sqs_batch import BatchProcessor
-    from qps_core.worker import Worker
+    from qps_core.runtime.sqs_batch import BatchProcessor
+    from qps_core.runtime.worker import Worker
 
     monkeypatch.setenv("QPS_SETTINGS_REFRESH_SECONDS", "5")
     clock = Clock()
-    live = LiveRunner(clock=clock)
+    live = CurrentRunner(clock=clock)
     seen: list[Any] = []
     processor = BatchProcessor(live.runner, refresh=live.current)
     original = processor.process_events

@@ -10,10 +10,9 @@ from typer.testing import CliRunner
 
 from qps_core.cli import app
 from qps_core.errors import InvalidInput
-from qps_core.settings import load_with_origins
-from qps_core.settings_store import Stored
-from qps_core.settings_store.effective import apply_changes, load_effective, validate_changes
-from qps_core.settings_store.sqlite import SqliteSettingsStore
+from qps_core.settings import Stored, load_with_origins
+from qps_core.settings.effective import apply_changes, load_effective, validate_changes
+from qps_core.settings.sqlite_store import SqliteSettingsStore
 
 
 @pytest.fixture

@@ -126,7 +126,7 @@ def test_put_unknown_source_is_404(client: TestClient) -> None:
 
 def test_another_process_change_is_picked_up(make_app: Any, app_env: Any) -> None:
     """A change written by another process reaches the API within settings_refresh_seconds (0 here)."""
-    from qps_core.settings_store.sqlite import SqliteSettingsStore
+    from qps_core.settings.sqlite_store import SqliteSettingsStore
 
     app, _ = make_app(settings_refresh_seconds=0)
     client = TestClient(app)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from qps_core.settings_store import StaleVersion
+from qps_core.settings import StaleVersion
 
 
 def test_empty_store_reads_version_zero(store: Any) -> None:

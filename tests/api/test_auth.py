@@ -11,8 +11,7 @@ import pytest
 from qps_core.api.auth import hash_token, mint_token
 from qps_core.errors import ConfigError
 from qps_core.settings import Settings, load_settings
-
-from .conftest import Api
+from tests.api.conftest import Api
 
 API_TOKEN, API_HASH = mint_token()
 ADMIN_TOKEN, ADMIN_HASH = mint_token()

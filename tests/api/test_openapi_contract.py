@@ -18,8 +18,7 @@ from schemathesis.checks import (
 )
 
 from qps_core.jobs.model import Job
-
-from .conftest import Api
+from tests.api.conftest import Api
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 

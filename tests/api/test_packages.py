@@ -13,8 +13,7 @@ import quilt3
 
 from qps_core.runner import Runner
 from qps_core.settings import Settings
-
-from .conftest import DATA, FILES, FOLDER, REGISTRY, Api
+from tests.api.conftest import DATA, FILES, FOLDER, REGISTRY, Api
 
 REQUEST = {
     "source_prefix": f"s3://{DATA}/{FOLDER}/",

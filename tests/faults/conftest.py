@@ -20,7 +20,7 @@ os.environ["QUILT_MINIMIZE_STDOUT"] = "true"
 import boto3  # noqa: E402
 import botocore.retries.standard  # noqa: E402
 
-from qps_core.local_endpoint import FAKE_CREDENTIALS, LocalEndpoint  # noqa: E402
+from qps_core.demo.endpoint import FAKE_CREDENTIALS, LocalEndpoint  # noqa: E402
 from tests.faults.proxy import FaultProxy  # noqa: E402
 from tests.helpers import isolate_aws  # noqa: E402
 

@@ -9,7 +9,7 @@ from typing import Any
 import quilt3
 from quilt3.util import PhysicalKey
 
-from qps_core.s3client import quilt3_uses
+from qps_core.packaging.s3client import quilt3_uses
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import Any
 
 from qps_core import envelopes
 from qps_core.notices import notice_for
-from qps_core.packager import Packager
+from qps_core.packaging.packager import Packager
 from qps_core.runner import Runner
 from qps_core.settings import Settings
 

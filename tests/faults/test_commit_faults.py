@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from qps_core import registry
-from qps_core.packager import Packager
+from qps_core.packaging import registry
+from qps_core.packaging.packager import Packager
 from qps_core.settings import Settings
 from tests.faults.proxy import FaultProxy
 from tests.faults.registry_check import inspect

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from qps_core.packager import Packager
+from qps_core.packaging.packager import Packager
 from qps_core.settings import Settings
 from tests.faults.registry_check import inspect
 from tests.faults.scenario import Delivery, deliver, unique

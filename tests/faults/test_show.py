@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from qps_core.cli import describe_package
 from qps_core.models import PackageRequest
-from qps_core.packager import Packager
-from qps_core.registry import describe_package
+from qps_core.packaging.packager import Packager
 from qps_core.settings import Settings
 from tests.faults.scenario import unique
 

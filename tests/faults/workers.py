@@ -13,7 +13,7 @@ from dataclasses import asdict
 
 
 def main(url: str) -> None:
-    from qps_core.packager import Packager
+    from qps_core.packaging.packager import Packager
     from qps_core.settings import Settings
     from tests.faults.scenario import Delivery, deliver
 

@@ -32,8 +32,8 @@ from qps_core.errors import InvalidInput, NotReadyError, PermanentError, Transie
 from qps_core.models import PackageRequest
 from qps_core.outcomes import RunOutcome
 from qps_core.runner import Runner
+from qps_core.runtime.sqs_batch import BatchProcessor
 from qps_core.settings import Settings
-from qps_core.sqs_batch import BatchProcessor
 
 RULES = Path(__file__).parents[1] / "fixtures" / "mapped" / "rules.yaml"
 BOUND = 600

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 
@@ -16,17 +15,9 @@ from qps_core.jobs.model import Job, Trigger, new_job_id
 from qps_core.jobs.pool import LocalPool
 from qps_core.jobs.sqlite import SqliteJobStore
 from qps_core.models import PackageRequest
+from qps_core.packaging import PackageResult as Result
 from qps_core.runner import Runner
 from qps_core.settings import Settings
-
-
-@dataclass
-class Result:
-    status: Literal["created", "unchanged"]
-    top_hash: str
-    files: int
-    bytes: int
-    request: PackageRequest
 
 
 class FakePackager:

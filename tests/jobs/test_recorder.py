@@ -13,10 +13,9 @@ from qps_core.jobs.model import Job, Trigger, new_job_id, queue_job_id
 from qps_core.jobs.recorder import JobRecorder
 from qps_core.jobs.sqlite import SqliteJobStore
 from qps_core.runner import Runner
+from qps_core.runtime.sqs_batch import BatchProcessor
 from qps_core.settings import Settings
-from qps_core.sqs_batch import BatchProcessor
-
-from .test_pool import FakePackager, NoNotices
+from tests.jobs.test_pool import FakePackager, NoNotices
 
 ROOT = Path(__file__).resolve().parents[2]
 TWO_CRATES = json.loads((ROOT / "tests" / "fixtures" / "events" / "s3n-direct-two-crates.json").read_text())

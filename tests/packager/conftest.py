@@ -20,7 +20,7 @@ os.environ["QUILT_MINIMIZE_STDOUT"] = "true"
 import boto3  # noqa: E402
 import moto  # noqa: E402
 
-from qps_core.packager import Packager  # noqa: E402
+from qps_core.packaging.packager import Packager  # noqa: E402
 from qps_core.settings import Settings  # noqa: E402
 from tests.helpers import isolate_aws  # noqa: E402
 from tests.packager.pkghelpers import CallLog  # noqa: E402

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from qps_core.errors import ConfigError, PermanentError
-from qps_core.packager import Packager
+from qps_core.packaging.packager import Packager
 from qps_core.settings import Settings, load_settings
 from tests.packager.pkghelpers import CallLog, make_bucket, put, request
 

@@ -17,13 +17,13 @@ import pytest
 import quilt3
 from botocore.config import Config
 
-from qps_core.checksum_io import SCRATCH_PREFIX
-from qps_core.devtools.motoserver import MotoShimServer
-from qps_core.devtools.s3front import S3Front
 from qps_core.errors import PermanentError, TransientError
-from qps_core.packager import Packager, PackageResult
+from qps_core.packaging.checksum_io import SCRATCH_PREFIX
+from qps_core.packaging.packager import Packager, PackageResult
 from qps_core.settings import Settings
 from tests.packager.pkghelpers import fail_operation, make_bucket, read_manifest, request
+from tests.support.motoserver import MotoShimServer
+from tests.support.s3front import S3Front
 
 MiB = 1024 * 1024
 

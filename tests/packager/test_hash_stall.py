@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from qps_core import checksums, hashing
 from qps_core.errors import TransientError
-from qps_core.source import SourceObject
+from qps_core.packaging import checksums, hashing
+from qps_core.packaging.listing import SourceObject
 
 CHUNK = 8 * 1024 * 1024
 

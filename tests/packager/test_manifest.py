@@ -1,4 +1,4 @@
-"""qps_core.manifest writes byte for byte what quilt3's own Package writes, with the same top hash."""
+"""qps_core.packaging.manifest writes byte for byte what quilt3's own Package writes, with the same top hash."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import quilt3
 from quilt3.packages import PackageEntry
 from quilt3.util import PhysicalKey, QuiltException
 
-from qps_core.manifest import Manifest
-from qps_core.packager import Packager
+from qps_core.packaging.listing import SourceObject
+from qps_core.packaging.manifest import Manifest
+from qps_core.packaging.packager import Packager
 from qps_core.settings import Settings
-from qps_core.source import SourceObject
 from tests.packager.pkghelpers import make_bucket, put, request
 
 # Keys chosen to trip plain string order ('-', '.', ' ' sort before '/'), URL quoting and non-ASCII.

@@ -16,7 +16,7 @@ import quilt3
 
 from qps_core.errors import PermanentError, TransientError
 from qps_core.models import PackageRequest
-from qps_core.packager import Packager, PackageResult
+from qps_core.packaging.packager import Packager, PackageResult
 from qps_core.settings import Settings
 from tests.packager.pkghelpers import (
     SAMPLES,
@@ -220,7 +220,7 @@ def test_invalid_crate_still_packages(
         "c/sub/ro-crate-metadata.json",
         (SAMPLES / "rocrate-1.1" / "ro-crate-metadata.json").read_bytes(),
     )
-    with caplog.at_level(logging.WARNING, logger="qps_core.packager"):
+    with caplog.at_level(logging.WARNING, logger="qps_core.packaging.packager"):
         result = packager.package(request(settings, source_prefix="s3://src-bucket/c", message="m"))
     pkg = browse(result.package_name, "src-bucket")
     assert pkg.meta == {}  # the nested crate is not the folder's crate
@@ -719,7 +719,7 @@ def test_quilt3_uses_the_packager_client(
 
 
 def test_errors_are_one_line_and_typed() -> None:
-    from qps_core.s3client import classify
+    from qps_core.aws import classify
 
     def client_error(code: str, status: int, message: str = "multi\nline message") -> Exception:
         return botocore.exceptions.ClientError(

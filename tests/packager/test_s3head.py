@@ -10,9 +10,9 @@ from typing import Any
 import botocore.exceptions
 import pytest
 
+from qps_core.aws import classify
 from qps_core.errors import PermanentError, TransientError
-from qps_core.s3client import classify
-from qps_core.s3head import S3Head
+from qps_core.packaging.s3head import S3Head
 
 
 class Script:
@@ -112,7 +112,7 @@ def test_errors_classify_like_boto3(server: tuple[str, Script]) -> None:
 
 
 def test_connection_refused_is_a_connection_error() -> None:
-    from qps_core.local_endpoint import free_port
+    from qps_core.demo.endpoint import free_port
 
     heads = S3Head(f"http://127.0.0.1:{free_port()}")
     with pytest.raises(ConnectionError):
@@ -154,7 +154,7 @@ def test_lean_client_only_where_it_reaches_what_boto3_reaches(
     env: dict[str, str],
     expected: tuple[bool, str | None],
 ) -> None:
-    from qps_core.hashing import lean_endpoint
+    from qps_core.packaging.hashing import lean_endpoint
 
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -162,7 +162,7 @@ def test_lean_client_only_where_it_reaches_what_boto3_reaches(
 
 
 def test_lean_client_uses_the_custom_endpoint_boto3_uses(monkeypatch: pytest.MonkeyPatch) -> None:
-    from qps_core.hashing import lean_endpoint
+    from qps_core.packaging.hashing import lean_endpoint
 
     client = s3_client(monkeypatch)
     assert lean_endpoint(client, "http://127.0.0.1:9000") == (True, "http://127.0.0.1:9000")
@@ -179,7 +179,7 @@ def test_lean_client_ignores_the_environment_endpoint_when_boto3_does(monkeypatc
     """AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: boto3 talks to AWS, and so must the lean HEADs and listing."""
     import boto3
 
-    from qps_core.hashing import Hasher
+    from qps_core.packaging.hashing import Hasher
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from qps_core.packager import Packager
+from qps_core.packaging.packager import Packager
 from qps_core.settings import Settings
 from tests.packager.pkghelpers import keys, make_bucket, put, request
 

@@ -11,7 +11,7 @@ import pytest
 import quilt3
 from moto.server import ThreadedMotoServer
 
-from qps_core.packager import Packager
+from qps_core.packaging.packager import Packager
 from qps_core.settings import Settings
 from tests.packager.pkghelpers import CallLog, free_port, make_bucket, put, quilt_hash, request
 

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 import urllib3.exceptions
 
+from qps_core.aws import classify
 from qps_core.errors import TransientError
-from qps_core.hashing import HashRun
-from qps_core.packager import Packager
-from qps_core.s3client import classify
+from qps_core.packaging.hashing import HashRun
+from qps_core.packaging.packager import Packager
 from qps_core.settings import Settings
 from tests.packager.pkghelpers import make_bucket, put, request
 

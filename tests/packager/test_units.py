@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 
-from qps_core import checksums, rocrate_summary
+from qps_core.packaging import checksums, rocrate
 from tests.packager.pkghelpers import SAMPLES, quilt_hash
 
 MiB = 1024 * 1024
@@ -76,7 +76,7 @@ def test_stream_matches_hashlib() -> None:
 
 def test_rocrate_summary_of_samples() -> None:
     crate = json.loads((SAMPLES / "rocrate-1.1" / "ro-crate-metadata.json").read_text())
-    summary = rocrate_summary.summarize(crate, "ro-crate-metadata.json")
+    summary = rocrate.summarize(crate, "ro-crate-metadata.json")
     assert summary == {
         "file": "ro-crate-metadata.json",
         "name": "RNA-seq run 0042 - chicken gut tissue",
@@ -88,15 +88,15 @@ def test_rocrate_summary_of_samples() -> None:
         "hasPart": 3,
     }
     nf = json.loads((SAMPLES / "rocrate-nf-prov-wrroc" / "ro-crate-metadata.json").read_text())
-    nf_summary = rocrate_summary.summarize(nf, "ro-crate-metadata.json")
+    nf_summary = rocrate.summarize(nf, "ro-crate-metadata.json")
     assert nf_summary is not None
     assert nf_summary["authors"] and nf_summary["conformsTo"][0] == "https://w3id.org/ro/crate/1.1"
 
 
 def test_rocrate_summary_edge_cases() -> None:
-    assert rocrate_summary.summarize([], "x") is None
-    assert rocrate_summary.summarize({"@graph": "nope"}, "x") is None
-    assert rocrate_summary.summarize({"@graph": [{"@id": "other"}]}, "x") is None
+    assert rocrate.summarize([], "x") is None
+    assert rocrate.summarize({"@graph": "nope"}, "x") is None
+    assert rocrate.summarize({"@graph": [{"@id": "other"}]}, "x") is None
     crate = {
         "@graph": [
             {"@id": "ro-crate-manifest.json", "about": {"@id": "#root"}, "conformsTo": {"@id": "spec"}},
@@ -111,7 +111,7 @@ def test_rocrate_summary_edge_cases() -> None:
             {"@id": "#p", "givenName": "Ada", "familyName": "Lovelace"},
         ]
     }
-    assert rocrate_summary.summarize(crate, "ro-crate-manifest.json") == {
+    assert rocrate.summarize(crate, "ro-crate-manifest.json") == {
         "file": "ro-crate-manifest.json",
         "name": "First",
         "license": "MIT",

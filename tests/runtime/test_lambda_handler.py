@@ -146,7 +146,7 @@ NOT_FOR_IGNORED_EVENTS = {
     "sqlite3",
     "jmespath",
     "tomllib",
-    "qps_core.builtin.rules",
+    "qps_core.builtin.jmespath_rules",
 }
 
 

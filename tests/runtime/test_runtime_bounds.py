@@ -12,7 +12,7 @@ import pytest
 
 from qps_core import lambda_handler
 from qps_core.lambda_handler import DeadLetterFailed
-from qps_core.sqs_batch import RecordResult, sqs_text
+from qps_core.runtime.sqs_batch import RecordResult, sqs_text
 from tests.runtime.rthelpers import Stack
 from tests.runtime.test_lambda_handler import sqs_record
 

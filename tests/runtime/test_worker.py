@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from qps_core.runner import Runner
+from qps_core.runtime.sqs_batch import BatchProcessor
+from qps_core.runtime.worker import Worker
 from qps_core.settings import load_settings
-from qps_core.sqs_batch import BatchProcessor
-from qps_core.worker import Worker
 from tests.packager.pkghelpers import fail_operation
 from tests.runtime.rthelpers import Stack
 

@@ -13,6 +13,10 @@ from qps_core.adapter_api import (
     shown,
 )
 
+#: How the admin page and ignore reasons name this source, and what switching it on does.
+LABEL = "HealthOmics"
+SWITCH_DESCRIPTION = "Create a package when an AWS HealthOmics run completes"
+
 SOURCE = "aws.omics"
 RUN_STATUS_CHANGE = "Run Status Change"
 #: Fields of the run copied into package metadata: they identify the run and never change

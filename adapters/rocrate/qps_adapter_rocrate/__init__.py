@@ -15,6 +15,10 @@ from qps_core.adapter_api import (
     shown,
 )
 
+#: How the admin page and ignore reasons name this source, and what switching it on does.
+LABEL = "RO-Crate"
+SWITCH_DESCRIPTION = "Create a package from a folder when an RO-Crate metadata file is written"
+
 
 @hookimpl
 def qps_describe_event(event: Event, settings: Settings) -> list[PackageRequest] | None:

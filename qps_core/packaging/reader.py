@@ -1,0 +1,107 @@
+"""Read revisions back from a registry: the one reader behind `qps show` and the REST API.
+
+`None` means "no such package or revision" (the API's 404, `qps show`'s error); any other failure
+raises `PermanentError`/`TransientError` with one line naming the package.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import quilt3
+
+from .. import aws
+from ..errors import PermanentError, TransientError, one_line
+
+
+def _fail(name: str, registry: str, exc: BaseException) -> Exception:
+    cls = TransientError if aws.is_transient_code(aws.error_code_in_chain(exc)) else PermanentError
+    return cls(f"cannot read package {name} from s3://{registry}: {one_line(exc)}")
+
+
+def _missing(exc: BaseException) -> bool:
+    text = str(exc)
+    return aws.is_missing_code(aws.error_code_in_chain(exc)) or "does not exist" in text or "No such" in text
+
+
+def _when(stamp: str) -> str | None:
+    try:
+        return datetime.fromtimestamp(int(stamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def list_revisions(registry: str, name: str) -> list[dict[str, Any]] | None:
+    """Every named revision (`top_hash`, `time`), newest first; None when the package (or bucket) does not exist."""
+    try:
+        found = list(quilt3.list_package_versions(name, registry=f"s3://{registry}"))
+    except Exception as exc:
+        if _missing(exc):
+            return None
+        raise _fail(name, registry, exc) from None
+    named = [(stamp, top) for stamp, top in found if stamp != "latest"]
+    if not named:
+        return None
+    named.sort(key=lambda item: int(item[0]) if item[0].isdigit() else 0, reverse=True)
+    return [{"top_hash": top, "time": _when(stamp)} for stamp, top in named]
+
+
+def _browse(registry: str, name: str, top_hash: str | None) -> Any:
+    try:
+        return quilt3.Package.browse(name, registry=f"s3://{registry}", top_hash=top_hash)
+    except Exception as exc:
+        if _missing(exc):
+            return None
+        raise _fail(name, registry, exc) from None
+
+
+def _entry(logical_key: str, entry: Any) -> dict[str, Any]:
+    return {
+        "logical_key": logical_key,
+        "size": entry.size or 0,
+        "hash": (entry.hash or {}).get("value", ""),
+        "physical_key": str(entry.physical_key),
+    }
+
+
+def _summary(registry: str, name: str, pkg: Any, entries: list[tuple[str, Any]]) -> dict[str, Any]:
+    return {
+        "registry": registry,
+        "package_name": name,
+        "top_hash": pkg.top_hash,
+        "message": pkg._meta.get("message"),
+        "metadata": pkg.meta,
+        "files": len(entries),
+        "bytes": sum(entry.size or 0 for _, entry in entries),
+    }
+
+
+def read_revision(
+    registry: str, name: str, top_hash: str | None = None, *, offset: int = 0, limit: int | None = None
+) -> dict[str, Any] | None:
+    """One revision (default: the latest) with its entries in logical-key order: `limit` of them from
+    `offset` (all when `limit` is None), and `next_offset` when more follow. None when there is none."""
+    if top_hash is not None and list_revisions(registry, name) is None:
+        return None
+    pkg = _browse(registry, name, top_hash)
+    if pkg is None:
+        return None
+    entries = sorted(pkg.walk(), key=lambda item: item[0])
+    out = _summary(registry, name, pkg, entries)
+    end = len(entries) if limit is None else offset + limit
+    out["entries"] = [_entry(key, entry) for key, entry in entries[offset:end]]
+    if end < len(entries):
+        out["next_offset"] = end
+    return out
+
+
+def read_latest(registry: str, name: str) -> dict[str, Any] | None:
+    """The newest revision's summary plus the revision list; None when there is no such package."""
+    listed = list_revisions(registry, name)
+    if not listed:
+        return None
+    pkg = _browse(registry, name, listed[0]["top_hash"])
+    if pkg is None:
+        return None
+    return {**_summary(registry, name, pkg, list(pkg.walk())), "revisions": listed}

@@ -1,0 +1,127 @@
+"""Stored settings in a SQLite file (local: `qps serve`, `qps worker`, the CLI)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError
+from .stored import AuditEntry, StaleVersion, Stored, diff, now
+
+if TYPE_CHECKING:
+    import sqlite3
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings_document (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL,
+    vals TEXT NOT NULL,
+    updated_at TEXT,
+    updated_by TEXT
+);
+CREATE TABLE IF NOT EXISTS settings_secret (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    secret BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS settings_audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    name TEXT NOT NULL,
+    old TEXT,
+    new TEXT,
+    version INTEGER NOT NULL
+);
+"""
+
+
+class SqliteSettingsStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def _connect(self, *, create: bool) -> sqlite3.Connection | None:
+        if not create and not self.path.exists():
+            return None  # nothing stored (a Lambda without a settings table): sqlite3 is not even imported
+        import sqlite3
+
+        try:
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"cannot open the settings store {self.path}: {exc}") from None
+        return conn
+
+    def read(self) -> Stored:
+        conn = self._connect(create=False)
+        if conn is None:
+            return Stored()
+        with conn:
+            row = conn.execute("SELECT version, vals, updated_at, updated_by FROM settings_document").fetchone()
+        conn.close()
+        if row is None:
+            return Stored()
+        return Stored(json.loads(row[1]), row[0], row[2], row[3])
+
+    def version(self) -> int:
+        conn = self._connect(create=False)
+        if conn is None:
+            return 0
+        row = conn.execute("SELECT version FROM settings_document").fetchone()
+        conn.close()
+        return int(row[0]) if row else 0
+
+    def update(self, changes: dict[str, Any], *, expected_version: int, actor: str) -> Stored:
+        conn = self._connect(create=True)
+        assert conn is not None
+        try:
+            conn.execute("BEGIN IMMEDIATE")  # one writer at a time: read-check-write is atomic
+            row = conn.execute("SELECT version, vals, updated_at, updated_by FROM settings_document").fetchone()
+            current = Stored(json.loads(row[1]), row[0], row[2], row[3]) if row else Stored()
+            if current.version != expected_version:
+                raise StaleVersion(expected_version, current.version)
+            values, changed = diff(current.values, changes)
+            if not changed:
+                conn.execute("ROLLBACK")
+                return current
+            at, version = now(), current.version + 1
+            conn.execute(
+                "INSERT INTO settings_document (id, version, vals, updated_at, updated_by) VALUES (1, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET version = excluded.version, vals = excluded.vals, "
+                "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                (version, json.dumps(values, sort_keys=True), at, actor),
+            )
+            conn.executemany(
+                "INSERT INTO settings_audit (at, actor, name, old, new, version) VALUES (?, ?, ?, ?, ?, ?)",
+                [(at, actor, name, json.dumps(old), json.dumps(new), version) for name, old, new in changed],
+            )
+            conn.execute("COMMIT")
+            return Stored(values, version, at, actor)
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()
+
+    def session_secret(self) -> bytes:
+        conn = self._connect(create=True)
+        assert conn is not None
+        try:
+            conn.execute("INSERT OR IGNORE INTO settings_secret (id, secret) VALUES (1, ?)", (secrets.token_bytes(32),))
+            return bytes(conn.execute("SELECT secret FROM settings_secret").fetchone()[0])
+        finally:
+            conn.close()
+
+    def audit(self, limit: int = 100) -> list[AuditEntry]:
+        conn = self._connect(create=False)
+        if conn is None:
+            return []
+        rows = conn.execute(
+            "SELECT at, actor, name, old, new, version FROM settings_audit ORDER BY seq DESC LIMIT ?", (limit,)
+        ).fetchall()
+        conn.close()
+        return [AuditEntry(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]), r[5]) for r in rows]
