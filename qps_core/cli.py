@@ -129,7 +129,7 @@ def _print_settings(settings: Any, json_out: bool) -> None:
 
 
 def _settings_without_store(config: Path | None, endpoint_url: str | None = None) -> Any:
-    """`qps serve`: the admin router lays the stored values over these (and follows their changes)."""
+    """`qps serve`: the API context lays the stored values over these (and follows their changes)."""
     return _settings(config, endpoint_url, stored=False)
 
 

@@ -17,17 +17,8 @@ from .errors import InvalidInput, shown
 from .jsonstrict import dumps_compact
 
 DEFAULT_MAX_METADATA_BYTES = 256 * 1024
-REQUEST_FIELDS = (
-    "source_prefix",
-    "registry",
-    "package_name",
-    "metadata",
-    "metadata_uri",
-    "message",
-    "workflow",
-    "should_copy",
-)
-_ALIASES = {"commit_message": "message"}
+#: Other names a body may use for a field.
+ALIASES = {"commit_message": "message"}
 
 #: S3's limit on an object key, in UTF-8 bytes.
 MAX_S3_KEY_BYTES = 1024
@@ -77,7 +68,7 @@ class PackageRequest(BaseModel):
         ctx: Mapping[str, Any] = info.context or {}
         if not isinstance(data, Mapping):
             raise InvalidInput("a package request must be a JSON object")
-        unknown = sorted(k for k in data if k not in REQUEST_FIELDS and k not in _ALIASES)
+        unknown = sorted(k for k in data if k not in REQUEST_FIELDS and k not in ALIASES)
         if unknown:
             raise InvalidInput(
                 f"unknown field {', '.join(shown(k, 40) for k in unknown[:5])}; allowed fields are: "
@@ -87,7 +78,7 @@ class PackageRequest(BaseModel):
         out = {k: v for k, v in data.items() if v is not None}
         for name, value in out.items():
             if isinstance(value, str) and not _is_unicode(value):
-                raise InvalidInput(f"{_ALIASES.get(name, name)}: holds a lone surrogate (not valid Unicode)")
+                raise InvalidInput(f"{ALIASES.get(name, name)}: holds a lone surrogate (not valid Unicode)")
         if "commit_message" in out:
             if "message" in out:
                 raise InvalidInput("give either message or its alias commit_message, not both")
@@ -200,6 +191,12 @@ class PackageRequest(BaseModel):
     def folder(self) -> s3paths.S3Folder:
         bucket, _, prefix = self.source_prefix[5:].partition("/")
         return s3paths.S3Folder(bucket, prefix)
+
+
+#: The request's fields, in order: the one list (the API schema, the admin form and the rules file follow it).
+REQUEST_FIELDS: tuple[str, ...] = tuple(PackageRequest.model_fields)
+#: Every key a native body may hold: the request's fields, their aliases, or the URI form's `uri`.
+BODY_KEYS: tuple[str, ...] = ("uri", *REQUEST_FIELDS, *ALIASES)
 
 
 def default_message(source_prefix: str) -> str:

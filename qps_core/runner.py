@@ -60,7 +60,7 @@ class Runner:
     def packager(self) -> Packager:
         """The shared packager, created on first use (quilt3 and boto3 load only then)."""
         if self._packager is None:
-            from .packaging.packager import Packager as S3Packager
+            from .packaging import Packager as S3Packager
 
             self._packager = S3Packager(self.settings)
         return self._packager

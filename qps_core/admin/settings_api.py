@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import JSONResponse
 
 from ..api.deps import AdminDep, JsonBody
 from ..api.problems import ApiProblem, problem_responses
 from ..errors import InvalidInput, QPSError
 from ..settings import StaleVersion
+from .deps import AdminService
 from .eventbridge import RuleError
 from .service import Admin, SwitchFailed
 
@@ -22,14 +23,6 @@ IfMatch = Annotated[
 ]
 
 
-def admin_service(request: Request) -> Admin:
-    admin: Admin | None = request.app.state.context.admin
-    assert admin is not None, "mounted by admin.router.mount, with its service"
-    admin.refresh()
-    return admin
-
-
-AdminService = Annotated[Admin, Depends(admin_service)]
 router = APIRouter(tags=["settings"])
 
 
@@ -76,7 +69,7 @@ def settings_document(admin: Admin) -> tuple[dict[str, Any], str]:
         **problem_responses(401, 403),
     },
 )
-def get_settings(admin: AdminService, _who: AdminDep) -> JSONResponse:
+def get_settings(_who: AdminDep, admin: AdminService) -> JSONResponse:
     doc, etag = settings_document(admin)
     return JSONResponse(doc, headers={"ETag": etag})
 
@@ -86,12 +79,7 @@ def get_settings(admin: AdminService, _who: AdminDep) -> JSONResponse:
     summary="Change stored settings (null removes a stored value); If-Match required; admin token",
     responses=problem_responses(400, 401, 403, 412, 422, 428),
 )
-def patch_settings(
-    admin: AdminService,
-    body: JsonBody,
-    who: AdminDep,
-    if_match: IfMatch = None,
-) -> JSONResponse:
+def patch_settings(who: AdminDep, admin: AdminService, body: JsonBody, if_match: IfMatch = None) -> JSONResponse:
     version = expected_version(if_match, admin.store.version())
     try:
         admin.change(body, expected_version=version, actor=who.scope)
@@ -121,7 +109,7 @@ def audit(
     summary="Event sources: switch, what it does, EventBridge rule state and drift, last job; admin token",
     responses=problem_responses(401, 403),
 )
-def sources(admin: AdminService, _who: AdminDep) -> JSONResponse:
+def sources(_who: AdminDep, admin: AdminService) -> JSONResponse:
     rows = [r.as_dict() for r in admin.sources()]
     stored = admin.store.read()
     return JSONResponse({"version": stored.version, "sources": rows}, headers={"ETag": stored.etag})
@@ -133,11 +121,7 @@ def sources(admin: AdminService, _who: AdminDep) -> JSONResponse:
     responses=problem_responses(400, 401, 403, 404, 412, 422, 428, 502),
 )
 def put_source(
-    admin: AdminService,
-    source_id: SourceId,
-    body: JsonBody,
-    who: AdminDep,
-    if_match: IfMatch = None,
+    who: AdminDep, admin: AdminService, source_id: SourceId, body: JsonBody, if_match: IfMatch = None
 ) -> JSONResponse:
     if not isinstance(body, dict) or set(body) != {"enabled"} or not isinstance(body["enabled"], bool):
         raise ApiProblem(422, 'the body must be {"enabled": true} or {"enabled": false}')
@@ -162,7 +146,7 @@ def put_source(
     summary="Set the source's EventBridge rule to its switch again (repairs drift); admin token",
     responses=problem_responses(401, 403, 404, 422, 502),
 )
-def reapply(admin: AdminService, source_id: SourceId, _who: AdminDep) -> dict[str, Any]:
+def reapply(_who: AdminDep, admin: AdminService, source_id: SourceId) -> dict[str, Any]:
     try:
         admin.reapply(source_id)
     except KeyError:

@@ -14,20 +14,8 @@ from jmespath.exceptions import JMESPathError
 
 from ..adapter_api import ConfigError, RejectedEvent
 from ..errors import clip, one_line
+from ..models import BODY_KEYS
 from ..s3paths import basename, folder_of_key, folder_uri, valid_name_part
-
-REQUEST_KEYS = (
-    "uri",
-    "source_prefix",
-    "registry",
-    "package_name",
-    "metadata",
-    "metadata_uri",
-    "message",
-    "commit_message",
-    "workflow",
-    "should_copy",
-)
 
 
 class _Functions(functions.Functions):
@@ -122,7 +110,7 @@ def load_rules(path: Path) -> list[Rule]:
         request = raw.get("request")
         if not isinstance(request, dict) or not request:
             raise ConfigError(f"rule {name!r}: 'request' must map request fields to JMESPath expressions")
-        bad = sorted(set(request) - set(REQUEST_KEYS))
+        bad = sorted(set(request) - set(BODY_KEYS))
         if bad:
             raise ConfigError(f"rule {name!r}: unknown request field {', '.join(map(repr, bad))}")
         rules.append(

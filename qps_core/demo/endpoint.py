@@ -107,4 +107,3 @@ def use_endpoint(url: str) -> None:
     os.environ["AWS_ENDPOINT_URL"] = url
     for key, value in FAKE_CREDENTIALS.items():
         os.environ.setdefault(key, value)
-    os.environ.setdefault("QUILT_DISABLE_USAGE_METRICS", "true")

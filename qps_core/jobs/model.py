@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed"})
-TriggerKind = Literal["api", "sqs", "eventbridge", "cli", "retry"]
 
 
 def now_iso() -> str:

@@ -20,7 +20,6 @@ quilt3's quiet defaults and defers its admin modules, before any module here imp
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from . import quilt as _quilt
@@ -32,20 +31,21 @@ if TYPE_CHECKING:
     from .reader import list_revisions, read_latest, read_revision
     from .result import PackageResult
 
-_SURFACE = {
-    "Packager": "packager",
-    "PackageResult": "result",
-    "read_revision": "reader",
-    "read_latest": "reader",
-    "list_revisions": "reader",
-}
 __all__ = ["PackageResult", "Packager", "list_revisions", "read_latest", "read_revision"]
 
 
 def __getattr__(name: str) -> Any:
-    module = _SURFACE.get(name)
-    if module is None:
+    """The public names, each imported on first use (written out, so the import graph sees them)."""
+    value: Any
+    if name == "Packager":
+        from .packager import Packager as value
+    elif name == "PackageResult":
+        from .result import PackageResult as value
+    elif name in ("read_revision", "read_latest", "list_revisions"):
+        from . import reader
+
+        value = getattr(reader, name)
+    else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     globals()[name] = value
     return value

@@ -28,7 +28,6 @@ from quilt3 import checksums as _q3
 
 HASH_TYPE: str = _q3.SHA256_CHUNKED_HASH_NAME
 CRC64NVME: str = _q3.CRC64NVME_HASH_NAME
-HASH_TYPES = (HASH_TYPE, CRC64NVME)
 READ_SIZE = 1024 * 1024
 S3_ALGORITHM = {HASH_TYPE: "SHA256", CRC64NVME: "CRC64NVME"}  # the S3 checksum each hash type reuses
 

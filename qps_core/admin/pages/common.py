@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import Depends, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ...api.auth import tokens_configured
 from .. import session as sessions
-from ..service import Admin
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -67,17 +66,6 @@ def field_error(message: str, fields: tuple[str, ...]) -> tuple[str | None, str]
         if head == name or head.startswith(name + "."):
             return name, message
     return None, message
-
-
-def admin_service(request: Request) -> Admin:
-    """The app's admin service, with the current stored settings."""
-    admin = request.app.state.context.admin
-    assert admin is not None, "the admin router is mounted with its service (admin.router.mount)"
-    admin.refresh()
-    return admin
-
-
-AdminService = Annotated[Admin, Depends(admin_service)]
 
 
 def render(request: Request, template: str, status: int = 200, session: Any = None, **values: Any) -> HTMLResponse:

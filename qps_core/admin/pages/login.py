@@ -7,7 +7,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from ...api.auth import hash_token, tokens_configured
 from .. import session as sessions
-from .common import AdminService, checked_form, current_session, render, safe_next, start_session
+from ..deps import AdminService
+from .common import checked_form, current_session, render, safe_next, start_session
 
 router = APIRouter()
 

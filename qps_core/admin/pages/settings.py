@@ -9,8 +9,9 @@ from fastapi.responses import RedirectResponse, Response
 
 from ...errors import InvalidInput
 from ...settings import StaleVersion
+from ..deps import AdminService
 from ..service import Admin
-from .common import AdminService, actor, checked_form, gate, render
+from .common import actor, checked_form, gate, render
 
 router = APIRouter()
 

@@ -9,8 +9,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ...errors import InvalidInput, QPSError
 from ...settings import StaleVersion
+from ..deps import AdminService
 from ..service import Admin, SwitchFailed
-from .common import AdminService, actor, checked_form, gate, refuse, render
+from .common import actor, checked_form, gate, refuse, render
 
 router = APIRouter()
 

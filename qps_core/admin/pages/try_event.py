@@ -9,7 +9,8 @@ from fastapi.responses import Response
 
 from ... import jsonstrict
 from ...errors import InvalidInput, QPSError, describe_exception
-from .common import AdminService, checked_form, gate, render
+from ..deps import AdminService
+from .common import checked_form, gate, render
 
 log = logging.getLogger("qps.admin")
 router = APIRouter()
