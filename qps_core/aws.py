@@ -13,7 +13,6 @@ modules that may talk to AWS cost nothing at a cold start that does not.
 
 from __future__ import annotations
 
-import http.client
 from typing import Any
 
 from .errors import PackagingError, PermanentError, TransientError, one_line
@@ -167,6 +166,8 @@ def reason(exc: BaseException) -> str:
 
 def _cut_off() -> tuple[type[BaseException], ...]:
     """A response cut off mid-body surfaces from urllib3 / http.client, not always wrapped by botocore."""
+    import http.client
+
     import urllib3.exceptions
 
     return (urllib3.exceptions.HTTPError, http.client.HTTPException)
