@@ -129,7 +129,7 @@ def _run(settings: Any, host: str, port: int, grace_seconds: float, *, demo: boo
     logging.getLogger("qps").setLevel(logging.INFO)
     context, pool = serve_context(settings, s3_probe=s3_probe(settings.endpoint_url))
     store = context.jobs
-    app = create_app(context)
+    app = create_app(context, hosts=[host])
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
     sock = listen(host, port)
     port = sock.getsockname()[1]

@@ -20,6 +20,7 @@ NOT_STORABLE = frozenset(
         "source_rules",
         "api_tokens",
         "admin_tokens",
+        "allowed_hosts",
     }
 )
 

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 import tests.moto_function_url  # noqa: F401  (AWS::Lambda::Url on moto's CloudFormation)
 from qps_core import lambda_handler
+from tests.helpers import LOCAL
 from tests.packager.pkghelpers import make_bucket, put
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,7 +90,7 @@ def _api(monkeypatch: pytest.MonkeyPatch, outputs: dict[str, str]) -> TestClient
     from qps_core.api.lambda_api import build_handler
 
     _use_env(monkeypatch, _function_env(outputs["ApiFunctionName"]))
-    return TestClient(build_handler().app)
+    return TestClient(build_handler().app, base_url=LOCAL)
 
 
 def _queue_outcomes(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> list[Any]:
