@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
 import socket
 import sys
 from collections.abc import Callable
@@ -76,7 +77,9 @@ def serve(
         str | None,
         typer.Option("--endpoint-url", help="S3-compatible endpoint (default: $AWS_ENDPOINT_URL, else AWS)."),
     ] = None,
-    grace_seconds: Annotated[float, typer.Option(help="On Ctrl-C, wait this long for running jobs.", min=0)] = 30.0,
+    grace_seconds: Annotated[
+        float, typer.Option(help="On Ctrl-C or SIGTERM, wait this long for running jobs.", min=0)
+    ] = 30.0,
     config: Annotated[Path | None, typer.Option("--config", help="Settings file (TOML or YAML).")] = None,
 ) -> None:
     """Serve the REST API (docs at /docs) and run its jobs in a bounded local worker pool."""
@@ -150,22 +153,33 @@ def _run(settings: Any, host: str, port: int, grace_seconds: float, *, demo: boo
             f"""Try:  curl -s -X POST {base}/v1/packages {auth}-H 'Content-Type: application/json' """
             """-d '{"source_prefix": "s3://qps-demo-data/lims/batch-0301/", "registry": "qps-demo-packages"}'"""
         )
-    typer.echo("Ctrl-C stops (running jobs finish or are queued again for the next start).")
+    typer.echo("Ctrl-C or SIGTERM stops (running jobs finish or are queued again for the next start).")
     sys.stdout.flush()
+    previous = signal.signal(signal.SIGTERM, _terminated)  # uvicorn re-raises it after its shutdown
     try:
         server.run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it already handled: the server has stopped
+    except KeyboardInterrupt:  # uvicorn re-raises the signal it already handled: the server has stopped
         pass
     finally:
         busy = pool.busy
-        if busy:
-            typer.echo(f"Waiting up to {grace_seconds:g} s for {busy} running job(s) ...", err=True)
+        typer.echo(
+            f"Stopping: waiting up to {grace_seconds:g} s for {busy} running job(s); "
+            "jobs not finished by then and queued ones run at the next start.",
+            err=True,
+        )
         try:
             left = pool.stop(grace_seconds)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # a second Ctrl-C or SIGTERM: stop waiting
             left = pool.stop(0)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
         if left:
             typer.echo(f"{len(left)} job(s) queued again; they run at the next start.", err=True)
+
+
+def _terminated(signum: int, _frame: Any) -> None:
+    """SIGTERM (systemd, `docker stop`, Kubernetes) as Ctrl-C: the same graceful stop."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def _print_login(context: ApiContext, base: str, minted: str | None) -> None:
