@@ -77,9 +77,7 @@ def serve(
         str | None,
         typer.Option("--endpoint-url", help="S3-compatible endpoint (default: $AWS_ENDPOINT_URL, else AWS)."),
     ] = None,
-    grace_seconds: Annotated[
-        float, typer.Option(help="On Ctrl-C or SIGTERM, wait this long for running jobs.", min=0)
-    ] = 30.0,
+    grace_seconds: Annotated[float, typer.Option(help="On Ctrl-C or SIGTERM, wait this long for jobs.", min=0)] = 30.0,
     config: Annotated[Path | None, typer.Option("--config", help="Settings file (TOML or YAML).")] = None,
 ) -> None:
     """Serve the REST API (docs at /docs) and run its jobs in a bounded local worker pool."""
