@@ -2,10 +2,18 @@
 
 `None` means "no such package or revision" (the API's 404, `qps show`'s error); any other failure
 raises `PermanentError`/`TransientError` with one line naming the package.
+
+Every quilt3 call here runs with one S3 client per endpoint, made once per process and shared
+(`s3client.quilt3_uses`, as the packager does): quilt3 on its own builds a new boto3 session and
+client for each S3 call (~130 ms each), which made `GET /v1/packages/...` take most of a second.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +21,25 @@ import quilt3
 
 from .. import aws
 from ..errors import PermanentError, TransientError, one_line
+from .s3client import make_client, quilt3_uses
+
+_CLIENTS: dict[str | None, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def shared_client() -> Any:
+    """The reader's S3 client for the current endpoint (`AWS_ENDPOINT_URL[_S3]`), made once."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    with _CLIENTS_LOCK:
+        if endpoint not in _CLIENTS:
+            _CLIENTS[endpoint] = make_client()
+        return _CLIENTS[endpoint]
+
+
+@contextmanager
+def _one_client() -> Iterator[None]:
+    with quilt3_uses(shared_client()):
+        yield
 
 
 def _fail(name: str, registry: str, exc: BaseException) -> Exception:
@@ -35,7 +62,8 @@ def _when(stamp: str) -> str | None:
 def list_revisions(registry: str, name: str) -> list[dict[str, Any]] | None:
     """Every named revision (`top_hash`, `time`), newest first; None when the package (or bucket) does not exist."""
     try:
-        found = list(quilt3.list_package_versions(name, registry=f"s3://{registry}"))
+        with _one_client():
+            found = list(quilt3.list_package_versions(name, registry=f"s3://{registry}"))
     except Exception as exc:
         if _missing(exc):
             return None
@@ -49,7 +77,8 @@ def list_revisions(registry: str, name: str) -> list[dict[str, Any]] | None:
 
 def _browse(registry: str, name: str, top_hash: str | None) -> Any:
     try:
-        return quilt3.Package.browse(name, registry=f"s3://{registry}", top_hash=top_hash)
+        with _one_client():
+            return quilt3.Package.browse(name, registry=f"s3://{registry}", top_hash=top_hash)
     except Exception as exc:
         if _missing(exc):
             return None
