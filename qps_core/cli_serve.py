@@ -131,7 +131,17 @@ def _run(settings: Any, host: str, port: int, grace_seconds: float, *, demo: boo
     context, pool = serve_context(settings, s3_probe=s3_probe(settings.endpoint_url))
     store = context.jobs
     app = create_app(context, hosts=[host])
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            http=problem_h11_protocol(),
+            h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        )
+    )
     sock = listen(host, port)
     port = sock.getsockname()[1]
 
@@ -178,6 +188,49 @@ def _run(settings: Any, host: str, port: int, grace_seconds: float, *, demo: boo
 def _terminated(signum: int, _frame: Any) -> None:
     """SIGTERM (systemd, `docker stop`, Kubernetes) as Ctrl-C: the same graceful stop."""
     raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+MAX_HEADER_BYTES = 64 * 1024  # request line and headers; larger is 400 problem+json
+LINGER_SECONDS = 2.0  # a refused request's connection stays half-open this long for the answer to arrive
+
+
+def problem_h11_protocol() -> type:
+    """uvicorn's h11 protocol, answering what never reaches the app (a malformed request, headers past
+    MAX_HEADER_BYTES) with 400 problem+json instead of uvicorn's text/plain line (docs/api.md)."""
+    import json
+
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    body = json.dumps(
+        {
+            "type": "urn:qps:problem:bad-request",
+            "title": "Malformed request",
+            "status": 400,
+            "detail": f"the request is not valid HTTP/1.1, or its headers are larger than {MAX_HEADER_BYTES} bytes",
+            "retryable": False,
+        }
+    ).encode()
+
+    class ProblemH11Protocol(H11Protocol):
+        def send_400_response(self, msg: str) -> None:
+            headers = [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ]
+            for event in (h11.Response(status_code=400, headers=headers, reason=b"Bad Request"), h11.Data(data=body)):
+                self.transport.write(self.conn.send(event))
+            self.transport.write(self.conn.send(h11.EndOfMessage()))
+            # Stop reading and half-close, then close a moment later: closing at once with the rest of
+            # the oversized request unread would reset the connection and the client would never
+            # see this answer.
+            self.transport.pause_reading()
+            if self.transport.can_write_eof():
+                self.transport.write_eof()
+            self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+    return ProblemH11Protocol
 
 
 def _print_login(context: ApiContext, base: str, minted: str | None) -> None:
