@@ -59,16 +59,42 @@ def _when(stamp: str) -> str | None:
         return None
 
 
+POINTERS_PREFIX = ".quilt/named_packages/"  # quilt3's revision pointers: <name>/<timestamp> holds a top hash
+_POINTER_CACHE_MAX = 10_000
+_POINTERS: dict[tuple[str, str, str], str] = {}  # (bucket, key, ETag) -> top hash; a pointer's ETag names its content
+
+
+def _pointer(s3: Any, registry: str, key: str, etag: str) -> str:
+    """A revision pointer's top hash, read once per (key, ETag): an unchanged object is not read again."""
+    cached = _POINTERS.get((registry, key, etag))
+    if cached is not None:
+        return cached
+    top = s3.get_object(Bucket=registry, Key=key)["Body"].read().decode().strip()
+    if len(_POINTERS) >= _POINTER_CACHE_MAX:
+        _POINTERS.clear()
+    _POINTERS[(registry, key, etag)] = top
+    return top
+
+
 def list_revisions(registry: str, name: str) -> list[dict[str, Any]] | None:
-    """Every named revision (`top_hash`, `time`), newest first; None when the package (or bucket) does not exist."""
+    """Every named revision (`top_hash`, `time`), newest first; None when the package (or bucket) does not exist.
+
+    What `quilt3.list_package_versions` reads (one listing, then each pointer), with the shared
+    client and pointers already read taken from memory: one ListObjectsV2 per call when nothing
+    changed."""
+    prefix = f"{POINTERS_PREFIX}{name}/"
+    named: list[tuple[str, str]] = []
     try:
-        with _one_client():
-            found = list(quilt3.list_package_versions(name, registry=f"s3://{registry}"))
+        s3 = shared_client()
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=registry, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                stamp = obj["Key"][len(prefix) :]
+                if stamp and "/" not in stamp and stamp != "latest":
+                    named.append((stamp, _pointer(s3, registry, obj["Key"], str(obj.get("ETag", "")))))
     except Exception as exc:
         if _missing(exc):
             return None
         raise _fail(name, registry, exc) from None
-    named = [(stamp, top) for stamp, top in found if stamp != "latest"]
     if not named:
         return None
     named.sort(key=lambda item: int(item[0]) if item[0].isdigit() else 0, reverse=True)
