@@ -6,7 +6,8 @@
   Another `Host` is 421 (a DNS-rebinding page names its own host); none or a malformed one is 400.
 - **Cross-site refusal**: a state-changing request (not GET/HEAD/OPTIONS) without a bearer token (or
   SigV4 signature) is refused with 403 when the browser says it comes from another site
-  (`Sec-Fetch-Site: cross-site`/`same-site`) or its `Origin` is not the server's own. A browser
+  (`Sec-Fetch-Site: cross-site`/`same-site`) or its `Origin` is not the server's own (the request's
+  `Host`, or a name listed in `allowed_hosts`, for a proxy that does not pass the Host on). A browser
   cannot add an `Authorization` header across origins without a CORS preflight, which QPS never
   grants, so requests that carry one are not a browser's cross-site request.
 - **JSON only**: a state-changing request to `/v1/...` with a body that is not `application/json`
@@ -113,6 +114,17 @@ class Guard:
             hosts.add(str(domain).lower().rstrip("."))
         return hosts
 
+    def own_origin(self, scope: dict[str, Any], origin: str, host_header: str) -> bool:
+        """The request's own origin, or (behind a proxy that does not pass the Host on) a name the
+        `allowed_hosts` setting lists explicitly."""
+        if _same_origin(origin, host_header):
+            return True
+        context = getattr(getattr(scope.get("app"), "state", None), "context", None)
+        named = [h for h in (context.settings.allowed_hosts if context is not None else []) if h != "*"]
+        scheme, sep, rest = origin.strip().lower().partition("://")
+        parsed = split_host(rest) if sep and scheme in ("http", "https") and "/" not in rest else None
+        return parsed is not None and bool(named) and host_allowed(parsed[0], named)
+
     def check(self, scope: dict[str, Any]) -> ApiProblem | None:
         headers: dict[str, str] = {}
         for key, value in scope.get("headers") or ():
@@ -137,7 +149,7 @@ class Guard:
         origin = headers.get("origin")
         signed = headers.get("authorization", "").lower().startswith(_SIGNED)
         if not signed and (
-            site in ("cross-site", "same-site") or (origin is not None and not _same_origin(origin, raw_host or ""))
+            site in ("cross-site", "same-site") or (origin is not None and not self.own_origin(scope, origin, raw_host))
         ):
             why = f"Origin {origin}" if origin is not None else f"Sec-Fetch-Site {site}"
             return ApiProblem(
