@@ -82,9 +82,6 @@ class SessionRecord:
     last_seen: str
     expires: int
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id[:12], "who": self.who, "created": self.created, "last_seen": self.last_seen}
-
 
 SESSIONS_AUDIT_NAME = "admin sessions"  # the audit entry of a logout (not a setting)
 
