@@ -149,7 +149,8 @@ class Guard:
         origin = headers.get("origin")
         signed = headers.get("authorization", "").lower().startswith(_SIGNED)
         if not signed and (
-            site in ("cross-site", "same-site") or (origin is not None and not self.own_origin(scope, origin, raw_host))
+            site in ("cross-site", "same-site")
+            or (origin is not None and not self.own_origin(scope, origin, raw_host or ""))
         ):
             why = f"Origin {origin}" if origin is not None else f"Sec-Fetch-Site {site}"
             return ApiProblem(
