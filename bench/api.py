@@ -3,8 +3,9 @@
     .venv/bin/python bench/api.py [--requests 500] [--runs 5]
 
 - requests per second on `qps serve --embedded` (uvicorn, SQLite jobs) for
-  `POST /v1/packages?dry_run=true` and `GET /v1/jobs/{id}`: one keep-alive connection, then
-  4 concurrent connections;
+  `POST /v1/packages?dry_run=true`, `GET /v1/jobs/{id}` and `GET /v1/packages/{registry}/{name}`
+  (the demo's 3-file package): one keep-alive connection, then 4 concurrent connections; and each
+  one's median latency (p50) on one connection, side by side;
 - the Lambda cold start of the API handler (`qps_core.api.lambda_api.handler`, Mangum): import,
   then the first request (a Function URL `GET /v1/jobs/{id}` against DynamoDB on a local moto
   server), median over fresh interpreters; for scale, `import fastapi` alone and the queue
@@ -57,7 +58,20 @@ def _rate(port: int, method: str, path: str, body: str | None, n: int, connectio
     return (n // connections * connections) / (time.perf_counter() - start)
 
 
-def serve_figures(n: int) -> list[tuple[str, float, float]]:
+def _p50(port: int, method: str, path: str, body: str | None, n: int) -> float:
+    """Median seconds per request on one keep-alive connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        status, data = _call(conn, method, path, body)
+        times.append(time.perf_counter() - start)
+        assert status < 300, (status, data[:200])
+    conn.close()
+    return statistics.median(times)
+
+
+def serve_figures(n: int) -> list[tuple[str, float, float, float]]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QPS_")}
     env["QPS_DATA_DIR"] = tempfile.mkdtemp(prefix="qps-bench-api-")
@@ -85,9 +99,17 @@ def serve_figures(n: int) -> list[tuple[str, float, float]]:
         for label, method, path, body in (
             ("POST /v1/packages?dry_run=true", "POST", "/v1/packages?dry_run=true", BODY),
             ("GET /v1/jobs/{id}", "GET", f"/v1/jobs/{job_id}", None),
+            ("GET /v1/packages/{registry}/{name}", "GET", "/v1/packages/qps-demo-packages/lims/batch-0301", None),
         ):
             _rate(port, method, path, body, 50, 1)  # warm up
-            rows.append((label, _rate(port, method, path, body, n, 1), _rate(port, method, path, body, n, 4)))
+            rows.append(
+                (
+                    label,
+                    _rate(port, method, path, body, n, 1),
+                    _rate(port, method, path, body, n, 4),
+                    _p50(port, method, path, body, min(n, 200)),
+                )
+            )
         return rows
     finally:
         proc.send_signal(signal.SIGINT)
@@ -169,9 +191,9 @@ def main() -> None:
 
     rows = serve_figures(args.requests)
     print(f"qps serve --embedded (uvicorn, SQLite jobs), {args.requests} requests each")
-    print(f"{'request':<34} {'req/s, 1 connection':>20} {'req/s, 4 connections':>22}")
-    for label, one, four in rows:
-        print(f"{label:<34} {one:>20.0f} {four:>22.0f}")
+    print(f"{'request':<36} {'req/s, 1 connection':>20} {'req/s, 4 connections':>22} {'p50, ms':>9}")
+    for label, one, four, p50 in rows:
+        print(f"{label:<36} {one:>20.0f} {four:>22.0f} {p50 * 1000:>9.1f}")
     print()
     figures = cold_start_figures(args.runs)
     print(f"API Lambda cold start (median of {args.runs} fresh interpreters, DynamoDB on a local moto server)")

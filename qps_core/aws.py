@@ -223,6 +223,19 @@ def find_client_error(exc: BaseException) -> BaseException | None:
     return None
 
 
+def find_failure(exc: BaseException) -> BaseException | None:
+    """The AWS error or connection failure (reset, cut-off body) behind an exception that a library
+    (quilt3) raised or wrapped, if any: what `classify` should judge instead of the wrapper."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if find_client_error(current) is current or is_connection_failure(current):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def classify(exc: BaseException, action: str, uri: str) -> PackagingError:
     """A botocore failure as a one-line PermanentError or TransientError naming action and URI."""
     import botocore.exceptions

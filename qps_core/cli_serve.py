@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import signal
 import socket
 import sys
 from collections.abc import Callable
@@ -76,7 +77,7 @@ def serve(
         str | None,
         typer.Option("--endpoint-url", help="S3-compatible endpoint (default: $AWS_ENDPOINT_URL, else AWS)."),
     ] = None,
-    grace_seconds: Annotated[float, typer.Option(help="On Ctrl-C, wait this long for running jobs.", min=0)] = 30.0,
+    grace_seconds: Annotated[float, typer.Option(help="On Ctrl-C or SIGTERM, wait this long for jobs.", min=0)] = 30.0,
     config: Annotated[Path | None, typer.Option("--config", help="Settings file (TOML or YAML).")] = None,
 ) -> None:
     """Serve the REST API (docs at /docs) and run its jobs in a bounded local worker pool."""
@@ -129,8 +130,18 @@ def _run(settings: Any, host: str, port: int, grace_seconds: float, *, demo: boo
     logging.getLogger("qps").setLevel(logging.INFO)
     context, pool = serve_context(settings, s3_probe=s3_probe(settings.endpoint_url))
     store = context.jobs
-    app = create_app(context)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
+    app = create_app(context, hosts=[host])
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            http=problem_h11_protocol(),
+            h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        )
+    )
     sock = listen(host, port)
     port = sock.getsockname()[1]
 
@@ -150,22 +161,76 @@ def _run(settings: Any, host: str, port: int, grace_seconds: float, *, demo: boo
             f"""Try:  curl -s -X POST {base}/v1/packages {auth}-H 'Content-Type: application/json' """
             """-d '{"source_prefix": "s3://qps-demo-data/lims/batch-0301/", "registry": "qps-demo-packages"}'"""
         )
-    typer.echo("Ctrl-C stops (running jobs finish or are queued again for the next start).")
+    typer.echo("Ctrl-C or SIGTERM stops (running jobs finish or are queued again for the next start).")
     sys.stdout.flush()
+    previous = signal.signal(signal.SIGTERM, _terminated)  # uvicorn re-raises it after its shutdown
     try:
         server.run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it already handled: the server has stopped
+    except KeyboardInterrupt:  # uvicorn re-raises the signal it already handled: the server has stopped
         pass
     finally:
         busy = pool.busy
-        if busy:
-            typer.echo(f"Waiting up to {grace_seconds:g} s for {busy} running job(s) ...", err=True)
+        typer.echo(
+            f"Stopping: waiting up to {grace_seconds:g} s for {busy} running job(s); "
+            "jobs not finished by then and queued ones run at the next start.",
+            err=True,
+        )
         try:
             left = pool.stop(grace_seconds)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # a second Ctrl-C or SIGTERM: stop waiting
             left = pool.stop(0)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
         if left:
             typer.echo(f"{len(left)} job(s) queued again; they run at the next start.", err=True)
+
+
+def _terminated(signum: int, _frame: Any) -> None:
+    """SIGTERM (systemd, `docker stop`, Kubernetes) as Ctrl-C: the same graceful stop."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+MAX_HEADER_BYTES = 64 * 1024  # request line and headers; larger is 400 problem+json
+LINGER_SECONDS = 2.0  # a refused request's connection stays half-open this long for the answer to arrive
+
+
+def problem_h11_protocol() -> type:
+    """uvicorn's h11 protocol, answering what never reaches the app (a malformed request, headers past
+    MAX_HEADER_BYTES) with 400 problem+json instead of uvicorn's text/plain line (docs/api.md)."""
+    import json
+
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    body = json.dumps(
+        {
+            "type": "urn:qps:problem:bad-request",
+            "title": "Malformed request",
+            "status": 400,
+            "detail": f"the request is not valid HTTP/1.1, or its headers are larger than {MAX_HEADER_BYTES} bytes",
+            "retryable": False,
+        }
+    ).encode()
+
+    class ProblemH11Protocol(H11Protocol):
+        def send_400_response(self, msg: str) -> None:
+            headers = [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ]
+            for event in (h11.Response(status_code=400, headers=headers, reason=b"Bad Request"), h11.Data(data=body)):
+                self.transport.write(self.conn.send(event))
+            self.transport.write(self.conn.send(h11.EndOfMessage()))
+            # Stop reading and half-close, then close a moment later: closing at once with the rest of
+            # the oversized request unread would reset the connection and the client would never
+            # see this answer.
+            self.transport.pause_reading()
+            if self.transport.can_write_eof():
+                self.transport.write_eof()
+            self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+    return ProblemH11Protocol
 
 
 def _print_login(context: ApiContext, base: str, minted: str | None) -> None:

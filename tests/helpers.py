@@ -18,6 +18,7 @@ from qps_core.testing import fresh_settings as fresh_settings  # re-exported for
 from qps_core.testing import sqs_batch as sqs_batch
 
 ROOT = Path(__file__).resolve().parents[1]
+LOCAL = "http://localhost"  # in-process test clients: a host the API answers (not TestClient's "testserver")
 FIXTURES = ROOT / "tests" / "fixtures"
 EVENTS = FIXTURES / "events"
 MAPPED = FIXTURES / "mapped"

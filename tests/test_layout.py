@@ -20,6 +20,7 @@ from qps_core.jobs.sqlite import SqliteJobStore
 from qps_core.models import ALIASES, BODY_KEYS, REQUEST_FIELDS, PackageRequest
 from qps_core.runner import Runner
 from qps_core.settings import Settings, open_store
+from tests.helpers import LOCAL
 from tests.test_import_graph import import_graph
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +64,7 @@ def _context(tmp_path: Path, **values: Any) -> ApiContext:
 
 def test_the_api_follows_stored_settings_without_the_admin_page(tmp_path: Path) -> None:
     context = _context(tmp_path)
-    client = TestClient(create_app(context, include_admin=False))
+    client = TestClient(create_app(context, include_admin=False), base_url=LOCAL)
     assert client.get("/admin/sources").status_code == 404
     planned = client.post("/v1/plan", json=ROCRATE_EVENT).json()["results"][0]
     assert planned["status"] == "planned"

@@ -8,20 +8,23 @@ process), the EventBridge rules and the one-time login codes.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInput, QPSError
 from ..plugins import AdapterInfo, load_adapters
-from ..settings import Settings, SettingsStore, Stored, env_keys
+from ..settings import SessionRecord, Settings, SettingsStore, Stored, env_keys
 from ..settings.effective import Effective, apply_changes, load_with_origins_for
+from ..settings.stored import now
 from .eventbridge import RuleError, RuleSwitch, rule_matches
-from .session import LoginCodes, use_shared_key
+from .session import LoginCodes, Session, use_shared_key
 
 if TYPE_CHECKING:
     from ..api.context import ApiContext
 
 log = logging.getLogger("qps.admin")
+SEEN_EVERY_SECONDS = 60  # a session's "last seen" is written at most this often
 
 
 @dataclass
@@ -104,6 +107,33 @@ class Admin:
         stored = apply_changes(self.store, changes, expected_version=expected_version, actor=actor)
         self.refresh(force=True)
         return stored
+
+    # -- admin sessions (records in the settings store: a logout holds in every process) -------
+    def session_started(self, session: Session) -> None:
+        at = now()
+        self.store.session_put(SessionRecord(session.record_id, session.who, at, at, session.expires))
+
+    def session_active(self, session: Session) -> bool:
+        """Whether the session's record is still there (not logged out); notes when it was last seen.
+        A store that does not answer ends nothing but lets no one in (fails closed)."""
+        try:
+            record = self.store.session_get(session.record_id)
+            if record is None:
+                return False
+            seen = datetime.fromisoformat(record.last_seen.replace("Z", "+00:00"))
+            if (datetime.now(UTC) - seen).total_seconds() >= SEEN_EVERY_SECONDS:
+                self.store.session_put(replace(record, last_seen=now()))
+            return True
+        except QPSError as exc:
+            log.warning("admin sessions: the settings store did not answer: %s", exc)
+            return False
+
+    def active_sessions(self) -> list[SessionRecord]:
+        return self.store.session_list()
+
+    def end_sessions(self, session: Session | None, *, actor: str) -> int:
+        """Log out `session`, or every session (None); recorded in the audit log."""
+        return self.store.session_end(None if session is None else [session.record_id], actor=actor)
 
     # -- sources ------------------------------------------------------------------------------
     def adapter_infos(self) -> dict[str, AdapterInfo]:

@@ -1,10 +1,12 @@
 """Admin sessions: an admin token exchanged for a signed, HttpOnly, SameSite=Strict cookie.
 
 The cookie holds no secret: the first 16 hex digits of the admin token's hash (so removing the
-token from `admin_tokens` ends its sessions), an expiry and the session's CSRF token, signed with
-HMAC-SHA256. The key is `QPS_SESSION_SECRET` when set, else a random key kept in the settings store
-(created on first use: every process sharing the store, e.g. the API's Lambda instances, accepts
-the same cookies), else random per process.
+token from `admin_tokens` ends its sessions), an expiry, the session's CSRF token and its id,
+signed with HMAC-SHA256. A session is valid only while its record (keyed by the SHA-256 of the id)
+is in the settings store: logging out deletes it, so a copied cookie stops working at once in
+every process sharing the store (`Admin.session_active`). The key is `QPS_SESSION_SECRET` when
+set, else a random key kept in the settings store (created on first use: every process sharing
+the store, e.g. the API's Lambda instances, accepts the same cookies), else random per process.
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ class Session:
     who: str  # "token:<16 hex>" or "local" (no tokens configured)
     csrf: str
     expires: int
+    sid: str = ""  # the session's id (its record in the settings store is keyed by `record_id`)
+
+    @property
+    def record_id(self) -> str:
+        return hashlib.sha256(self.sid.encode()).hexdigest()
 
 
 def _b64(data: bytes) -> str:
@@ -63,8 +70,10 @@ def _unb64(text: str) -> bytes:
 
 
 def issue(who: str, now: float | None = None) -> tuple[Session, str]:
-    session = Session(who, secrets.token_urlsafe(24), int((time.time() if now is None else now) + SESSION_SECONDS))
-    payload = _b64(json.dumps([session.who, session.csrf, session.expires], separators=(",", ":")).encode())
+    expires = int((time.time() if now is None else now) + SESSION_SECONDS)
+    session = Session(who, secrets.token_urlsafe(24), expires, secrets.token_urlsafe(24))
+    fields = [session.who, session.csrf, session.expires, session.sid]
+    payload = _b64(json.dumps(fields, separators=(",", ":")).encode())
     signature = _b64(hmac.new(_key(), payload.encode(), hashlib.sha256).digest())
     return session, f"{payload}.{signature}"
 
@@ -78,12 +87,12 @@ def read(cookie: str | None, now: float | None = None) -> Session | None:
     if not hmac.compare_digest(signature, expected):
         return None
     try:
-        who, csrf, expires = json.loads(_unb64(payload))
+        who, csrf, expires, sid = json.loads(_unb64(payload))
     except (ValueError, TypeError):
         return None
-    if not isinstance(expires, int) or expires < (time.time() if now is None else now):
+    if not isinstance(expires, int) or expires < (time.time() if now is None else now) or not sid:
         return None
-    return Session(str(who), str(csrf), expires)
+    return Session(str(who), str(csrf), expires, str(sid))
 
 
 def token_who(token_hash: str) -> str:

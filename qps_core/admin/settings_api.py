@@ -24,6 +24,10 @@ IfMatch = Annotated[
 
 
 router = APIRouter(tags=["settings"])
+JSON_OBJECT_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {"application/json": {"schema": {"type": "object"}}},
+}
 
 
 def expected_version(if_match: str | None, current: int) -> int:
@@ -78,6 +82,7 @@ def get_settings(_who: AdminDep, admin: AdminService) -> JSONResponse:
     "/settings",
     summary="Change stored settings (null removes a stored value); If-Match required; admin token",
     responses=problem_responses(400, 401, 403, 412, 422, 428),
+    openapi_extra={"requestBody": JSON_OBJECT_BODY},
 )
 def patch_settings(who: AdminDep, admin: AdminService, body: JsonBody, if_match: IfMatch = None) -> JSONResponse:
     version = expected_version(if_match, admin.store.version())
@@ -119,6 +124,7 @@ def sources(_who: AdminDep, admin: AdminService) -> JSONResponse:
     "/sources/{source_id}",
     summary='Switch a source on or off: body {"enabled": true|false}; If-Match required; admin token',
     responses=problem_responses(400, 401, 403, 404, 412, 422, 428, 502),
+    openapi_extra={"requestBody": JSON_OBJECT_BODY},
 )
 def put_source(
     who: AdminDep, admin: AdminService, source_id: SourceId, body: JsonBody, if_match: IfMatch = None

@@ -9,6 +9,7 @@ sees the stored settings (`ApiContext.live`), whether or not the admin page is m
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI
@@ -20,9 +21,11 @@ from .problems import install_handlers
 TITLE = "QPS: Quilt Packaging Service"
 
 
-def create_app(context: ApiContext, *, include_admin: bool = True) -> FastAPI:
+def create_app(context: ApiContext, *, include_admin: bool = True, hosts: Iterable[str] = ()) -> FastAPI:
+    """`hosts`: the address the server listens on (answered besides loopback and `allowed_hosts`)."""
     from ..runtime.live import CurrentRunner
     from . import docs_page, routes_jobs, routes_meta, routes_packages, routes_registry
+    from .guard import Guard
 
     app = FastAPI(
         title=TITLE,
@@ -41,6 +44,7 @@ def create_app(context: ApiContext, *, include_admin: bool = True) -> FastAPI:
         context.live = CurrentRunner.following(context.settings, context.runner)
     app.state.context = context
     install_handlers(app)
+    app.add_middleware(Guard, bound=tuple(hosts))  # Host allow-list, cross-site refusal, JSON only
     app.include_router(docs_page.router)
     for module in (routes_packages, routes_jobs, routes_registry, routes_meta):
         app.include_router(module.router, prefix="/v1")
@@ -74,7 +78,26 @@ def _publish_body_schemas(app: FastAPI) -> None:
                 ref_template="#/components/schemas/{model}",
             )
             schema.setdefault("components", {}).setdefault("schemas", {}).update(defs.get("$defs", {}))
+            _document_protections(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_protections(schema: dict[str, Any]) -> None:
+    """What the guard (`api.guard`) and `JsonBody` answer, on every operation: a JSON request body
+    (415 for another type), 403 for a cross-site write, 421 for a host the server does not answer."""
+    from .problems import problem_responses
+
+    for operations in schema.get("paths", {}).values():
+        for method, operation in operations.items():
+            extra = [421] + ([403] if method not in ("get", "head", "options") else [])
+            body = operation.get("requestBody")
+            if body is not None:
+                media = body.get("content") or {}
+                body["content"] = {"application/json": media.get("application/json") or {"schema": {}}}
+                extra.append(415)
+            responses = operation.setdefault("responses", {})
+            for status, entry in problem_responses(*extra).items():
+                responses.setdefault(str(status), {k: v for k, v in entry.items() if k != "model"})

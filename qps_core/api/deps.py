@@ -2,7 +2,8 @@
 
 - `ContextDep`: the app's `ApiContext`, following stored settings (refreshed per request);
 - `CallerDep`: any valid bearer token (or none configured); `AdminDep`: an admin token;
-- `JsonBody`: the request body as strict JSON (docs/design.md §2), at most `MAX_BODY_BYTES`.
+- `JsonBody`: the request body as strict JSON (docs/design.md §2), at most `MAX_BODY_BYTES`, sent as
+  `application/json` or `application/*+json` (else 415).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from .. import jsonstrict
 from ..errors import InvalidInput
 from .auth import Caller, admin_caller, caller
 from .context import ApiContext
+from .guard import is_json_type, unsupported
 from .problems import ApiProblem
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -27,7 +29,10 @@ def current_context(request: Request) -> ApiContext:
 
 
 async def json_body(request: Request) -> Any:
-    """The body, parsed as strict JSON; 400 otherwise, 413 past the limit (never held whole)."""
+    """The body, parsed as strict JSON; 415 unless sent as JSON, 400 otherwise, 413 past the limit
+    (never held whole)."""
+    if not is_json_type(request.headers.get("content-type")):
+        raise unsupported(request.headers.get("content-type"))
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)

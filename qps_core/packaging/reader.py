@@ -2,10 +2,18 @@
 
 `None` means "no such package or revision" (the API's 404, `qps show`'s error); any other failure
 raises `PermanentError`/`TransientError` with one line naming the package.
+
+Every quilt3 call here runs with one S3 client per endpoint, made once per process and shared
+(`s3client.quilt3_uses`, as the packager does): quilt3 on its own builds a new boto3 session and
+client for each S3 call (~130 ms each), which made `GET /v1/packages/...` take most of a second.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +21,25 @@ import quilt3
 
 from .. import aws
 from ..errors import PermanentError, TransientError, one_line
+from .s3client import make_client, quilt3_uses
+
+_CLIENTS: dict[str | None, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def shared_client() -> Any:
+    """The reader's S3 client for the current endpoint (`AWS_ENDPOINT_URL[_S3]`), made once."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    with _CLIENTS_LOCK:
+        if endpoint not in _CLIENTS:
+            _CLIENTS[endpoint] = make_client()
+        return _CLIENTS[endpoint]
+
+
+@contextmanager
+def _one_client() -> Iterator[None]:
+    with quilt3_uses(shared_client()):
+        yield
 
 
 def _fail(name: str, registry: str, exc: BaseException) -> Exception:
@@ -32,15 +59,42 @@ def _when(stamp: str) -> str | None:
         return None
 
 
+POINTERS_PREFIX = ".quilt/named_packages/"  # quilt3's revision pointers: <name>/<timestamp> holds a top hash
+_POINTER_CACHE_MAX = 10_000
+_POINTERS: dict[tuple[str, str, str], str] = {}  # (bucket, key, ETag) -> top hash; a pointer's ETag names its content
+
+
+def _pointer(s3: Any, registry: str, key: str, etag: str) -> str:
+    """A revision pointer's top hash, read once per (key, ETag): an unchanged object is not read again."""
+    cached = _POINTERS.get((registry, key, etag))
+    if cached is not None:
+        return cached
+    top = s3.get_object(Bucket=registry, Key=key)["Body"].read().decode().strip()
+    if len(_POINTERS) >= _POINTER_CACHE_MAX:
+        _POINTERS.clear()
+    _POINTERS[(registry, key, etag)] = top
+    return top
+
+
 def list_revisions(registry: str, name: str) -> list[dict[str, Any]] | None:
-    """Every named revision (`top_hash`, `time`), newest first; None when the package (or bucket) does not exist."""
+    """Every named revision (`top_hash`, `time`), newest first; None when the package (or bucket) does not exist.
+
+    What `quilt3.list_package_versions` reads (one listing, then each pointer), with the shared
+    client and pointers already read taken from memory: one ListObjectsV2 per call when nothing
+    changed."""
+    prefix = f"{POINTERS_PREFIX}{name}/"
+    named: list[tuple[str, str]] = []
     try:
-        found = list(quilt3.list_package_versions(name, registry=f"s3://{registry}"))
+        s3 = shared_client()
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=registry, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                stamp = obj["Key"][len(prefix) :]
+                if stamp and "/" not in stamp and stamp != "latest":
+                    named.append((stamp, _pointer(s3, registry, obj["Key"], str(obj.get("ETag", "")))))
     except Exception as exc:
         if _missing(exc):
             return None
         raise _fail(name, registry, exc) from None
-    named = [(stamp, top) for stamp, top in found if stamp != "latest"]
     if not named:
         return None
     named.sort(key=lambda item: int(item[0]) if item[0].isdigit() else 0, reverse=True)
@@ -49,7 +103,8 @@ def list_revisions(registry: str, name: str) -> list[dict[str, Any]] | None:
 
 def _browse(registry: str, name: str, top_hash: str | None) -> Any:
     try:
-        return quilt3.Package.browse(name, registry=f"s3://{registry}", top_hash=top_hash)
+        with _one_client():
+            return quilt3.Package.browse(name, registry=f"s3://{registry}", top_hash=top_hash)
     except Exception as exc:
         if _missing(exc):
             return None

@@ -18,7 +18,7 @@ import botocore.exceptions
 from quilt3.backends import get_package_registry
 from quilt3.util import PhysicalKey, QuiltException
 
-from ..aws import classify, error_code, find_client_error, http_status, is_not_found
+from ..aws import classify, error_code, find_client_error, find_failure, http_status, is_not_found
 from ..errors import PackagingError, PermanentError, TransientError
 from . import checksums
 from .manifest import Manifest
@@ -87,7 +87,7 @@ class Registry:
                     workflow = ...  # "" asks for no workflow; a registry without a config has none anyway
                 pkg.validate_with_workflow(registry=self.q3, workflow=workflow, name=name, message=message)
         except Exception as exc:
-            inner = find_client_error(exc)
+            inner = find_failure(exc)  # an S3 error, or a reset or cut-off body while reading the config
             if inner is not None and not is_not_found(inner):
                 raise classify(inner, "GetObject", config_uri) from exc
             wanted = (

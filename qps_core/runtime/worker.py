@@ -40,6 +40,7 @@ class Worker:
         self.visibility_timeout = visibility_timeout
         self.stopping = threading.Event()
         self._queue_arn: str | None = None
+        self._receiving = False  # in a (long) ReceiveMessage: a stop signal interrupts it
 
     @property
     def sqs(self) -> Any:
@@ -54,8 +55,17 @@ class Worker:
         return self._queue_arn
 
     def install_signal_handlers(self) -> None:
+        """SIGTERM (systemd, `docker stop`, Kubernetes) and Ctrl-C alike: the message being processed
+        finishes, the rest of the batch is released at once; a long poll waiting for messages is cut
+        short (anything it received comes back after its visibility timeout)."""
+
         def stop(signum: int, _frame: Any) -> None:
-            log.warning("received %s: finishing the current message, then stopping", signal.Signals(signum).name)
+            name = signal.Signals(signum).name
+            if self._receiving:
+                log.warning("received %s while waiting for messages: stopping", name)
+                self.stopping.set()
+                raise _Interrupted
+            log.warning("received %s: finishing the current message, releasing the rest, then stopping", name)
             self.stopping.set()
 
         signal.signal(signal.SIGTERM, stop)
@@ -67,6 +77,7 @@ class Worker:
         while not self.stopping.is_set() and (max_polls is None or polls < max_polls):
             polls += 1
             try:
+                self._receiving = True
                 messages = self.sqs.receive_message(
                     QueueUrl=self.queue_url,
                     MaxNumberOfMessages=self.batch_size,
@@ -76,10 +87,15 @@ class Worker:
                     MessageAttributeNames=["All"],
                 ).get("Messages", [])
                 failures = 0
+            except _Interrupted:
+                break
             except Exception as exc:
+                self._receiving = False  # the backoff wait below ends on `stopping`
                 failures += 1
                 self._receive_failed(exc, failures)
                 continue
+            finally:
+                self._receiving = False
             if not messages:
                 continue
             with self._holding(messages) as held:
@@ -170,6 +186,10 @@ class Worker:
         finally:
             held.done.set()
             thread.join()
+
+
+class _Interrupted(BaseException):
+    """Raised by the stop signal inside a long poll (never inside a message's processing)."""
 
 
 class _Held:

@@ -10,7 +10,7 @@ read (optimistic concurrency) and is refused with `StaleVersion` when another wr
 
 from __future__ import annotations
 
-from .stored import NOT_STORABLE, AuditEntry, SettingsStore, StaleVersion, Stored, diff
+from .stored import NOT_STORABLE, AuditEntry, SessionRecord, SettingsStore, StaleVersion, Stored, diff
 from .values import (
     DEFAULT_SENTINELS,
     Settings,
@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_SENTINELS",
     "NOT_STORABLE",
     "AuditEntry",
+    "SessionRecord",
     "Settings",
     "SettingsStore",
     "StaleVersion",

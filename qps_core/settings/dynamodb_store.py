@@ -1,7 +1,8 @@
 """Stored settings in a DynamoDB table (AWS: `QPS_SETTINGS_TABLE`, created by deploy/template.yaml).
 
 Key schema: `pk` (string) and `sk` (string). The document is the item (`settings`, `current`) with
-`version` (number) and `vals` (JSON text); each audit entry is an item (`audit`, `<version>#<name>`).
+`version` (number) and `vals` (JSON text); each audit entry is an item (`audit`, `<version>#<name>`);
+each admin session an item (`session`, <SHA-256 of its id>) until it ends.
 A write is one transaction: a conditional update of the document (`version = :expected`) plus
 the audit items, so a refused write records nothing.
 """
@@ -10,11 +11,12 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from typing import Any
 
 from .. import aws
 from ..errors import ConfigError, TransientError, one_line
-from .stored import AuditEntry, StaleVersion, Stored, diff, now
+from .stored import SESSIONS_AUDIT_NAME, AuditEntry, SessionRecord, StaleVersion, Stored, diff, now
 
 DOC_KEY = {"pk": {"S": "settings"}, "sk": {"S": "current"}}
 
@@ -141,6 +143,78 @@ class DynamoSettingsStore:
             )
             for i in items
         ]
+
+    # -- admin sessions ------------------------------------------------------------------------
+    def session_put(self, record: SessionRecord) -> None:
+        self._call(
+            "put_item",
+            TableName=self.table,
+            Item={
+                "pk": {"S": "session"},
+                "sk": {"S": record.id},
+                "who": {"S": record.who},
+                "created": {"S": record.created},
+                "last_seen": {"S": record.last_seen},
+                "expires": {"N": str(record.expires)},
+            },
+        )
+
+    @staticmethod
+    def _session(item: dict[str, Any]) -> SessionRecord:
+        return SessionRecord(
+            item["sk"]["S"], item["who"]["S"], item["created"]["S"], item["last_seen"]["S"], int(item["expires"]["N"])
+        )
+
+    def session_get(self, session_id: str) -> SessionRecord | None:
+        key = {"pk": {"S": "session"}, "sk": {"S": session_id}}
+        item = self._call("get_item", TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+        if not item or int(item["expires"]["N"]) <= time.time():
+            return None
+        return self._session(item)
+
+    def session_list(self) -> list[SessionRecord]:
+        found: list[SessionRecord] = []
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": "session"}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._call("query", **params)
+            found += [self._session(i) for i in page.get("Items", []) if int(i["expires"]["N"]) > time.time()]
+            if "LastEvaluatedKey" not in page:
+                return sorted(found, key=lambda r: r.created)
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def session_end(self, session_ids: list[str] | None, *, actor: str) -> int:
+        ids = [r.id for r in self.session_list()] if session_ids is None else session_ids
+        ended = 0
+        for sid in ids:
+            reply = self._call(
+                "delete_item",
+                TableName=self.table,
+                Key={"pk": {"S": "session"}, "sk": {"S": sid}},
+                ReturnValues="ALL_OLD",
+            )
+            ended += 1 if reply.get("Attributes") else 0
+        at, version = now(), self.version()
+        what = "every session" if session_ids is None else "this session"
+        self._call(
+            "put_item",
+            TableName=self.table,
+            Item={
+                "pk": {"S": "audit"},
+                "sk": {"S": f"{version:012d}#{SESSIONS_AUDIT_NAME}#{at}#{secrets.token_hex(4)}"},
+                "at": {"S": at},
+                "actor": {"S": actor},
+                "name": {"S": SESSIONS_AUDIT_NAME},
+                "old": {"S": json.dumps(f"{ended} active")},
+                "new": {"S": json.dumps(f"logged out: {what}")},
+                "version": {"N": str(version)},
+            },
+        )
+        return ended
 
 
 def create_table(client: Any, table: str) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from .stored import AuditEntry, StaleVersion, Stored, diff, now
+from .stored import SESSIONS_AUDIT_NAME, AuditEntry, SessionRecord, StaleVersion, Stored, diff, now
 
 if TYPE_CHECKING:
     import sqlite3
@@ -33,6 +34,13 @@ CREATE TABLE IF NOT EXISTS settings_audit (
     old TEXT,
     new TEXT,
     version INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS admin_sessions (
+    id TEXT PRIMARY KEY,
+    who TEXT NOT NULL,
+    created TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    expires INTEGER NOT NULL
 );
 """
 
@@ -125,3 +133,76 @@ class SqliteSettingsStore:
         ).fetchall()
         conn.close()
         return [AuditEntry(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]), r[5]) for r in rows]
+
+    # -- admin sessions ------------------------------------------------------------------------
+    def session_put(self, record: SessionRecord) -> None:
+        conn = self._connect(create=True)
+        assert conn is not None
+        try:
+            conn.execute(
+                "INSERT INTO admin_sessions (id, who, created, last_seen, expires) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen",
+                (record.id, record.who, record.created, record.last_seen, record.expires),
+            )
+        finally:
+            conn.close()
+
+    def session_get(self, session_id: str) -> SessionRecord | None:
+        conn = self._connect(create=False)
+        if conn is None:
+            return None
+        try:
+            row = conn.execute(
+                "SELECT id, who, created, last_seen, expires FROM admin_sessions WHERE id = ? AND expires > ?",
+                (session_id, int(time.time())),
+            ).fetchone()
+        finally:
+            conn.close()
+        return SessionRecord(*row) if row else None
+
+    def session_list(self) -> list[SessionRecord]:
+        conn = self._connect(create=False)
+        if conn is None:
+            return []
+        try:
+            rows = conn.execute(
+                "SELECT id, who, created, last_seen, expires FROM admin_sessions WHERE expires > ? ORDER BY created",
+                (int(time.time()),),
+            ).fetchall()
+        finally:
+            conn.close()
+        return [SessionRecord(*row) for row in rows]
+
+    def session_end(self, session_ids: list[str] | None, *, actor: str) -> int:
+        conn = self._connect(create=True)
+        assert conn is not None
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("DELETE FROM admin_sessions WHERE expires <= ?", (int(time.time()),))
+            if session_ids is None:
+                ended = conn.execute("DELETE FROM admin_sessions").rowcount
+            else:
+                ended = sum(
+                    conn.execute("DELETE FROM admin_sessions WHERE id = ?", (sid,)).rowcount for sid in session_ids
+                )
+            row = conn.execute("SELECT version FROM settings_document").fetchone()
+            what = "every session" if session_ids is None else "this session"
+            conn.execute(
+                "INSERT INTO settings_audit (at, actor, name, old, new, version) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    now(),
+                    actor,
+                    SESSIONS_AUDIT_NAME,
+                    json.dumps(f"{ended} active"),
+                    json.dumps(f"logged out: {what}"),
+                    row[0] if row else 0,
+                ),
+            )
+            conn.execute("COMMIT")
+            return int(ended)
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            conn.close()

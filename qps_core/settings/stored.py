@@ -20,6 +20,7 @@ NOT_STORABLE = frozenset(
         "source_rules",
         "api_tokens",
         "admin_tokens",
+        "allowed_hosts",
     }
 )
 
@@ -68,6 +69,23 @@ class AuditEntry:
         }
 
 
+@dataclass(frozen=True)
+class SessionRecord:
+    """An admin page session, kept in the store so that every process sharing it honours a logout.
+    `id` is the SHA-256 of the session id the cookie carries (never the id itself); `who` names the
+    admin token by the first 16 hex digits of its hash (or `local`); times are ISO 8601 UTC,
+    `expires` epoch seconds."""
+
+    id: str
+    who: str
+    created: str
+    last_seen: str
+    expires: int
+
+
+SESSIONS_AUDIT_NAME = "admin sessions"  # the audit entry of a logout (not a setting)
+
+
 class SettingsStore(Protocol):
     def read(self) -> Stored:
         """The current stored document (version 0 and no values when nothing was ever stored)."""
@@ -90,6 +108,22 @@ class SettingsStore(Protocol):
     def session_secret(self) -> bytes:
         """A random 32-byte key, created on first use and the same for every process that shares
         the store (admin page sessions are signed with it). Never shown, never audited."""
+        ...
+
+    def session_put(self, record: SessionRecord) -> None:
+        """Store a session (a new one, or one seen again: same id, later `last_seen`)."""
+        ...
+
+    def session_get(self, session_id: str) -> SessionRecord | None:
+        """The session with this id, unless it ended (logout) or expired."""
+        ...
+
+    def session_list(self) -> list[SessionRecord]:
+        """Every session that has not ended or expired, oldest first."""
+        ...
+
+    def session_end(self, session_ids: list[str] | None, *, actor: str) -> int:
+        """End these sessions (None: every one) and record it in the audit log; returns how many ended."""
         ...
 
 

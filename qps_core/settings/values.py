@@ -78,6 +78,13 @@ class Settings(BaseModel):
     # The REST API and jobs (docs/design.md §7)
     api_tokens: CommaList = Field(default=[], description="Accepted API tokens, as sha256:<hex>.")
     admin_tokens: CommaList = Field(default=[], description="Admin tokens (every route), as sha256:<hex>.")
+    allowed_hosts: CommaList = Field(
+        default=[],
+        description=(
+            "Host names the API answers besides loopback and the address it listens on (a real name "
+            "behind a proxy; .example.org for its subdomains; * for any). Others get 421."
+        ),
+    )
     data_dir: Path | None = Field(
         None, description="Local state: jobs and stored settings (default: $XDG_DATA_HOME/qps)."
     )
@@ -108,6 +115,7 @@ class Settings(BaseModel):
         "allowed_sources",
         "api_tokens",
         "admin_tokens",
+        "allowed_hosts",
         mode="before",
     )
     @classmethod
@@ -192,6 +200,15 @@ class Settings(BaseModel):
     def source_allow_list(self) -> list[str]:
         """`s3://bucket/` or `s3://bucket/prefix/` entries; empty means any source."""
         return self.allowed_sources or [f"s3://{b}/" for b in self.allowed_registries]
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        hosts = [item.strip().lower().rstrip(".") or item for item in value]
+        for host in hosts:
+            if host != "*" and (not host or any(c in host for c in "/@ ?#")):
+                raise ValueError(f"{host!r} is not a host name (no scheme, path or port; * for any)")
+        return hosts
 
     @field_validator("api_tokens", "admin_tokens")
     @classmethod

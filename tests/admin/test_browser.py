@@ -108,7 +108,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         if not line:
             break
         lines.append(line)
-        if line.startswith("Ctrl-C stops"):
+        if line.startswith("Ctrl-C"):
             break
     text = "".join(lines)
     login = re.search(r"Log in:\s+(\S+)", text)

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from qps_core.admin import session as sessions
 from tests.admin.adminhelpers import ADMIN_TOKEN, API_TOKEN, ROCRATE_EVENT
+from tests.helpers import LOCAL
 
 
 def csrf_of(html: str) -> str:
@@ -27,7 +28,7 @@ def version_of(html: str) -> str:
 @pytest.fixture
 def client(make_app: Any) -> TestClient:
     app, _ = make_app()
-    return TestClient(app, follow_redirects=False)
+    return TestClient(app, base_url=LOCAL, follow_redirects=False)
 
 
 def login(client: TestClient, token: str = ADMIN_TOKEN) -> Any:
@@ -180,7 +181,7 @@ def test_jobs_page_filter(client: TestClient) -> None:
 
 def test_settings_page_save_error_and_read_only(make_app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QPS_QUIET_PERIOD_SECONDS", "3")
-    client = TestClient(make_app()[0], follow_redirects=False)
+    client = TestClient(make_app()[0], base_url=LOCAL, follow_redirects=False)
     login(client)
     html = client.get("/admin/settings").text
     assert re.search(r'id="v-quiet_period_seconds" type="text" value="3" readonly', html)
@@ -205,7 +206,7 @@ def test_static_files_are_served(client: TestClient) -> None:
 
 def test_no_tokens_means_a_local_session_without_login(make_app: Any) -> None:
     app, _ = make_app(tokens=False)
-    client = TestClient(app, follow_redirects=False)
+    client = TestClient(app, base_url=LOCAL, follow_redirects=False)
     first = client.get("/admin/sources")
     assert first.status_code == 303 and "HttpOnly" in first.headers["set-cookie"]
     assert client.get("/admin/sources").status_code == 200

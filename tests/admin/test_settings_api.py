@@ -8,12 +8,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.admin.adminhelpers import ADMIN, ADMIN_TOKEN, API_TOKEN, ROCRATE_EVENT
+from tests.helpers import LOCAL
 
 
 @pytest.fixture
 def client(make_app: Any) -> TestClient:
     app, _ = make_app()
-    return TestClient(app)
+    return TestClient(app, base_url=LOCAL)
 
 
 def test_get_settings_shows_origins_and_etag(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -129,7 +130,7 @@ def test_another_process_change_is_picked_up(make_app: Any, app_env: Any) -> Non
     from qps_core.settings.sqlite_store import SqliteSettingsStore
 
     app, _ = make_app(settings_refresh_seconds=0)
-    client = TestClient(app)
+    client = TestClient(app, base_url=LOCAL)
     SqliteSettingsStore(app_env / "settings.sqlite3").update(
         {"sources": {"rocrate": False}}, expected_version=0, actor="elsewhere"
     )

@@ -91,3 +91,32 @@ def test_session_secret_is_created_once_and_shared(store: Any) -> None:
     assert isinstance(first, bytes) and len(first) == 32
     assert store.session_secret() == first
     assert store.read().values == {} and store.audit() == []  # not a setting, never audited
+
+
+def test_admin_sessions_are_kept_until_they_end_and_the_end_is_audited(store: Any) -> None:
+    import time
+
+    from qps_core.settings import SessionRecord
+
+    later = int(time.time()) + 3600
+    a = SessionRecord("a" * 64, "token:0123456789abcdef", "2026-12-01T10:00:00.000Z", "2026-12-01T10:00:00.000Z", later)
+    b = SessionRecord("b" * 64, "local", "2026-12-01T11:00:00.000Z", "2026-12-01T11:00:00.000Z", later)
+    old = SessionRecord("c" * 64, "local", "2026-11-01T11:00:00.000Z", "2026-11-01T11:00:00.000Z", int(time.time()) - 1)
+    for record in (a, b, old):
+        store.session_put(record)
+    assert store.session_get(a.id) == a and store.session_get(old.id) is None  # expired
+    assert [r.id for r in store.session_list()] == [a.id, b.id]
+    seen = SessionRecord(a.id, a.who, a.created, "2026-12-01T12:00:00.000Z", later)
+    store.session_put(seen)
+    assert store.session_get(a.id) == seen
+    assert store.read().values == {} and store.version() == 0  # not a setting
+
+    assert store.session_end([a.id], actor="admin page (token:0123456789abcdef)") == 1
+    assert store.session_get(a.id) is None and [r.id for r in store.session_list()] == [b.id]
+    assert store.session_end(None, actor="admin page (local)") == 1
+    assert store.session_list() == [] and store.session_get(b.id) is None
+    entries = [(e.name, e.actor, e.new) for e in store.audit()]
+    assert entries == [
+        ("admin sessions", "admin page (local)", "logged out: every session"),
+        ("admin sessions", "admin page (token:0123456789abcdef)", "logged out: this session"),
+    ]

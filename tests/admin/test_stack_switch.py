@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 import tests.moto_function_url  # noqa: F401  (AWS::Lambda::Url on moto's CloudFormation)
 from qps_core import lambda_handler
+from tests.helpers import LOCAL
 from tests.packager.pkghelpers import make_bucket, put
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,7 +90,7 @@ def _api(monkeypatch: pytest.MonkeyPatch, outputs: dict[str, str]) -> TestClient
     from qps_core.api.lambda_api import build_handler
 
     _use_env(monkeypatch, _function_env(outputs["ApiFunctionName"]))
-    return TestClient(build_handler().app)
+    return TestClient(build_handler().app, base_url=LOCAL)
 
 
 def _queue_outcomes(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> list[Any]:
@@ -198,3 +199,33 @@ def test_failed_rule_switch_snaps_back(stack: dict[str, Any], monkeypatch: pytes
     assert row["enabled"] is False  # snapped back
     audit = api.get("/v1/settings/audit").json()["items"]
     assert audit[0]["actor"].endswith("(undo)")
+
+
+def test_the_lambda_api_answers_its_function_url_domain_only(
+    stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In Lambda the valid host is the one AWS routed the request on (`requestContext.domainName`,
+    the Function URL's), plus `allowed_hosts`; any other `Host` header is 421 (docs/api.md)."""
+    from qps_core.api.lambda_api import build_handler
+
+    _use_env(monkeypatch, _function_env(stack["outputs"]["ApiFunctionName"]))
+    handler = build_handler()
+
+    def call(host: str | None = None, **extra: str) -> dict[str, Any]:
+        event = json.loads((ROOT / "tests" / "fixtures" / "api" / "function-url-request.json").read_text())
+        event["rawPath"] = event["requestContext"]["http"]["path"] = "/v1/adapters"
+        event["requestContext"]["http"]["method"] = "GET"
+        event.pop("body")
+        event["headers"].pop("content-type")
+        if host is not None:
+            event["headers"]["host"] = host
+        event["headers"].update(extra)
+        result: dict[str, Any] = handler(event, None)
+        return result
+
+    assert call()["statusCode"] == 200  # Host: <id>.lambda-url.<region>.on.aws, as AWS sends it
+    refused = call("evil.example")
+    assert refused["statusCode"] == 421 and json.loads(refused["body"])["type"] == "urn:qps:problem:host-not-allowed"
+    monkeypatch.setenv("QPS_ALLOWED_HOSTS", "qps.example.org")  # a custom domain that forwards its Host
+    handler = build_handler()
+    assert call("qps.example.org")["statusCode"] == 200

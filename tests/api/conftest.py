@@ -19,7 +19,7 @@ from qps_core.jobs.pool import LocalPool
 from qps_core.jobs.sqlite import SqliteJobStore
 from qps_core.runner import Runner
 from qps_core.settings import Settings
-from tests.helpers import isolate_aws
+from tests.helpers import LOCAL, isolate_aws
 
 DATA = "lab-data"
 REGISTRY = "lab-packages"
@@ -88,7 +88,7 @@ def build_api(
     context = ApiContext(settings, runner, store, dispatcher or pool)
     if start_pool and dispatcher is None:
         pool.start()
-    return Api(TestClient(create_app(context), raise_server_exceptions=False), context, pool)
+    return Api(TestClient(create_app(context), base_url=LOCAL, raise_server_exceptions=False), context, pool)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from schemathesis.checks import (
 )
 
 from qps_core.jobs.model import Job
+from qps_core.settings import Settings
 from tests.api.conftest import Api
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -54,8 +56,11 @@ OPERATIONS = [
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
-def test_every_operation_keeps_its_contract(make_api: Callable[..., Api], method: str, path: str) -> None:
-    api = make_api(dispatcher=Accepting())
+def test_every_operation_keeps_its_contract(
+    make_api: Callable[..., Api], tmp_path: Path, method: str, path: str
+) -> None:
+    # schemathesis calls an ASGI app as host "testserver": allow it as a real deployment would its name
+    api = make_api(dispatcher=Accepting(), settings=Settings(data_dir=tmp_path / "data", allowed_hosts=["testserver"]))
     schema = schemathesis.openapi.from_asgi("/openapi.json", api.client.app)
     assert sorted((op.ok().method.upper(), op.ok().path) for op in schema.get_all_operations()) == sorted(OPERATIONS)
     operation = schema[path][method]
@@ -92,6 +97,17 @@ def test_the_document_is_openapi_3_1_with_problem_bodies(api: Api) -> None:
     assert {"PackageDescription", "UriRequest", "Problem", "JobOut"} <= set(spec["components"]["schemas"])
     assert "409" in paths["/v1/jobs/{job_id}/retry"]["post"]["responses"]
     assert "404" in paths["/v1/jobs/{job_id}"]["get"]["responses"]
+    # the protections every operation has (api.guard, JsonBody): JSON bodies only, no cross-site writes
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            assert "421" in operation["responses"], (path, method)
+            if method != "get":
+                assert "403" in operation["responses"], (path, method)
+            if "requestBody" in operation:
+                assert list(operation["requestBody"]["content"]) == ["application/json"], (path, method)
+                assert "415" in operation["responses"], (path, method)
+    bodies = {(p, m) for p, ops in paths.items() for m, op in ops.items() if "requestBody" in op}
+    assert {("/v1/packages", "post"), ("/v1/settings", "patch"), ("/v1/sources/{source_id}", "put")} <= bodies
 
 
 def test_docs_page_works_offline_from_vendored_swagger_ui(api: Api) -> None:

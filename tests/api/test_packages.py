@@ -414,3 +414,53 @@ def test_a_source_outside_allowed_sources_is_403(make_api: Callable[..., Api], s
     assert api.post("/v1/packages", outside_meta).status_code == 403
     assert jobs_in(api) == [] and written(s3) == 0
     assert api.post("/v1/packages", REQUEST).status_code == 202
+
+
+def test_reading_a_package_makes_no_new_s3_client(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`GET /v1/packages/...` (and `qps show`, the same reader) reuses one client: quilt3 alone builds a
+    boto3 session and client per S3 call (~130 ms each)."""
+    import botocore.session
+
+    done = api.wait(api.post("/v1/packages", REQUEST).json()["id"])
+    top = done["result"]["top_hash"]
+    assert api.client.get(f"/v1/packages/{REGISTRY}/{FOLDER}").status_code == 200  # the first read makes it
+    made: list[str] = []
+    real = botocore.session.Session.create_client
+
+    def counting(self: Any, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        made.append(service_name)
+        return real(self, service_name, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", counting)
+    for _ in range(3):
+        latest = api.client.get(f"/v1/packages/{REGISTRY}/{FOLDER}")
+        revision = api.client.get(f"/v1/packages/{REGISTRY}/{FOLDER}/revisions/{top}")
+        assert latest.status_code == revision.status_code == 200
+        assert latest.json()["top_hash"] == revision.json()["top_hash"] == top
+    assert made == []
+
+
+def test_revisions_are_listed_newest_first_and_pointers_read_once(api: Api, s3: Any) -> None:
+    from qps_core.packaging import reader
+
+    first = api.wait(api.post("/v1/packages", REQUEST).json()["id"])["result"]["top_hash"]
+    s3.put_object(Bucket=DATA, Key=f"{FOLDER}/extra.txt", Body=b"more", ChecksumAlgorithm="SHA256")
+    second = api.wait(api.post("/v1/packages", REQUEST).json()["id"])["result"]["top_hash"]
+    assert first != second
+    info = api.client.get(f"/v1/packages/{REGISTRY}/{FOLDER}").json()
+    assert info["top_hash"] == second and [r["top_hash"] for r in info["revisions"]] == [second, first]
+    assert all(r["time"] for r in info["revisions"])
+
+    reads: list[str] = []
+
+    def note(params: dict[str, Any], **_: Any) -> None:
+        reads.append(params["Key"])
+
+    events = reader.shared_client().meta.events
+    events.register("before-call.s3.GetObject", note)
+    try:
+        again = api.client.get(f"/v1/packages/{REGISTRY}/{FOLDER}").json()
+    finally:
+        events.unregister("before-call.s3.GetObject", note)
+    assert again["revisions"] == info["revisions"]
+    assert not [k for k in reads if k.startswith(".quilt/named_packages/")]  # pointers come from memory

@@ -745,3 +745,55 @@ def test_errors_are_one_line_and_typed() -> None:
     timeout = botocore.exceptions.ReadTimeoutError(endpoint_url="https://x")
     assert isinstance(classify(timeout, "GetObject", "s3://b/k"), TransientError)
     assert isinstance(classify(botocore.exceptions.NoCredentialsError(), "GetObject", "s3://b/k"), PermanentError)
+
+
+class _CutOff:
+    """A response body that breaks after a few bytes, as a reset connection does."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def read(self, *_: Any, **__: Any) -> bytes:
+        raise self.error
+
+    def stream(self, *_: Any, **__: Any) -> Any:
+        yield self.read()
+        self.read()
+
+    def close(self) -> None:
+        pass
+
+    def release_conn(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("kind", ["protocol", "reset", "incomplete"])
+def test_workflow_config_cut_off_or_reset_is_transient(
+    s3: Any, packager: Packager, settings: Settings, workflow_registry: str, kind: str
+) -> None:
+    """Reading .quilt/workflows/config.yml: a body cut off mid-way or a reset is transient, like every read."""
+    import http.client
+
+    import urllib3.exceptions
+    from botocore.response import StreamingBody
+
+    error: BaseException = {
+        "protocol": urllib3.exceptions.ProtocolError("Connection broken: IncompleteRead(8 bytes read)"),
+        "reset": ConnectionResetError(104, "Connection reset by peer"),
+        "incomplete": http.client.IncompleteRead(b"version:", 90),
+    }[kind]
+
+    def stash(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["qps_key"] = params.get("Key")
+
+    def cut(parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        if context.get("qps_key") == ".quilt/workflows/config.yml" and "Body" in parsed:
+            parsed["Body"] = StreamingBody(_CutOff(error), 98)
+
+    packager.s3.meta.events.register("before-parameter-build.s3.GetObject", stash)
+    packager.s3.meta.events.register("after-call.s3.GetObject", cut)
+    body = {"source_prefix": "s3://src-bucket/d", "registry": "reg-bucket", "message": "m", "workflow": "alpha"}
+    with pytest.raises(TransientError) as err:
+        packager.package(request(settings, **body, metadata={"project": "p"}))
+    assert "config.yml" in str(err.value) and "\n" not in str(err.value)
+    assert_nothing_written(s3, "reg-bucket")

@@ -84,13 +84,15 @@ def refuse(request: Request, status: int, message: str) -> HTMLResponse:
 def current_session(request: Request) -> sessions.Session | None:
     settings = request.app.state.context.settings
     found = sessions.read(request.cookies.get(sessions.COOKIE))
-    if found is not None and sessions.still_valid(found, settings):
-        return found
-    return None
+    if found is None or not sessions.still_valid(found, settings):
+        return None
+    admin = request.app.state.context.admin
+    return found if admin is not None and admin.session_active(found) else None  # not logged out
 
 
 def start_session(request: Request, who: str, target: str) -> Response:
-    _, cookie = sessions.issue(who)
+    session, cookie = sessions.issue(who)
+    request.app.state.context.admin.session_started(session)  # its record: logout ends it everywhere
     response = RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
     response.set_cookie(
         sessions.COOKIE,

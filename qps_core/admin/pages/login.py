@@ -1,4 +1,4 @@
-"""GET/POST /admin/login (a token or a one-time link), POST /admin/logout."""
+"""GET/POST /admin/login (a token or a one-time link), POST /admin/logout (ends the session on the server)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 from ...api.auth import hash_token, tokens_configured
 from .. import session as sessions
 from ..deps import AdminService
-from .common import checked_form, current_session, render, safe_next, start_session
+from .common import actor, checked_form, current_session, render, safe_next, start_session
 
 router = APIRouter()
 
@@ -57,9 +57,10 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    _, _, refused = await checked_form(request)
+    found, _, refused = await checked_form(request)
     if refused is not None:
         return refused
+    request.app.state.context.admin.end_sessions(found, actor=actor(found))  # the cookie is dead everywhere
     response = RedirectResponse("/admin/login", status_code=303)
     response.delete_cookie(sessions.COOKIE, path="/", httponly=True, samesite="strict")
     return response

@@ -1,4 +1,5 @@
-"""GET/POST /admin/settings: every setting with its origin; change or reset a stored one."""
+"""GET/POST /admin/settings: every setting with its origin; change or reset a stored one. The admin
+sessions (created, last seen, token hash prefix) with "Log out everywhere" (POST /admin/sessions/end)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from ...errors import InvalidInput
 from ...settings import StaleVersion
+from .. import session as session_cookie
 from ..deps import AdminService
 from ..service import Admin
 from .common import actor, checked_form, gate, render
@@ -41,6 +43,7 @@ def _settings(
         rows=effective.describe(),
         version=effective.stored.version,
         audit=admin.store.audit(50),
+        sessions=admin.active_sessions(),
         errors=errors or {},
         edits=edits or {},
         notice=None,
@@ -70,3 +73,15 @@ async def settings_submit(request: Request, admin: AdminService) -> Response:
             edits={name: raw},
         )
     return RedirectResponse(f"/admin/settings?saved={name}#setting-{name}", status_code=303)
+
+
+@router.post("/sessions/end")
+async def end_all_sessions(request: Request, admin: AdminService) -> Response:
+    """Log out everywhere: every admin session ends, this one too (audited)."""
+    found, _, refused = await checked_form(request)
+    if refused is not None:
+        return refused
+    admin.end_sessions(None, actor=actor(found))
+    response = RedirectResponse("/admin/login", status_code=303)
+    response.delete_cookie(session_cookie.COOKIE, path="/", httponly=True, samesite="strict")
+    return response
