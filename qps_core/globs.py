@@ -42,9 +42,7 @@ def check_patterns(value: Any, field: str) -> list[str]:
         if not pattern.strip("/"):
             raise InvalidInput(f"{field}[{index}]: must not be empty")
         if len(pattern) > MAX_PATTERN_CHARS:
-            raise InvalidInput(
-                f"{field}[{index}]: is {len(pattern)} characters, over the limit of {MAX_PATTERN_CHARS}"
-            )
+            raise InvalidInput(f"{field}[{index}]: is {len(pattern)} characters, over the limit of {MAX_PATTERN_CHARS}")
         if any(ord(c) < 0x20 for c in pattern):
             raise InvalidInput(f"{field}[{index}]: must not hold control characters")
         try:

@@ -55,8 +55,7 @@ class PackageDescription(BaseModel):
     exclude: list[GlobPattern] | None = Field(
         None,
         max_length=MAX_PATTERNS,
-        description="Leave out objects matching any of these (the RO-Crate metadata file is always kept). "
-        + GLOB_HELP,
+        description="Leave out objects matching any of these (the RO-Crate metadata file is always kept). " + GLOB_HELP,
         examples=[["work/", "*.tmp"]],
     )
 

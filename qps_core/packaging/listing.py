@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .. import jsonstrict, s3paths
-from ..globs import KeyFilter
 from ..aws import classify, is_not_found
 from ..errors import InvalidInput, NotReadyError, PackagingError, PermanentError
+from ..globs import KeyFilter
 from . import checksums, rocrate
 
 logger = logging.getLogger(__name__)
@@ -122,9 +122,7 @@ def list_folder(
     return objects
 
 
-def key_filter(
-    include: list[str] | None, exclude: list[str] | None, sentinel_names: list[str]
-) -> KeyFilter | None:
+def key_filter(include: list[str] | None, exclude: list[str] | None, sentinel_names: list[str]) -> KeyFilter | None:
     """The request's include/exclude filters over logical keys (docs/design.md §12), None when it has
     none. The RO-Crate sentinel at the folder's top is always kept."""
     return KeyFilter.compile(include, exclude, always=[n for n in sentinel_names if "/" not in n])

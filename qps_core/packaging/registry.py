@@ -196,7 +196,11 @@ class Registry:
             for page in pages:
                 for item in page.get("Contents", ()):
                     stamp = item["Key"][len(prefix) :]
-                    if stamp.isdigit() and int(stamp) < (latest.revision or 0) and (before is None or int(stamp) > before[0]):
+                    if (
+                        stamp.isdigit()
+                        and int(stamp) < (latest.revision or 0)
+                        and (before is None or int(stamp) > before[0])
+                    ):
                         before = (int(stamp), item["Key"])
             previous = None
             if before is not None:

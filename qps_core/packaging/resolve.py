@@ -62,7 +62,12 @@ def resolve(
 
     objects = list_folder(folder)
     parent_key = s3paths.folder_of_key(folder.prefix[:-1]) if folder.prefix else ""
-    if not objects and not (keep and keep.dropped) and folder.prefix and allow_lists.source_allowed(settings, folder.bucket, parent_key):
+    if (
+        not objects
+        and not (keep and keep.dropped)
+        and folder.prefix
+        and allow_lists.source_allowed(settings, folder.bucket, parent_key)
+    ):
         parent = _folder_of_named_object(s3, folder)
         if parent is not None:
             request = _moved_to(request, folder, parent, settings)

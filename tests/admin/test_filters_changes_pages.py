@@ -67,7 +67,12 @@ def test_job_page_shows_the_changes(make_app: Any) -> None:
         removed=1,
         modified=0,
         unchanged=7,
-        keys={"added": [f"new/{n:03}.csv" for n in range(100)], "removed": ["old.txt"], "modified": [], "unchanged": []},
+        keys={
+            "added": [f"new/{n:03}.csv" for n in range(100)],
+            "removed": ["old.txt"],
+            "modified": [],
+            "unchanged": [],
+        },
     )
     result = JobResult(
         status="created",

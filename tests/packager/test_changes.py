@@ -17,7 +17,12 @@ from tests.packager.pkghelpers import make_bucket, put, request
 def _manifest(entries: dict[str, str]) -> list[bytes]:
     lines = [json.dumps({"version": "v0", "message": "m"}).encode()]
     for key, value in entries.items():
-        record = {"logical_key": key, "physical_keys": [f"s3://b/{key}"], "size": 1, "hash": {"type": "SHA256", "value": value}}
+        record = {
+            "logical_key": key,
+            "physical_keys": [f"s3://b/{key}"],
+            "size": 1,
+            "hash": {"type": "SHA256", "value": value},
+        }
         lines.append(json.dumps(record).encode())
     return lines
 
@@ -111,7 +116,7 @@ def test_the_previous_manifest_is_streamed_not_read_whole(s3: Any, packager: Pac
             reads.append(params["Key"])
         return resp
 
-    packager.s3.get_object = get_object  # type: ignore[method-assign]
+    packager.s3.get_object = get_object
     result = packager.package(req)
     assert len(reads) == 1
     assert result.changes is not None
