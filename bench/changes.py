@@ -26,13 +26,11 @@ import time
 import tracemalloc
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from botocore.response import StreamingBody
 
-from botocore.response import StreamingBody  # noqa: E402
-
-from qps_core.packaging.changes import diff_manifest  # noqa: E402
-from qps_core.packaging.listing import SourceObject  # noqa: E402
-from qps_core.packaging.manifest import Manifest  # noqa: E402
+from qps_core.packaging.changes import diff_manifest
+from qps_core.packaging.listing import SourceObject
+from qps_core.packaging.manifest import Manifest
 
 CHUNK = 1024 * 1024  # what the registry asks iter_lines for
 
@@ -112,8 +110,9 @@ def main() -> None:
     print(f"transfer of the one added GetObject at {args.mbps:g} MB/s: {size / (args.mbps * 1e6):.2f} s")
     print(f"stream + compare: {wall:.2f} s wall, {cpu:.2f} s CPU, {count / max(wall, 1e-9):,.0f} entries/s")
     print(
-        f"peak memory while comparing: {peak / mb:,.1f} MiB, of which the new key->hash map {map_bytes / mb:,.1f} MiB; "
-        f"streaming itself {max(peak - map_bytes, 0) / mb:,.1f} MiB (reading the manifest whole: >= {whole / mb:,.1f} MiB)"
+        f"peak memory while comparing: {peak / mb:,.1f} MiB, of which the new key->hash map "
+        f"{map_bytes / mb:,.1f} MiB; streaming itself {max(peak - map_bytes, 0) / mb:,.1f} MiB "
+        f"(reading the manifest whole: >= {whole / mb:,.1f} MiB)"
     )
     print(f"python {sys.version.split()[0]} on {os.cpu_count()} CPUs")
 

@@ -188,24 +188,22 @@ class Registry:
 
     def _changes_since_revision(self, name: str, latest: Latest, pkg: Manifest) -> Changes | None:
         """Changes of a commit an earlier try made `latest` (its answer lost): against the newest revision
-        pointer before it. Best effort: None when it cannot be read (the revision stands either way)."""
+        pointer that is not this commit's. Best effort: None when it cannot be read (the revision stands)."""
         try:
             prefix = self.q3.pointer_pk(name, "0").path[:-1]
-            before: tuple[int, str] | None = None
-            pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
-            for page in pages:
+            stamps: list[tuple[int, str]] = []
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
                 for item in page.get("Contents", ()):
                     stamp = item["Key"][len(prefix) :]
-                    if (
-                        stamp.isdigit()
-                        and int(stamp) < (latest.revision or 0)
-                        and (before is None or int(stamp) > before[0])
-                    ):
-                        before = (int(stamp), item["Key"])
+                    if stamp.isdigit():
+                        stamps.append((int(stamp), item["Key"]))
             previous = None
-            if before is not None:
-                resp = self.s3.get_object(Bucket=self.bucket, Key=before[1])
-                previous = resp["Body"].read().decode("utf-8", "replace").strip() or None
+            for _, key in sorted(stamps, reverse=True)[:MAX_ROUNDS]:
+                resp = self.s3.get_object(Bucket=self.bucket, Key=key)
+                body = resp["Body"].read().decode("utf-8", "replace").strip()
+                if (resp.get("Metadata") or {}).get(META_COMMIT) != latest.commit:
+                    previous = body or None
+                    break
             return self.changes_against(name, previous, pkg)
         except Exception as exc:
             logger.warning("could not compute the changes of %s@%s: %s", name, latest.top_hash, type(exc).__name__)

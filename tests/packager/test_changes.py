@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from qps_core.errors import PermanentError
 from qps_core.packaging.changes import MAX_KEYS_PER_KIND, diff_manifest
 from qps_core.packaging.packager import Packager
 from qps_core.settings import Settings
-from tests.packager.pkghelpers import make_bucket, put, request
+from tests.packager.pkghelpers import fail_operation, make_bucket, put, request
 
 
 def _manifest(entries: dict[str, str]) -> list[bytes]:
@@ -121,3 +123,29 @@ def test_the_previous_manifest_is_streamed_not_read_whole(s3: Any, packager: Pac
     assert len(reads) == 1
     assert result.changes is not None
     assert (result.changes.added, result.changes.unchanged) == (1, 1)
+
+
+def test_a_retry_that_completes_an_earlier_commit_compares_with_the_revision_before(
+    s3: Any, packager: Packager, settings: Settings
+) -> None:
+    make_bucket(s3, "src")
+    put(s3, "src", "run/a.txt", b"a")
+    req = request(settings, source_prefix="s3://src/run/", registry="src", package_name="team/run")
+    assert packager.package(req).status == "created"
+    put(s3, "src", "run/a.txt", b"a2")
+    put(s3, "src", "run/b.txt", b"b")
+    pointers = ".quilt/named_packages/team/run/"
+    fail_operation(
+        packager.s3,
+        "PutObject",
+        403,
+        "AccessDenied",
+        when=lambda p: p.get("Key", "").startswith(pointers) and p["Key"][len(pointers) :].isdigit(),
+    )
+    with pytest.raises(PermanentError):
+        packager.package(req)  # `latest` moved, its revision pointer refused
+    retry = Packager(settings)  # another delivery: another attempt, a working S3
+    result = retry.package(req)
+    assert result.status == "created"
+    assert result.changes is not None
+    assert result.changes.counts() == {"added": 1, "removed": 0, "modified": 1, "unchanged": 0}
