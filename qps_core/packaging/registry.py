@@ -163,28 +163,34 @@ class Registry:
 
     # ------------------------------------------------------------------ changes (docs/design.md §12)
 
-    def changes_against(self, name: str, previous: str | None, pkg: Manifest) -> Changes:
+    def changes_against(self, name: str, previous: str | None, pkg: Manifest) -> Changes | None:
         """What `pkg` changes against the revision `previous` (a top hash; None: no previous revision).
-        The previous manifest is streamed line by line, never held; a missing one counts as empty."""
+        The previous manifest is streamed line by line, never held. A transient failure to read it raises
+        (nothing is committed yet: the retry reads it again); a missing one counts as empty; one that
+        cannot be read for good (denied, not JSON lines) gives None: it never stops the new revision."""
         entries = ((o.logical_key, (o.hash_type, o.checksum or "")) for o in pkg.objects)
         if previous is None:
             return all_added(entries)
-        key = self.q3.manifest_pk(name, previous).path
+        uri = self._uri(self.q3.manifest_pk(name, previous).path)
+        body = None
         try:
-            body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
-        except Exception as exc:
-            if is_not_found(exc):
-                logger.warning("the previous manifest %s is missing; every entry counts as added", self._uri(key))
-                return all_added(entries)
-            raise classify(exc, "GetObject", self._uri(key)) from exc
-        try:
+            body = self.s3.get_object(Bucket=self.bucket, Key=self.q3.manifest_pk(name, previous).path)["Body"]
             return diff_manifest(body.iter_lines(chunk_size=1024 * 1024), entries)
-        except ValueError as exc:
-            raise PermanentError(f"GetObject on {self._uri(key)}: the previous manifest is not JSON lines") from exc
         except Exception as exc:
-            raise classify(exc, "GetObject", self._uri(key)) from exc
+            if body is None and is_not_found(exc):
+                logger.warning("the previous manifest %s is missing; every entry counts as added", uri)
+                return all_added(entries)
+            if isinstance(exc, ValueError):  # json: not JSON lines
+                logger.warning("the previous manifest %s is not JSON lines; no changes reported", uri)
+                return None
+            error = classify(exc, "GetObject", uri)
+            if not error.permanent:
+                raise error from exc
+            logger.warning("cannot read the previous manifest %s (%s); no changes reported", uri, error)
+            return None
         finally:
-            body.close()
+            if body is not None:
+                body.close()
 
     def _changes_since_revision(self, name: str, latest: Latest, pkg: Manifest) -> Changes | None:
         """Changes of a commit an earlier try made `latest` (its answer lost): against the newest revision

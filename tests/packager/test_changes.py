@@ -149,3 +149,23 @@ def test_a_retry_that_completes_an_earlier_commit_compares_with_the_revision_bef
     assert result.status == "created"
     assert result.changes is not None
     assert result.changes.counts() == {"added": 1, "removed": 0, "modified": 1, "unchanged": 0}
+
+
+def test_an_unreadable_previous_manifest_never_stops_the_new_revision(
+    s3: Any, packager: Packager, settings: Settings
+) -> None:
+    make_bucket(s3, "src")
+    put(s3, "src", "run/a.txt", b"a")
+    req = request(settings, source_prefix="s3://src/run/", registry="src", package_name="team/run")
+    first = packager.package(req)
+    s3.put_object(Bucket="src", Key=f".quilt/packages/{first.top_hash}", Body=b"{not json\n")
+    put(s3, "src", "run/b.txt", b"b")
+    second = packager.package(req)
+    assert second.status == "created" and second.changes is None
+    s3.delete_object(Bucket="src", Key=f".quilt/packages/{second.top_hash}")  # every version: versioned bucket
+    for version in s3.list_object_versions(Bucket="src", Prefix=f".quilt/packages/{second.top_hash}")["Versions"]:
+        s3.delete_object(Bucket="src", Key=version["Key"], VersionId=version["VersionId"])
+    put(s3, "src", "run/c.txt", b"c")
+    third = packager.package(req)
+    assert third.status == "created" and third.changes is not None
+    assert third.changes.counts()["added"] == 3  # a missing previous manifest counts as empty
