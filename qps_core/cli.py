@@ -150,7 +150,9 @@ def settings_cmd(json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
         return
     for row in rows:
         value = row["value"]
-        if isinstance(value, dict):
+        if isinstance(value, dict) and any(isinstance(v, dict | list) for v in value.values()):
+            shown = json.dumps(value, ensure_ascii=False)  # nested (source_filters): JSON, as it is typed
+        elif isinstance(value, dict):
             shown = ",".join(f"{k}={'on' if v is True else 'off' if v is False else v}" for k, v in value.items())
         elif isinstance(value, list):
             shown = ",".join(value)

@@ -121,3 +121,12 @@ def test_replay_shows_the_changes(json_out: bool, capsys: pytest.CaptureFixture[
         header = out.splitlines()[0]
         assert "CHANGES" in header
         assert "+2 -1 ~3 =4" in out
+
+
+def test_qps_settings_shows_source_filters_as_json() -> None:
+    value = {"rocrate": {"exclude": ["work/"]}}
+    env = clean_env(QPS_SOURCE_FILTERS=json.dumps(value))
+    shown = subprocess.run([str(QPS), "settings"], capture_output=True, text=True, env=env)
+    assert shown.returncode == 0, shown.stderr
+    line = next(line for line in shown.stdout.splitlines() if line.startswith("source_filters"))
+    assert json.dumps(value) in line
