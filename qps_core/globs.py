@@ -77,7 +77,8 @@ def translate(pattern: str) -> str:
         elif c == "?":
             out.append("[^/]")
         elif c == "[":
-            end = body.find("]", i + 2 if body[i + 1 : i + 2] in ("!", "]") else i + 1)
+            j = i + 2 if body[i + 1 : i + 2] == "!" else i + 1
+            end = body.find("]", j + 1 if body[j : j + 1] == "]" else j)  # a leading ']' is a member
             if end < 0:
                 out.append(re.escape(c))
             else:

@@ -50,6 +50,9 @@ def keeps(include: list[str] | None, exclude: list[str] | None, key: str) -> boo
         ("[!ab].txt", "a.txt", False),
         ("a+b(1).txt", "a+b(1).txt", True),  # regex characters are literal
         ("[unclosed", "[unclosed", True),
+        ("[]a].txt", "].txt", True),
+        ("[!]a].txt", "].txt", False),
+        ("[!]a].txt", "b.txt", True),
     ],
 )
 def test_glob_rules(pattern: str, key: str, matched: bool) -> None:
