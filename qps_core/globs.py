@@ -57,7 +57,7 @@ def translate(pattern: str) -> str:
     anchored = pattern.startswith("/")
     folder_only = pattern.endswith("/")
     body = pattern.strip("/")
-    out = [] if anchored or "/" in body else ["(?:.*/)?"]
+    out = [] if anchored or "/" in body else ["(?:[^/]*/)*?"]  # any depth: whole segments, lazily
     i, n = 0, len(body)
     while i < n:
         c = body[i]
@@ -66,7 +66,7 @@ def translate(pattern: str) -> str:
             while j < n and body[j] == "*":
                 j += 1
             if j < n and body[j] == "/":
-                out.append("(?:.*/)?")  # `**/`: zero or more folders
+                out.append("(?:[^/]*/)*?")  # `**/`: zero or more folders
                 j += 1
             else:
                 out.append(".*")
