@@ -184,7 +184,12 @@ class PackageRequest(BaseModel):
         return cls.parse(body, **context)
 
     def normalised(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        """The request as `qps plan --json` and a job show it; `include`/`exclude` only when they apply."""
+        out = self.model_dump(mode="json")
+        for name in globs.FILTER_FIELDS:
+            if out[name] is None:
+                del out[name]
+        return out
 
     def with_default_message(self) -> PackageRequest:
         """The request with its message, the default one when none was given."""

@@ -111,6 +111,8 @@ def test_fields_are_request_fields_and_normalised() -> None:
     assert req.normalised()["exclude"] == ["*.tmp", "work/"]
     plain = PackageRequest.parse(body(include=None))
     assert plain.include is None and plain.exclude is None
+    assert "include" not in plain.normalised() and "exclude" not in plain.normalised()  # shown only when set
+    assert PackageRequest.parse(body(exclude=[])).normalised()["exclude"] == []
 
 
 @pytest.mark.parametrize(
