@@ -6,6 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qps_core.models import PackageRequest
 from qps_core.settings import Settings
 from tests.api.conftest import DATA, FILES, FOLDER, REGISTRY, Api
 
@@ -86,3 +90,17 @@ def test_openapi_documents_the_filters_and_changes(api: Api) -> None:
     changes = schemas["Changes"]["properties"]
     assert {"added", "removed", "modified", "unchanged", "keys"} <= set(changes)
     assert "changes" in schemas["JobResult"]["properties"]
+
+
+pattern_text = st.text(
+    alphabet=st.characters(min_codepoint=0x20, exclude_categories=("Cs",)), min_size=1, max_size=40
+).filter(lambda p: p.strip("/") != "")
+
+
+@given(st.lists(pattern_text, max_size=100), st.lists(pattern_text, max_size=100))
+@settings(max_examples=60, deadline=None)
+def test_what_the_schema_allows_the_request_accepts(include: list[str], exclude: list[str]) -> None:
+    """The OpenAPI bounds (≤ 100 strings of 1..1,024 characters) and the request's validation agree:
+    a schema-valid filter list (without control characters or an empty path) is accepted as given."""
+    req = PackageRequest.parse({**BASE, "include": include, "exclude": exclude})
+    assert (req.include, req.exclude) == (include, exclude)
