@@ -93,7 +93,7 @@ def test_openapi_documents_the_filters_and_changes(api: Api) -> None:
 
 
 pattern_text = st.text(
-    alphabet=st.characters(min_codepoint=0x20, exclude_categories=("Cs",)), min_size=1, max_size=40
+    alphabet=st.characters(min_codepoint=0x20, exclude_categories=["Cs"]), min_size=1, max_size=40
 ).filter(lambda p: p.strip("/") != "")
 
 
