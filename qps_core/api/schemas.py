@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from ..globs import MAX_PATTERN_CHARS, MAX_PATTERNS
 from ..jobs.model import Job, JobResult, JobStatus, Problem, Trigger
@@ -104,8 +104,18 @@ class NormalisedRequest(BaseModel):
     message: str | None = None
     workflow: str | None = None
     should_copy: bool = False
-    include: list[str] | None = None
-    exclude: list[str] | None = None
+    include: list[str] | None = Field(None, description="Present only when set (as `qps plan --json`).")
+    exclude: list[str] | None = Field(None, description="Present only when set (as `qps plan --json`).")
+
+    @model_serializer(mode="wrap")
+    def _filters_when_set(self, handler: SerializerFunctionWrapHandler):
+        """`include`/`exclude` only when set, as `PackageRequest.normalised()` (no return annotation: the
+        schema stays this model's)."""
+        out = handler(self)
+        for name in ("include", "exclude"):
+            if out.get(name) is None:
+                out.pop(name, None)
+        return out
 
 
 class JobLinks(BaseModel):
