@@ -67,7 +67,7 @@ def plan(paths: PathsArg, json_out: JsonOpt = False, config: ConfigOpt = None) -
         detail = result.reason or result.error or ""
         if result.also_claimed_by:
             detail = (detail + "; " if detail else "") + "also claimed by " + ", ".join(result.also_claimed_by)
-        targets = [f"s3://{r.registry} {r.package_name} <- {r.source_prefix}" for r in result.requests] or ["-"]
+        targets = [_target(r) for r in result.requests] or ["-"]
         for n, target in enumerate(targets):
             rows.append(
                 [
@@ -150,13 +150,25 @@ def settings_cmd(json_out: JsonOpt = False, config: ConfigOpt = None) -> None:
         return
     for row in rows:
         value = row["value"]
-        if isinstance(value, dict):
+        if isinstance(value, dict) and any(isinstance(v, dict | list) for v in value.values()):
+            shown = json.dumps(value, ensure_ascii=False)  # nested (source_filters): JSON, as it is typed
+        elif isinstance(value, dict):
             shown = ",".join(f"{k}={'on' if v is True else 'off' if v is False else v}" for k, v in value.items())
         elif isinstance(value, list):
             shown = ",".join(value)
         else:
             shown = "" if value is None else str(value)
         typer.echo(f"{row['name']:<26} {shown:<40} {row['origin']:<18} ({row['env']})")
+
+
+def _target(request: Any) -> str:
+    """A planned request in `qps plan`'s table, with its normalised filters when it has any."""
+    from .globs import describe
+
+    filters = describe(request.include, request.exclude)
+    return f"s3://{request.registry} {request.package_name} <- {request.source_prefix}" + (
+        f" ({filters})" if filters else ""
+    )
 
 
 EndpointOpt = Annotated[

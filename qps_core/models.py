@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, unquote
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictStr, ValidationError, model_validator
 
-from . import s3paths
+from . import globs, s3paths
 from .errors import InvalidInput, shown
 from .jsonstrict import dumps_compact
 
@@ -61,6 +61,8 @@ class PackageRequest(BaseModel):
     message: StrictStr | None = None
     workflow: StrictStr | None = None
     should_copy: StrictBool = False
+    include: list[StrictStr] | None = None
+    exclude: list[StrictStr] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -140,6 +142,9 @@ class PackageRequest(BaseModel):
                 raise InvalidInput(f"{name}: must be a string")
         if "should_copy" in out and not isinstance(out["should_copy"], bool):
             raise InvalidInput("should_copy: must be a JSON boolean (true or false)")
+        for name in globs.FILTER_FIELDS:
+            if name in out:
+                out[name] = globs.check_patterns(out[name], name)
         _check_manifest_record(out)
         return out
 
@@ -179,13 +184,30 @@ class PackageRequest(BaseModel):
         return cls.parse(body, **context)
 
     def normalised(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        """The request as `qps plan --json` and a job show it; `include`/`exclude` only when they apply."""
+        out = self.model_dump(mode="json")
+        for name in globs.FILTER_FIELDS:
+            if out[name] is None:
+                del out[name]
+        return out
 
     def with_default_message(self) -> PackageRequest:
         """The request with its message, the default one when none was given."""
         if self.message is not None:
             return self
         return self.model_copy(update={"message": default_message(self.source_prefix)})
+
+    def with_filters(self, defaults: Mapping[str, Any] | None) -> PackageRequest:
+        """The request with a source's default `include`/`exclude` (the `source_filters` setting) where
+        it gives none of its own (an explicit field, even `[]`, wins)."""
+        if not defaults:
+            return self
+        update = {
+            name: list(defaults[name])
+            for name in globs.FILTER_FIELDS
+            if getattr(self, name) is None and defaults.get(name) is not None
+        }
+        return self.model_copy(update=update) if update else self
 
     @property
     def folder(self) -> s3paths.S3Folder:

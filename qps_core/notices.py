@@ -3,7 +3,8 @@
 Schema (also in docs/notices.md): source `com.quiltdata.qps`, detail-type `package-created`,
 `package-unchanged` or `package-failed`, detail:
 `{"status", "registry", "package_name", "top_hash", "source_prefix", "adapter", "files", "bytes",
-"error", "retryable"}`. The SNS message is the same JSON: `{"detail-type": ..., "detail": {...}}`.
+"error", "retryable"}`, plus `"changes"` (counts `added`, `removed`, `modified`, `unchanged`) on
+`package-created`. The SNS message is the same JSON: `{"detail-type": ..., "detail": {...}}`.
 Publishing is best effort: a failure is logged and never affects the package.
 """
 
@@ -13,7 +14,7 @@ import json
 import logging
 from typing import Any
 
-from .outcomes import RunOutcome
+from .outcomes import RunOutcome, change_counts
 from .settings import Settings
 
 SOURCE = "com.quiltdata.qps"
@@ -38,6 +39,8 @@ def notice_for(outcome: RunOutcome) -> tuple[str, dict[str, Any]] | None:
         "error": outcome.error,
         "retryable": outcome.retryable,
     }
+    if outcome.changes is not None:
+        detail["changes"] = change_counts(outcome.changes)
     return kind, detail
 
 

@@ -60,11 +60,14 @@ class RunOutcome:
     reason: str | None = None
     retryable: bool = False
     retry_after: int | None = None  # seconds, when the source folder is not ready yet
+    changes: dict[str, Any] | None = None  # on `created`: counts and keys per kind (docs/design.md §12)
 
     @classmethod
     def packaged(cls, adapter: str | None, result: PackageResult) -> RunOutcome:
         """The outcome of a request the packager built or found unchanged (the request as packaged)."""
-        return cls(result.status, adapter, result.request, result.top_hash, result.files, result.bytes)
+        outcome = cls(result.status, adapter, result.request, result.top_hash, result.files, result.bytes)
+        outcome.changes = changes_of(result)
+        return outcome
 
     def as_dict(self) -> dict[str, Any]:
         req = self.request
@@ -79,4 +82,19 @@ class RunOutcome:
             "bytes": self.bytes,
             "error": self.error or self.reason,
             **({"retryable": True} if self.retryable else {}),
+            **({"changes": change_counts(self.changes)} if self.changes is not None else {}),
         }
+
+
+CHANGE_KINDS = ("added", "removed", "modified", "unchanged")
+
+
+def changes_of(result: PackageResult) -> dict[str, Any] | None:
+    """A created result's changes as plain data (None when unchanged or not computed)."""
+    changes = getattr(result, "changes", None)
+    return None if changes is None or result.status != "created" else changes.as_dict()
+
+
+def change_counts(changes: dict[str, Any]) -> dict[str, int]:
+    """The counts only (what `qps replay --json` and the completion notice carry)."""
+    return {kind: int(changes.get(kind, 0)) for kind in CHANGE_KINDS}

@@ -45,13 +45,21 @@ def replay_events(runner: Any, labelled: list[tuple[str, Any]], json_out: bool, 
                             name,
                             (data["top_hash"] or "")[:12],
                             "" if data["files"] is None else str(data["files"]),
+                            change_cell(data.get("changes")),
                             data["error"] or "",
                         ]
                     )
     if not json_out:
-        typer.echo(table(rows, ["INPUT", "STATUS", "ADAPTER", "PACKAGE", "TOP HASH", "FILES", "DETAIL"]))
+        typer.echo(table(rows, ["INPUT", "STATUS", "ADAPTER", "PACKAGE", "TOP HASH", "FILES", "CHANGES", "DETAIL"]))
         counts: dict[str, int] = {}
         for row in rows:
             counts[row[1]] = counts.get(row[1], 0) + 1
         typer.echo("\n" + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
     return bad
+
+
+def change_cell(changes: dict[str, int] | None) -> str:
+    """A created revision's changes in the table: `+added -removed ~modified =unchanged`."""
+    if not changes:
+        return ""
+    return f"+{changes['added']} -{changes['removed']} ~{changes['modified']} ={changes['unchanged']}"

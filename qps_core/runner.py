@@ -99,6 +99,7 @@ class Runner:
                 if not results:
                     continue
                 requests = [_with_message(adapter_id, r) for r in results[0]]
+                requests = [self._with_source_filters(adapter_id, r) for r in requests]
             except IgnoredEvent as exc:
                 outcome = Plan(event, "ignored", adapter=adapter_id, reason=str(exc))
             except InvalidInput as exc:
@@ -127,6 +128,10 @@ class Runner:
         decided.also_claimed_by = claimants
         decided.adapter_errors = errors
         return decided
+
+    def _with_source_filters(self, adapter_id: str, request: PackageRequest) -> PackageRequest:
+        """The `source_filters` setting: the adapter's default include/exclude, unless the request has its own."""
+        return request.with_filters(self.settings.source_filters.get(adapter_id))
 
     def run_event(self, event: Event, *, dry_run: bool = False) -> tuple[Plan, list[RunOutcome]]:
         """Plan one event, package what it implies, and publish a completion notice per request."""

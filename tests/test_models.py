@@ -378,7 +378,9 @@ def test_message_and_commit_message_both_rejected_even_when_equal():
 
 
 def test_normalised_has_exactly_the_request_fields():
-    assert set(req().normalised()) == set(REQUEST_FIELDS)
+    # include/exclude only when set (docs/design.md §12), every other field always
+    assert set(req().normalised()) == set(REQUEST_FIELDS) - {"include", "exclude"}
+    assert set(req(include=["a/**"], exclude=[]).normalised()) == set(REQUEST_FIELDS)
 
 
 def test_request_is_frozen():

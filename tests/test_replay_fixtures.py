@@ -183,6 +183,17 @@ def test_first_run_creates_each_package_once_per_distinct_content(replays: Repla
     assert revised == set(EXPECTED_REVISED)
     assert all(len(hashes) == 2 for k, hashes in _revisions(lines).items() if k in revised)
     assert statuses.count("unchanged") >= 3  # root twice, omics re-delivered, the manifest.json pair
+    # `qps replay --json` says what each created revision changed (docs/design.md §12); unchanged lines do not.
+    firsts: set[tuple[str, str]] = set()
+    for line in lines:
+        if line["status"] != "created":
+            assert "changes" not in line, line
+            continue
+        counts = line["changes"]
+        assert counts["added"] + counts["modified"] + counts["unchanged"] == line["files"], line
+        if _key(line) not in firsts:  # the name's first revision: everything added
+            assert counts == {"added": line["files"], "removed": 0, "modified": 0, "unchanged": 0}, line
+        firsts.add(_key(line))
 
 
 def test_second_run_is_unchanged_with_the_same_top_hashes(replays: Replays) -> None:

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
+from ..globs import MAX_PATTERN_CHARS, MAX_PATTERNS
 from ..jobs.model import Job, JobResult, JobStatus, Problem, Trigger
+
+#: A glob pattern of `include` / `exclude` (docs/design.md §12), as the OpenAPI schema states it.
+GlobPattern = Annotated[str, Field(min_length=1, max_length=MAX_PATTERN_CHARS)]
+GLOB_HELP = (
+    "Glob patterns relative to the folder (`*`, `?`, `[abc]` within a path segment, `**` across `/`; "
+    "a pattern without `/` matches at any depth, as in .gitignore; a pattern matching a folder matches "
+    "everything under it). At most 100 patterns of at most 1,024 characters."
+)
 
 
 class PackageDescription(BaseModel):
@@ -37,6 +46,18 @@ class PackageDescription(BaseModel):
     commit_message: str | None = Field(None, description="Alias of message.")
     workflow: str | None = Field(None, description='quilt3 workflow id; "" for none; absent: the default.')
     should_copy: bool | None = Field(None, description="Copy the objects into the registry (default false).")
+    include: list[GlobPattern] | None = Field(
+        None,
+        max_length=MAX_PATTERNS,
+        description="Package only objects matching one of these. " + GLOB_HELP,
+        examples=[["data/**", "*.csv"]],
+    )
+    exclude: list[GlobPattern] | None = Field(
+        None,
+        max_length=MAX_PATTERNS,
+        description="Leave out objects matching any of these (the RO-Crate metadata file is always kept). " + GLOB_HELP,
+        examples=[["work/", "*.tmp"]],
+    )
 
 
 class UriRequest(BaseModel):
@@ -83,6 +104,18 @@ class NormalisedRequest(BaseModel):
     message: str | None = None
     workflow: str | None = None
     should_copy: bool = False
+    include: list[str] | None = Field(None, description="Present only when set (as `qps plan --json`).")
+    exclude: list[str] | None = Field(None, description="Present only when set (as `qps plan --json`).")
+
+    @model_serializer(mode="wrap")
+    def _filters_when_set(self, handler: SerializerFunctionWrapHandler):
+        """`include`/`exclude` only when set, as `PackageRequest.normalised()` (no return annotation: the
+        schema stays this model's)."""
+        out = handler(self)
+        for name in ("include", "exclude"):
+            if out.get(name) is None:
+                out.pop(name, None)
+        return out
 
 
 class JobLinks(BaseModel):

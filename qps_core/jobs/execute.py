@@ -62,6 +62,7 @@ def finish_changes(outcome: RunOutcome, attempts: int, max_attempts: int) -> dic
             files=outcome.files or 0,
             bytes=outcome.bytes or 0,
             quilt_uri=quilt_uri(req.registry, req.package_name, outcome.top_hash),
+            changes=outcome.changes,
         )
         return {"status": "succeeded", "finished_at": now_iso(), "result": result, "error": None}
     problem = problem_of(outcome)

@@ -55,6 +55,20 @@ class Trigger(BaseModel):
     event_id: str | None = Field(None, description="The SQS message id or event id, when there is one.")
 
 
+class Changes(BaseModel):
+    """What a created revision changed against the previous `latest`, by logical key and hash."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    added: int = Field(ge=0, description="Entries whose logical key the previous revision did not have.")
+    removed: int = Field(ge=0, description="Entries of the previous revision that are gone.")
+    modified: int = Field(ge=0, description="Same logical key, another hash.")
+    unchanged: int = Field(ge=0, description="Same logical key and hash.")
+    keys: dict[Literal["added", "removed", "modified", "unchanged"], list[str]] = Field(
+        default_factory=dict, description="Up to 100 logical keys per kind (the counts are exact)."
+    )
+
+
 class JobResult(BaseModel):
     """The packager's outcome for a succeeded job."""
 
@@ -67,6 +81,9 @@ class JobResult(BaseModel):
     files: int
     bytes: int
     quilt_uri: str = Field(description="quilt+s3://registry#package=name@top_hash")
+    changes: Changes | None = Field(
+        None, description="On `created`: what changed against the previous latest revision (first: all added)."
+    )
 
 
 class Problem(BaseModel):

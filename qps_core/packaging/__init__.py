@@ -13,7 +13,8 @@ never at a cold start that packages nothing):
 
 Inside, one module per phase: `resolve` (allow-lists, the folder, the name) → `listing` (the
 folder's objects, metadata, RO-Crate summary via `rocrate`) → `hashing` (`checksums`,
-`checksum_io`, `s3head`) → `manifest` → `registry` (workflow validation and the commit protocol);
+`checksum_io`, `s3head`) → `manifest` → `registry` (workflow validation and the commit protocol;
+`changes`: what a revision changed against the previous one, its manifest streamed);
 `reader` reads revisions back; `s3client` is the one S3 client shared with quilt3; `quilt` sets
 quilt3's quiet defaults and defers its admin modules, before any module here imports quilt3.
 """

@@ -16,6 +16,7 @@ from typing import Any
 from .. import jsonstrict, s3paths
 from ..aws import classify, is_not_found
 from ..errors import InvalidInput, NotReadyError, PackagingError, PermanentError
+from ..globs import KeyFilter
 from . import checksums, rocrate
 
 logger = logging.getLogger(__name__)
@@ -57,8 +58,11 @@ def list_folder(
     max_objects: int | None = None,
     on_page: Callable[[list[SourceObject]], None] | None = None,
     lister: Callable[[str, str], Iterator[dict[str, Any]]] | None = None,
+    keep: Callable[[str], bool] | None = None,
 ) -> list[SourceObject]:
-    """Latest versions under the folder, minus folder markers and the registry's `.quilt/`.
+    """Latest versions under the folder, minus folder markers and the registry's `.quilt/`, and
+    minus what the request's filters leave out (`keep(logical_key)`, see `key_filter`): before hashing,
+    so an excluded object costs only its listing.
 
     `on_page` sees each page's objects as it arrives (hashing starts before the listing ends).
     `lister(bucket, prefix)` yields ListObjectVersions pages (boto3's shape) instead of boto3's
@@ -86,6 +90,8 @@ def list_folder(
                         f"ListObjectVersions on {folder.uri}: object key {key!r} cannot be a package "
                         "entry (empty, '.' or '..' path segment)"
                     )
+                if keep is not None and not keep(logical_key):
+                    continue
                 version_id = version.get("VersionId")
                 version_id = None if version_id in (None, "", "null") else version_id
                 algorithms = version.get("ChecksumAlgorithm")
@@ -114,6 +120,12 @@ def list_folder(
     except Exception as exc:
         raise classify(exc, "ListObjectVersions", folder.uri) from exc
     return objects
+
+
+def key_filter(include: list[str] | None, exclude: list[str] | None, sentinel_names: list[str]) -> KeyFilter | None:
+    """The request's include/exclude filters over logical keys (docs/design.md §12), None when it has
+    none. The RO-Crate sentinel at the folder's top is always kept."""
+    return KeyFilter.compile(include, exclude, always=[n for n in sentinel_names if "/" not in n])
 
 
 def lean_pages(heads: Any, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:

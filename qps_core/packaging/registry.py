@@ -11,7 +11,7 @@ import tempfile
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, Any, Literal
 
 import botocore.exceptions
@@ -21,6 +21,7 @@ from quilt3.util import PhysicalKey, QuiltException
 from ..aws import classify, error_code, find_client_error, find_failure, http_status, is_not_found
 from ..errors import PackagingError, PermanentError, TransientError
 from . import checksums
+from .changes import Changes, all_added, diff_manifest
 from .manifest import Manifest
 from .s3client import quilt3_uses
 
@@ -55,6 +56,7 @@ class Latest:
 class Commit:
     status: Literal["created", "unchanged"]
     top_hash: str
+    changes: Changes | None = None  # on `created`: against the `latest` this commit replaced
 
 
 def error_for(exc: BaseException, action: str, uri: str) -> PackagingError:
@@ -107,13 +109,22 @@ class Registry:
         """
         top_hash: str = pkg.top_hash
         manifest_ready = False
+        changes: Changes | None = None
+        diffed: str | None = None  # the top hash `changes` was computed against ("" for none)
         for _ in range(MAX_ROUNDS):
             current = self._latest(name)
             if current is not None and current.top_hash == top_hash:
-                return self._record_revision(name, current, attempt)
+                done = self._record_revision(name, current, attempt)
+                if done.status == "created" and changes is None:
+                    changes = self._changes_since_revision(name, current, pkg)  # an earlier try's `latest`
+                return replace(done, changes=changes) if done.status == "created" else done
             if not manifest_ready:
                 self._write_manifest(pkg, name, top_hash, should_copy, attempt)
                 manifest_ready = True
+            previous = current.top_hash if current is not None else ""
+            if diffed != previous:  # streamed before `latest` moves: a failure to read it writes no pointer
+                changes = self.changes_against(name, previous or None, pkg)
+                diffed = previous
             mine = Latest(top_hash, None, attempt, int(time.time()))
             condition = {"IfMatch": current.etag} if current is not None else {"IfNoneMatch": "*"}
             pk = self.q3.pointer_latest_pk(name)
@@ -125,7 +136,8 @@ class Registry:
                 if _conditional_failure(exc) or isinstance(classify(exc, "PutObject", ""), TransientError):
                     continue  # moved by someone else, or an ambiguous failure: read it again and decide
                 raise classify(exc, "PutObject", self._uri(pk.path)) from exc
-            return self._record_revision(name, mine, attempt)
+            done = self._record_revision(name, mine, attempt)
+            return replace(done, changes=changes) if done.status == "created" else done
         raise TransientError(
             f"PutObject on {self._uri(self.q3.pointer_latest_pk(name).path)}: latest kept changing or S3 kept "
             "failing; retry later"
@@ -148,6 +160,60 @@ class Registry:
             meta.get(META_ATTEMPT) or None,
             int(revision) if revision.isdigit() else None,
         )
+
+    # ------------------------------------------------------------------ changes (docs/design.md §12)
+
+    def changes_against(self, name: str, previous: str | None, pkg: Manifest) -> Changes | None:
+        """What `pkg` changes against the revision `previous` (a top hash; None: no previous revision).
+        The previous manifest is streamed line by line, never held. A transient failure to read it raises
+        (nothing is committed yet: the retry reads it again); a missing one counts as empty; one that
+        cannot be read for good (denied, not JSON lines) gives None: it never stops the new revision."""
+        entries = ((o.logical_key, (o.hash_type, o.checksum or "")) for o in pkg.objects)
+        if previous is None:
+            return all_added(entries)
+        uri = self._uri(self.q3.manifest_pk(name, previous).path)
+        body = None
+        try:
+            body = self.s3.get_object(Bucket=self.bucket, Key=self.q3.manifest_pk(name, previous).path)["Body"]
+            return diff_manifest(body.iter_lines(chunk_size=1024 * 1024), entries)
+        except Exception as exc:
+            if body is None and is_not_found(exc):
+                logger.warning("the previous manifest %s is missing; every entry counts as added", uri)
+                return all_added(entries)
+            if isinstance(exc, ValueError):  # json: not JSON lines
+                logger.warning("the previous manifest %s is not JSON lines; no changes reported", uri)
+                return None
+            error = classify(exc, "GetObject", uri)
+            if not error.permanent:
+                raise error from exc
+            logger.warning("cannot read the previous manifest %s (%s); no changes reported", uri, error)
+            return None
+        finally:
+            if body is not None:
+                body.close()
+
+    def _changes_since_revision(self, name: str, latest: Latest, pkg: Manifest) -> Changes | None:
+        """Changes of a commit an earlier try made `latest` (its answer lost): against the newest revision
+        pointer that is not this commit's. Best effort: None when it cannot be read (the revision stands)."""
+        try:
+            prefix = self.q3.pointer_pk(name, "0").path[:-1]
+            stamps: list[tuple[int, str]] = []
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", ()):
+                    stamp = item["Key"][len(prefix) :]
+                    if stamp.isdigit():
+                        stamps.append((int(stamp), item["Key"]))
+            previous = None
+            for _, key in sorted(stamps, reverse=True)[:MAX_ROUNDS]:
+                resp = self.s3.get_object(Bucket=self.bucket, Key=key)
+                body = resp["Body"].read().decode("utf-8", "replace").strip()
+                if (resp.get("Metadata") or {}).get(META_COMMIT) != latest.commit:
+                    previous = body or None
+                    break
+            return self.changes_against(name, previous, pkg)
+        except Exception as exc:
+            logger.warning("could not compute the changes of %s@%s: %s", name, latest.top_hash, type(exc).__name__)
+            return None
 
     def _record_revision(self, name: str, latest: Latest, attempt: str) -> Commit:
         """Make sure the revision `latest` names has its timestamped pointer; `created` iff this attempt wrote it.

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .. import allow_lists, s3paths
+from .. import allow_lists, globs, s3paths
 from ..errors import PermanentError
 from ..models import PackageRequest
 from ..settings import Settings
@@ -47,6 +47,7 @@ def resolve(
     """List the folder the request names (or the folder of the object it names); `on_page` sees each
     page, `lister` lists instead of boto3's paginator (see `listing.list_folder`)."""
     folder = request.folder
+    keep = listing.key_filter(request.include, request.exclude, settings.sentinel_names)
 
     def list_folder(folder: s3paths.S3Folder) -> list[listing.SourceObject]:
         return listing.list_folder(
@@ -56,11 +57,17 @@ def resolve(
             max_objects=settings.max_objects,
             on_page=on_page,
             lister=lister,
+            keep=keep,
         )
 
     objects = list_folder(folder)
     parent_key = s3paths.folder_of_key(folder.prefix[:-1]) if folder.prefix else ""
-    if not objects and folder.prefix and allow_lists.source_allowed(settings, folder.bucket, parent_key):
+    if (
+        not objects
+        and not (keep and keep.dropped)
+        and folder.prefix
+        and allow_lists.source_allowed(settings, folder.bucket, parent_key)
+    ):
         parent = _folder_of_named_object(s3, folder)
         if parent is not None:
             request = _moved_to(request, folder, parent, settings)
@@ -75,6 +82,11 @@ def resolve(
     ):
         # Copies land in s3://registry/<name>/..., inside this folder: never package them as new files.
         objects = [o for o in objects if not o.key.startswith(copies)]
+    if not objects and keep is not None and keep.dropped:
+        raise PermanentError(
+            f"ListObjectVersions on {folder.uri}: the folder holds no objects to package: the request's filters "
+            f"({globs.describe(request.include, request.exclude)}) left out all {keep.dropped:,} of its objects"
+        )
     if not objects:
         raise PermanentError(f"ListObjectVersions on {folder.uri}: the folder holds no objects to package")
     return Resolved(request, objects)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from ..models import PackageRequest
+    from .changes import Changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +17,7 @@ class PackageResult:
     files: int
     bytes: int
     request: PackageRequest  # the request as packaged (a path naming an object becomes that object's folder)
+    changes: Changes | None = None  # on `created`: against the previous `latest` (docs/design.md §12)
 
     @property
     def registry(self) -> str:

@@ -101,6 +101,12 @@ class Settings(BaseModel):
         default={},
         description="EventBridge rule of each switchable source (adapter id = rule name); set by the stack.",
     )
+    source_filters: dict[str, dict[str, list[str]]] = Field(
+        default={},
+        description="Default include/exclude glob patterns per source, as a JSON object: adapter id -> "
+        '{"include": [...], "exclude": [...]}, e.g. {"rocrate": {"exclude": ["work/", "*.tmp"]}}. Applied to the '
+        "requests that adapter plans; a request's own include/exclude wins.",
+    )
     settings_table: str | None = Field(None, description="DynamoDB table of stored settings (else SQLite in data_dir).")
     settings_refresh_seconds: int = Field(
         30, ge=0, description="Running workers re-read the stored settings this often (seconds)."
@@ -148,6 +154,32 @@ class Settings(BaseModel):
                 raise ValueError(f"{part!r} is not id=value")
             pairs[key.strip()] = val.strip()
         return pairs
+
+    @field_validator("source_filters", mode="before")
+    @classmethod
+    def _filters(cls, value: Any) -> Any:
+        """A JSON object (string or mapping): adapter id -> {"include": [...], "exclude": [...]}."""
+        from ..errors import InvalidInput
+        from ..globs import FILTER_FIELDS, check_patterns
+
+        if isinstance(value, str):
+            if not value.strip():
+                return {}
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValueError('is not a JSON object (adapter id -> {"include": [...], "exclude": [...]})') from None
+        if not isinstance(value, dict):
+            raise ValueError('must be a JSON object (adapter id -> {"include": [...], "exclude": [...]})')
+        out: dict[str, dict[str, list[str]]] = {}
+        for source, filters in value.items():
+            if not isinstance(filters, dict) or not filters or set(filters) - set(FILTER_FIELDS):
+                raise ValueError(f"source {source!r}: give an object with include and/or exclude (lists of patterns)")
+            try:
+                out[source] = {k: check_patterns(v, k) for k, v in filters.items() if v is not None}
+            except InvalidInput as exc:
+                raise ValueError(f"source {source!r}: {exc}") from None
+        return out
 
     @field_validator("sources")
     @classmethod

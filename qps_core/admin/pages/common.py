@@ -52,6 +52,8 @@ def shown_value(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, dict) and any(isinstance(v, dict | list) for v in value.values()):
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))  # nested: JSON, as it is typed
     if isinstance(value, dict):
         return ",".join(f"{k}={'on' if v is True else 'off' if v is False else v}" for k, v in value.items())
     if isinstance(value, list):
@@ -63,7 +65,7 @@ def field_error(message: str, fields: tuple[str, ...]) -> tuple[str | None, str]
     """Which form field an error message is about (`field: ...`), if any."""
     head = message.split(":", 1)[0].strip()
     for name in fields:
-        if head == name or head.startswith(name + "."):
+        if head == name or head.startswith((name + ".", name + "[")):
             return name, message
     return None, message
 

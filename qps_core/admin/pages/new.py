@@ -78,4 +78,15 @@ def request_body(values: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]
             errors["metadata"] = f"metadata: {exc}"
     if values["should_copy"]:
         body["should_copy"] = True
+    body.update(filter_fields(values))
     return body, errors
+
+
+def filter_fields(values: dict[str, str]) -> dict[str, list[str]]:
+    """`include` / `exclude`: one glob pattern per line (blank lines skipped); empty fields left out."""
+    out: dict[str, list[str]] = {}
+    for name in ("include", "exclude"):
+        patterns = [line.strip() for line in values.get(name, "").splitlines() if line.strip()]
+        if patterns:
+            out[name] = patterns
+    return out
