@@ -12,10 +12,11 @@ from fastapi.testclient import TestClient
 
 from qps_core.jobs.model import Changes, Job, JobResult, Trigger
 from tests.admin.test_pages import csrf_of, login, version_of
+from tests.helpers import LOCAL
 
 
 def test_new_package_form_takes_include_and_exclude(make_app: Any) -> None:
-    client = TestClient(make_app()[0], follow_redirects=False)
+    client = TestClient(make_app()[0], base_url=LOCAL, follow_redirects=False)
     login(client)
     form = {
         "csrf": csrf_of(client.get("/admin/new").text),
@@ -35,7 +36,7 @@ def test_new_package_form_takes_include_and_exclude(make_app: Any) -> None:
 
 
 def test_settings_page_edits_source_filters_as_json(make_app: Any) -> None:
-    client = TestClient(make_app()[0], follow_redirects=False)
+    client = TestClient(make_app()[0], base_url=LOCAL, follow_redirects=False)
     login(client)
     page = client.get("/admin/settings").text
     assert 'id="v-source_filters"' in page
@@ -60,7 +61,7 @@ def test_settings_page_edits_source_filters_as_json(make_app: Any) -> None:
 
 def test_job_page_shows_the_changes(make_app: Any) -> None:
     app, context = make_app()
-    client = TestClient(app, follow_redirects=False)
+    client = TestClient(app, base_url=LOCAL, follow_redirects=False)
     login(client)
     changes = Changes(
         added=120,
