@@ -252,8 +252,10 @@ def worker(
     from .runtime.compose import queue_processor
     from .runtime.worker import Worker
 
+    from . import logs, metrics
+
     _settings(config, endpoint_url)  # checks the settings early; credentials for a local endpoint
-    logging.getLogger("qps").setLevel(logging.INFO)
+    logs.configure(replace=True)  # JSON lines unless on a terminal (docs/design.md §13)
     overrides: dict[str, Any] = {"endpoint_url": endpoint_url} if endpoint_url else {}
     w = Worker(
         queue_processor(local=True, config_file=config, **overrides),
@@ -263,7 +265,8 @@ def worker(
         visibility_timeout=visibility_timeout,
     )
     w.install_signal_handlers()
-    handled = w.run(max_polls=max_polls)
+    with metrics.sending_to(metrics.EmfSink()):
+        handled = w.run(max_polls=max_polls)
     typer.echo(f"qps worker: stopped after {handled} message(s)", err=True)
 
 

@@ -13,6 +13,7 @@ import json
 import logging
 from typing import Any
 
+from . import metrics
 from .outcomes import RunOutcome
 from .settings import Settings
 
@@ -82,6 +83,7 @@ class Notifier:
                     ]
                 )
                 if resp.get("FailedEntryCount"):
+                    metrics.notice_not_published()
                     entry = resp["Entries"][0]
                     log.warning(
                         "notice %s not published on bus %s: %s %s",
@@ -91,6 +93,7 @@ class Notifier:
                         entry.get("ErrorMessage"),
                     )
             except Exception as exc:
+                metrics.notice_not_published()
                 log.warning("notice %s not published on bus %s: %s", kind, self.settings.event_bus_name, exc)
         if self.settings.notice_topic_arn:
             try:
@@ -103,4 +106,5 @@ class Notifier:
                     MessageAttributes={"detail-type": {"DataType": "String", "StringValue": kind}},
                 )
             except Exception as exc:
+                metrics.notice_not_published()
                 log.warning("notice %s not published on topic %s: %s", kind, self.settings.notice_topic_arn, exc)

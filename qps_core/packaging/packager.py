@@ -96,4 +96,11 @@ class Packager:
         commit = registry.commit(pkg, name, should_copy=request.should_copy, attempt=uuid.uuid4().hex)
         if commit.status == "created":
             logger.info("created %s@%s in s3://%s (%d files)", name, commit.top_hash, request.registry, len(objects))
-        return PackageResult(commit.status, commit.top_hash, len(objects), sum(o.size for o in objects), request)
+        return PackageResult(
+            commit.status,
+            commit.top_hash,
+            len(objects),
+            sum(o.size for o in objects),
+            request,
+            checksum_paths=dict(hashing.paths),
+        )
