@@ -249,10 +249,9 @@ def worker(
     config: ConfigOpt = None,
 ) -> None:
     """Drain an SQS queue as a long-running process, with the Lambda handler's semantics."""
+    from . import logs, metrics
     from .runtime.compose import queue_processor
     from .runtime.worker import Worker
-
-    from . import logs, metrics
 
     _settings(config, endpoint_url)  # checks the settings early; credentials for a local endpoint
     logs.configure(replace=True)  # JSON lines unless on a terminal (docs/design.md §13)

@@ -11,6 +11,7 @@ dashboard use them, and tests/test_deploy_template.py checks that they match.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -88,10 +89,8 @@ def sending_to(sink: Sink) -> Iterator[Sink]:
 def put(name: str, value: float, **dimensions: str) -> None:
     """One data point to every sink (a failing sink never stops the work it measures)."""
     for sink in list(_sinks):
-        try:
+        with contextlib.suppress(Exception):  # measuring is best effort
             sink.put(name, value, dimensions)
-        except Exception:  # noqa: S110 - measuring is best effort
-            pass
 
 
 def package_outcome(

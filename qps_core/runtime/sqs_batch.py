@@ -149,7 +149,8 @@ class BatchProcessor:
         from ..jobs.recorder import job_id_attribute
 
         message_id = record.get("messageId")
-        with logs.bound(message_id=message_id if isinstance(message_id, str) else None, job_id=job_id_attribute(record)):
+        message_id = message_id if isinstance(message_id, str) else None
+        with logs.bound(message_id=message_id, job_id=job_id_attribute(record)):
             return self._process_record(record)
 
     def _process_record(self, record: dict[str, Any]) -> RecordResult:
