@@ -242,8 +242,8 @@ class DeadLetters:
             try:
                 reply = self.sqs.start_message_move_task(SourceArn=dlq["arn"], DestinationArn=source["arn"])
             except Exception as exc:
-                code = aws.error_code(exc)
-                if code not in MOVE_UNAVAILABLE_CODES:
+                code = aws.error_code(exc) or type(exc).__name__
+                if code not in MOVE_UNAVAILABLE_CODES and not isinstance(exc, NotImplementedError):
                     raise DeadLetterError(f"SQS StartMessageMoveTask on {dlq['arn']}: {code or one_line(exc)}") from exc
                 log.warning("StartMessageMoveTask is unavailable here (%s): moving the messages one by one", code)
             else:
@@ -262,9 +262,9 @@ class DeadLetters:
             for position, message in enumerate(batch):
                 try:
                     self._send_back(message)  # first send ...
+                    self._delete(message)  # ... then delete: an interruption in between loses nothing
                 except DeadLetterError:
-                    self._release(batch[position:])
+                    self._release(batch[position:])  # visible again at once for the next redrive
                     raise
-                self._delete(message)  # ... then delete: an interruption in between loses nothing
                 moved += 1
         return moved
