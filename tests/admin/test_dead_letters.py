@@ -204,7 +204,7 @@ def test_in_aws_redrive_starts_the_move_task(queues: Any) -> None:
 
 
 def test_admin_page_lists_escaped_bodies_and_refuses_forms_without_csrf(client: TestClient, queues: Any) -> None:
-    sqs, queue, dlq = queues
+    sqs, _, dlq = queues
     one = dead_letter(sqs, dlq, '<script>alert("x")</script>', "bad <b>input</b>")
     client.post("/admin/login", data={"token": ADMIN["Authorization"].split()[1]})
 
