@@ -8,7 +8,6 @@ import json
 import logging
 from collections.abc import Iterator
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
