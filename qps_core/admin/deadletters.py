@@ -71,7 +71,7 @@ class DeadLetter:
 def _sent_at(attributes: dict[str, Any]) -> str | None:
     stamp = str(attributes.get("SentTimestamp", ""))
     try:
-        return datetime.fromtimestamp(int(stamp) / 1000, UTC).isoformat().replace("+00:00", "Z")
+        return datetime.fromtimestamp(int(stamp) / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     except (TypeError, ValueError):
         return None
 
