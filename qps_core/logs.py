@@ -89,7 +89,8 @@ def configure(
     stream: TextIO | None = None,
     replace: bool = False,
 ) -> None:
-    """Make the root logger write QPS's lines: JSON unless on a terminal outside Lambda (or as told).
+    """Make the root logger write QPS's lines: JSON unless on a terminal outside Lambda (or as told);
+    QPS's own loggers at `level` (default `QPS_LOG_LEVEL`, else INFO), libraries at WARNING.
 
     Replaces a handler it installed before and, in Lambda or with `replace`, every other one (the
     runtime's format has no ids); otherwise other handlers (a test's log capture) are left alone."""
@@ -104,7 +105,10 @@ def configure(
         if replace or old.get_name() == HANDLER_NAME or in_lambda():
             root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level or os.environ.get("QPS_LOG_LEVEL", "INFO"))
+    chosen = level or os.environ.get("QPS_LOG_LEVEL", "INFO")
+    root.setLevel(logging.WARNING)  # libraries (botocore, quilt3) speak at WARNING and above only
+    for name in ("qps", "qps_core"):
+        logging.getLogger(name).setLevel(chosen)
 
 
 def _is_terminal(stream: TextIO) -> bool:

@@ -88,6 +88,7 @@ def test_json_lines_off_a_terminal_plain_text_on_one(monkeypatch: pytest.MonkeyP
 
     root = logging.getLogger()
     before = list(root.handlers), root.level
+    ours = {name: logging.getLogger(name).level for name in ("qps", "qps_core")}
     monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME", raising=False)
     try:
         for stream in (io.StringIO(), Tty()):
@@ -102,11 +103,14 @@ def test_json_lines_off_a_terminal_plain_text_on_one(monkeypatch: pytest.MonkeyP
                 assert line["level"] == "WARNING" and line["message"] == "token [not shown]"
                 assert line["job_id"] == "j-1" and line["registry"] == "reg" and "message_id" not in line
         assert [h.get_name() for h in root.handlers].count(logs.HANDLER_NAME) == 1  # replaced, not added twice
+        assert root.level == logging.WARNING and logging.getLogger("qps").level == logging.INFO
     finally:
         for handler in list(root.handlers):
             if handler.get_name() == logs.HANDLER_NAME:
                 root.removeHandler(handler)
         root.setLevel(before[1])
+        for name, level in ours.items():
+            logging.getLogger(name).setLevel(level)
     with pytest.raises(ValueError, match="unknown log ids"), logs.bound(token="x"):
         pass
     assert logs.current() == {}
