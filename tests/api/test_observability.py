@@ -73,6 +73,15 @@ def test_a_job_logs_its_ids_and_metrics_count_it(make_api: Callable[..., Api], t
     assert grew("qps_checksum_objects_total", path="reused") == 3  # uploaded with SHA-256
     assert grew("qps_packaging_seconds_count", adapter=adapter) == 1
 
+    running = {"source": "aws.omics", "detail-type": "Run Status Change", "detail": {"status": "RUNNING"}}
+    assert api.client.post("/v1/events", json=running, headers=AUTH).json()["ignored"]
+    ignored = samples(api)
+    assert sum(
+        v for (n, labels), v in ignored.items() if n == "qps_packages_total" and ("status", "ignored") in labels
+    ) == (
+        sum(v for (n, labels), v in after.items() if n == "qps_packages_total" and ("status", "ignored") in labels) + 1
+    )
+
 
 def test_metrics_need_a_token(make_api: Callable[..., Api], tmp_path: Any) -> None:
     api = make_api(settings=Settings(api_tokens=[TOKEN_HASH], data_dir=tmp_path / "d"))
