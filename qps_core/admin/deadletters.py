@@ -190,7 +190,10 @@ class DeadLetters:
     def _find(self, message_id: str) -> dict[str, Any]:
         found = self._look(MAX_SEARCHED, wanted=message_id)
         if not found:
-            raise DeadLetterNotFound(f"no dead letter {message_id!r} in the dead-letter queue")
+            raise DeadLetterNotFound(
+                f"no dead letter {message_id!r} in the dead-letter queue (or another admin holds it: try again in"
+                f" {HOLD_SECONDS} s)"
+            )
         return found[0]
 
     # ---------------------------------------------------------------- acting
