@@ -261,11 +261,12 @@ def worker(
     config: ConfigOpt = None,
 ) -> None:
     """Drain an SQS queue as a long-running process, with the Lambda handler's semantics."""
+    from . import logs, metrics
     from .runtime.compose import queue_processor
     from .runtime.worker import Worker
 
     _settings(config, endpoint_url)  # checks the settings early; credentials for a local endpoint
-    logging.getLogger("qps").setLevel(logging.INFO)
+    logs.configure(replace=True)  # JSON lines unless on a terminal (docs/design.md §13)
     overrides: dict[str, Any] = {"endpoint_url": endpoint_url} if endpoint_url else {}
     w = Worker(
         queue_processor(local=True, config_file=config, **overrides),
@@ -275,7 +276,8 @@ def worker(
         visibility_timeout=visibility_timeout,
     )
     w.install_signal_handlers()
-    handled = w.run(max_polls=max_polls)
+    with metrics.sending_to(metrics.EmfSink()):
+        handled = w.run(max_polls=max_polls)
     typer.echo(f"qps worker: stopped after {handled} message(s)", err=True)
 
 

@@ -91,14 +91,21 @@ def serve(
         settings = settings.model_copy(update={"admin_tokens": [digest]})
     endpoint = None
     if embedded:
-        from .demo import seed
+        from .demo import local_queues, seed
         from .demo.endpoint import LocalEndpoint, use_endpoint
 
         typer.echo("Starting a local S3 endpoint (moto) on loopback ...")
         endpoint = LocalEndpoint.start()
         use_endpoint(endpoint.url)
         seed(aws.client("s3", endpoint.url))
-        settings = settings.model_copy(update={"endpoint_url": endpoint.url})
+        queue, dlq = local_queues(aws.client("sqs", endpoint.url))
+        settings = settings.model_copy(
+            update={
+                "endpoint_url": endpoint.url,
+                "queue_url": settings.queue_url or queue,
+                "dead_letter_queue_url": settings.dead_letter_queue_url or dlq,
+            }
+        )
     try:
         _run(settings, host, port, grace_seconds, demo=embedded, minted=minted)
     finally:
@@ -160,6 +167,12 @@ def _run(settings: Any, host: str, port: int, grace_seconds: float, *, demo: boo
         typer.echo(
             f"""Try:  curl -s -X POST {base}/v1/packages {auth}-H 'Content-Type: application/json' """
             """-d '{"source_prefix": "s3://qps-demo-data/lims/batch-0301/", "registry": "qps-demo-packages"}'"""
+        )
+    if demo and settings.queue_url and settings.dead_letter_queue_url:
+        typer.echo(
+            f"Queues:     {settings.queue_url} (dead letters: {settings.dead_letter_queue_url}); drain with\n"
+            f"            QPS_DEAD_LETTER_QUEUE_URL={settings.dead_letter_queue_url} "
+            f"qps worker --queue-url {settings.queue_url} --endpoint-url {settings.endpoint_url}"
         )
     typer.echo("Ctrl-C or SIGTERM stops (running jobs finish or are queued again for the next start).")
     sys.stdout.flush()

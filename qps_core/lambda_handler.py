@@ -19,7 +19,7 @@ import os
 from collections import Counter
 from typing import Any
 
-from . import envelopes
+from . import envelopes, logs, metrics
 from .errors import TransientError
 from .outcomes import RunOutcome
 from .runtime.sqs_batch import BatchProcessor
@@ -27,6 +27,7 @@ from .runtime.sqs_batch import BatchProcessor
 log = logging.getLogger("qps")
 _PROCESSOR: BatchProcessor | None = None
 MAX_RESULTS = 100
+EMF = metrics.EmfSink()  # CloudWatch embedded metric format on stdout, during each invocation
 
 
 class DeadLetterFailed(TransientError):
@@ -39,7 +40,7 @@ def processor() -> BatchProcessor:
     if _PROCESSOR is None:
         from .runtime.compose import queue_processor
 
-        logging.getLogger().setLevel(os.environ.get("QPS_LOG_LEVEL", "INFO"))
+        logs.configure(os.environ.get("QPS_LOG_LEVEL", "INFO"))
         _PROCESSOR = queue_processor(local=False)
     return _PROCESSOR
 
@@ -56,6 +57,11 @@ def response(outcomes: list[RunOutcome]) -> dict[str, Any]:
 
 
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
+    with logs.bound(aws_request_id=getattr(context, "aws_request_id", None)), metrics.sending_to(EMF):
+        return _handle(event)
+
+
+def _handle(event: Any) -> dict[str, Any]:
     proc = processor()
     records = envelopes.lambda_sqs_records(event)
     if records is not None:

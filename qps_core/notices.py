@@ -14,6 +14,7 @@ import json
 import logging
 from typing import Any
 
+from . import metrics
 from .outcomes import RunOutcome, change_counts
 from .settings import Settings
 
@@ -85,6 +86,7 @@ class Notifier:
                     ]
                 )
                 if resp.get("FailedEntryCount"):
+                    metrics.notice_not_published()
                     entry = resp["Entries"][0]
                     log.warning(
                         "notice %s not published on bus %s: %s %s",
@@ -94,6 +96,7 @@ class Notifier:
                         entry.get("ErrorMessage"),
                     )
             except Exception as exc:
+                metrics.notice_not_published()
                 log.warning("notice %s not published on bus %s: %s", kind, self.settings.event_bus_name, exc)
         if self.settings.notice_topic_arn:
             try:
@@ -106,4 +109,5 @@ class Notifier:
                     MessageAttributes={"detail-type": {"DataType": "String", "StringValue": kind}},
                 )
             except Exception as exc:
+                metrics.notice_not_published()
                 log.warning("notice %s not published on topic %s: %s", kind, self.settings.notice_topic_arn, exc)

@@ -12,9 +12,10 @@ prefix are never offered to adapters.
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import envelopes
+from . import envelopes, logs, metrics
 from .errors import IgnoredEvent, InvalidInput, QPSError, describe_exception
 from .events import Event
 from .models import PackageRequest
@@ -136,6 +137,8 @@ class Runner:
     def run_event(self, event: Event, *, dry_run: bool = False) -> tuple[Plan, list[RunOutcome]]:
         """Plan one event, package what it implies, and publish a completion notice per request."""
         plan = self.plan_event(event)
+        if plan.status in ("ignored", "rejected") and not dry_run:
+            metrics.package_outcome(plan.status, plan.adapter)
         if plan.status == "ignored":
             return plan, [RunOutcome("ignored", plan.adapter, reason=plan.reason)]
         if plan.status == "rejected":
@@ -148,8 +151,16 @@ class Runner:
     def package(self, request: PackageRequest, adapter: str | None = None) -> RunOutcome:
         """Package one request (planned by `adapter`, or accepted as a job) and publish its completion
         notice. Never raises for what packaging reports: every end is an outcome."""
+        with logs.bound(adapter=adapter, registry=request.registry, package_name=request.package_name):
+            return self._package(request, adapter)
+
+    def _package(self, request: PackageRequest, adapter: str | None) -> RunOutcome:
+        started = time.monotonic()
+        paths: dict[str, int] | None = None
         try:
-            outcome = RunOutcome.packaged(adapter, self.packager.package(request))
+            result = self.packager.package(request)
+            paths = getattr(result, "checksum_paths", None)
+            outcome = RunOutcome.packaged(adapter, result)
         except InvalidInput as exc:
             outcome = RunOutcome("rejected", adapter, request, error=str(exc))
         except QPSError as exc:
@@ -164,9 +175,18 @@ class Runner:
         except Exception as exc:  # a bug, not the input's fault: report it, keep going
             log.exception("packaging %s failed unexpectedly", request.source_prefix)
             outcome = RunOutcome("failed", adapter, request, error=describe_exception(exc), retryable=True)
+        metrics.package_outcome(
+            outcome.status,
+            adapter,
+            seconds=time.monotonic() - started,
+            files=outcome.files,
+            size=outcome.bytes,
+            checksum_paths=paths,
+        )
         try:
             self.notifier.publish(outcome)
         except Exception as exc:  # a notice is best effort; the package exists
+            metrics.notice_not_published()
             log.warning("could not publish the notice of %s: %s", request.source_prefix, type(exc).__name__)
         return outcome
 

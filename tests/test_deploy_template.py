@@ -485,7 +485,21 @@ def test_api_role_least_privilege(template: dict[str, Any]) -> None:
         for action in _actions(statement):
             granted.setdefault(action, []).append(statement)
     assert [s["Resource"] for s in granted["sqs:SendMessage"]] == [{"Fn::GetAtt": ["Queue", "Arn"]}]
-    assert not [a for a in granted if a.startswith("sqs:") and a != "sqs:SendMessage"]
+    # the admin page's dead letters: only on the DLQ, plus the queue's depth
+    dead_letters = {a for a in granted if a.startswith("sqs:") and a != "sqs:SendMessage"}
+    assert dead_letters == {
+        "sqs:GetQueueAttributes",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:StartMessageMoveTask",
+        "sqs:ListMessageMoveTasks",
+    }
+    for action in dead_letters - {"sqs:GetQueueAttributes"}:
+        assert [s["Resource"] for s in granted[action]] == [{"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}], action
+    assert sorted(str(s["Resource"]) for s in granted["sqs:GetQueueAttributes"]) == sorted(
+        str({"Fn::GetAtt": [q, "Arn"]}) for q in ("DeadLetterQueue", "Queue")
+    )
     assert sorted(a for a in granted if a.startswith("s3:")) == ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"]
     for action in ("s3:GetObject", "s3:GetObjectVersion"):
         (statement,) = granted[action]

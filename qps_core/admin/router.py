@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import pages, settings_api
+from . import deadletters_api, pages, settings_api
 from .service import Admin
 
 if TYPE_CHECKING:
@@ -19,4 +19,5 @@ def mount(app: FastAPI, context: ApiContext) -> None:
     if context.admin is None:
         context.admin = Admin(context)
     app.include_router(settings_api.router, prefix="/v1")
+    app.include_router(deadletters_api.router, prefix="/v1")
     app.include_router(pages.router)

@@ -71,6 +71,20 @@ def seed(s3: Any) -> None:
         s3.put_object(Bucket=DATA_BUCKET, Key=key, Body=body, **extra)
 
 
+QUEUE = "qps-demo-queue"
+DEAD_LETTER_QUEUE = "qps-demo-dead-letters"
+
+
+def local_queues(sqs: Any, max_receive_count: int = 3) -> tuple[str, str]:
+    """The local QuiltPackager queue and its dead-letter queue (redrive after `max_receive_count`
+    receives), as the stack makes them: (queue URL, dead-letter queue URL). Idempotent."""
+    dlq = sqs.create_queue(QueueName=DEAD_LETTER_QUEUE)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": str(max_receive_count)})
+    queue = sqs.create_queue(QueueName=QUEUE, Attributes={"RedrivePolicy": policy})["QueueUrl"]
+    return queue, dlq
+
+
 def event_files() -> list[Path]:
     return sorted(Path(str(p)) for p in EVENTS.iterdir() if p.name.endswith(".json"))
 

@@ -11,6 +11,7 @@ import random
 import time
 from typing import TYPE_CHECKING, Any
 
+from .. import logs, metrics
 from ..errors import InvalidInput
 from ..models import PackageRequest
 from .model import Job, JobResult, Problem, now_iso, quilt_uri
@@ -85,6 +86,11 @@ def run_request(runner: Runner, job: Job) -> RunOutcome:
 
 def run_claimed(runner: Runner, store: JobStore, job: Job, max_attempts: int) -> Job | None:
     """Run a job this process has moved to `running`; record its end. None if someone else moved it."""
+    with logs.bound(job_id=job.id):
+        return _run_claimed(runner, store, job, max_attempts)
+
+
+def _run_claimed(runner: Runner, store: JobStore, job: Job, max_attempts: int) -> Job | None:
     try:
         outcome = run_request(runner, job)
     except Exception as exc:  # a bug: keep the job, count it as a transient failure
@@ -96,5 +102,6 @@ def run_claimed(runner: Runner, store: JobStore, job: Job, max_attempts: int) ->
     changes = finish_changes(outcome, job.attempts, max_attempts)
     ended = store.transition(job.id, {"running"}, **changes)
     if ended is not None:
+        metrics.job_status(ended.status)
         log.info("job %s %s", job.id, ended.status)
     return ended

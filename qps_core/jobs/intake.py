@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from .. import allow_lists, envelopes
+from .. import allow_lists, envelopes, metrics
 from ..errors import InvalidInput, QPSError
 from ..models import PackageRequest
 from .model import Job, Trigger, body_fingerprint, new_job_id
@@ -175,13 +175,16 @@ def accept_events(svc: Services, body: Any, *, scope: str, idempotency_key: str 
     for p in plan_events(svc, body):
         if p.status == "ignored":
             result.ignored.append(p.as_dict())
+            metrics.package_outcome("ignored", p.adapter)
         elif p.status == "rejected":
             result.rejected.append(p.as_dict())
+            metrics.package_outcome("rejected", p.adapter)
         for req in p.requests if p.status == "planned" else ():
             refused = allow_lists.refusal(svc.settings, req)  # as the packager would: never queued
             if refused is None:
                 wanted.append((p, req))
             else:
+                metrics.package_outcome("rejected", p.adapter)
                 result.rejected.append(
                     {"status": "rejected", "adapter": p.adapter, "packages": [], "error": refused.message}
                 )

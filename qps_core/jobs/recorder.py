@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from .. import metrics
+
 if TYPE_CHECKING:
     from ..outcomes import RunOutcome
     from .store import JobStore
@@ -95,6 +97,7 @@ class JobRecorder:
             )
         started = existing.started_at if existing.status == "running" and existing.started_at else now_iso()
         self.store.put(existing.model_copy(update={"attempts": attempts, "started_at": started, **changes}))
+        metrics.job_status(changes["status"])
 
     def _close_unplanned(self, job_id: str, outcomes: list[RunOutcome]) -> None:
         assert self.store is not None
@@ -107,6 +110,7 @@ class JobRecorder:
             if first is not None
             else Problem(title="Invalid request", status=422, detail="the message held no request")
         )
-        self.store.transition(
+        if self.store.transition(
             job_id, {"queued", "running"}, status="failed", finished_at=now_iso(), error=problem, result=None
-        )
+        ):
+            metrics.job_status("failed")

@@ -150,6 +150,7 @@ class HashRun:
         self._pool = ThreadPoolExecutor(hasher.max_workers, thread_name_prefix="qps-hash")
         self._parts = _CountingPool(hasher.max_workers, self._tick)
         self._warned = False
+        self.paths: dict[str, int] = {"reused": 0, "server": 0, "read": 0}  # objects hashed by each path
 
     def __enter__(self) -> HashRun:
         return self
@@ -213,6 +214,10 @@ class HashRun:
             self._progress += 1
             self._cond.notify_all()
 
+    def _count(self, path: str) -> None:
+        with self._cond:
+            self.paths[path] += 1
+
     def _tick(self) -> None:
         with self._cond:
             self._progress += 1
@@ -271,9 +276,13 @@ class HashRun:
         _check_size(head, obj, "HeadObject", self._uri(obj))
         if obj.hash_type == checksums.CRC64NVME:
             value = checksums.from_head_crc64nvme(head)
-            return value if value is not None else self._without_reuse
+            if value is None:
+                return self._without_reuse
+            self._count("reused")
+            return value
         reuse = checksums.from_head(head, obj.size)
         if isinstance(reuse, str):
+            self._count("reused")
             return reuse
         if isinstance(reuse, checksums.NeedParts):
             composite = reuse.composite_digest
@@ -284,12 +293,16 @@ class HashRun:
         """S3 holds nothing reusable: S3 computes it (large objects), else read the bytes."""
         if self.scratch_bucket and obj.size >= self.hasher.threshold:
             try:
-                return checksum_io.server_side(self.s3, self._parts, self.bucket, obj, self.scratch_bucket)
+                value = checksum_io.server_side(self.s3, self._parts, self.bucket, obj, self.scratch_bucket)
+                self._count("server")
+                return value
             except checksum_io.NoServerChecksum as exc:
                 if not self._warned:
                     self._warned = True
                     logger.warning("S3 cannot compute checksums here (%s); reading the objects instead", exc)
-        return checksum_io.by_reading(self.s3, self._parts, self.bucket, obj)
+        value = checksum_io.by_reading(self.s3, self._parts, self.bucket, obj)
+        self._count("read")
+        return value
 
     def _from_parts(self, obj: SourceObject, composite: str | None) -> str | None:
         """GetObjectAttributes: reuse a composite SHA-256 whose parts are exactly quilt3's chunks."""
@@ -327,7 +340,10 @@ class HashRun:
                 break
         if not parts:
             return None
-        return checksums.from_parts(parts, obj.size, composite)
+        found = checksums.from_parts(parts, obj.size, composite)
+        if found is not None:
+            self._count("reused")
+        return found
 
     def _uri(self, obj: SourceObject) -> str:
         return f"s3://{self.bucket}/{obj.key}"

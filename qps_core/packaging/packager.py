@@ -97,5 +97,11 @@ class Packager:
         if commit.status == "created":
             logger.info("created %s@%s in s3://%s (%d files)", name, commit.top_hash, request.registry, len(objects))
         return PackageResult(
-            commit.status, commit.top_hash, len(objects), sum(o.size for o in objects), request, changes=commit.changes
+            commit.status,
+            commit.top_hash,
+            len(objects),
+            sum(o.size for o in objects),
+            request,
+            changes=commit.changes,
+            checksum_paths=dict(hashing.paths),
         )

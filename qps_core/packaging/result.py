@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -18,6 +18,9 @@ class PackageResult:
     bytes: int
     request: PackageRequest  # the request as packaged (a path naming an object becomes that object's folder)
     changes: Changes | None = None  # on `created`: against the previous `latest` (docs/design.md §12)
+    #: objects hashed by each path (docs/design.md §9): `reused` (S3's own checksum), `server` (S3
+    #: computed it on a scratch copy), `read` (the bytes were read); empty objects count in none.
+    checksum_paths: dict[str, int] = field(default_factory=dict)
 
     @property
     def registry(self) -> str:

@@ -67,10 +67,12 @@ def queue_processor(*, local: bool, config_file: Path | None = None, **overrides
 def serve_context(settings: Settings, *, s3_probe: Any = None) -> tuple[ApiContext, LocalPool]:
     """`qps serve`: the API context over SQLite jobs run by a local worker pool (not started)."""
     from ..api.context import ApiContext
+    from ..api.prometheus import sink
     from ..jobs.pool import LocalPool
     from ..runner import Runner
     from .live import CurrentRunner
 
+    sink()  # GET /metrics counts from the start
     runner = Runner(settings)
     _report_adapter_errors(runner)
     store = open_job_store(settings)

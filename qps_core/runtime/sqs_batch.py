@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .. import aws, envelopes, jsonstrict
+from .. import aws, envelopes, jsonstrict, logs
 from ..errors import InvalidInput, clip, one_line
 from ..events import Event
 from ..outcomes import Plan, RunOutcome
@@ -109,7 +109,13 @@ class BatchProcessor:
         event's index in its message, its plan and the outcome of each of its requests."""
         for outcome in outcomes:
             line = json.dumps(outcome.as_dict(), ensure_ascii=False)
-            log.info("%s#%d %s", message_id or "-", plan.event.index, clip(line, 2 * MAX_REASON_CHARS))
+            req = outcome.request
+            with logs.bound(
+                adapter=outcome.adapter,
+                registry=req.registry if req else None,
+                package_name=req.package_name if req else None,
+            ):
+                log.info("%s#%d %s", message_id or "-", plan.event.index, clip(line, 2 * MAX_REASON_CHARS))
 
     def process_events(self, events: list[Event], message_id: str | None = None) -> RecordResult:
         """Run every event of one input (one SQS message, one directly delivered event) and decide its fate."""
@@ -140,6 +146,14 @@ class BatchProcessor:
 
     def process_record(self, record: dict[str, Any]) -> RecordResult:
         """One Lambda SQS record: run it, then dead-letter or delay it as its result says."""
+        from ..jobs.recorder import job_id_attribute
+
+        message_id = record.get("messageId")
+        message_id = message_id if isinstance(message_id, str) else None
+        with logs.bound(message_id=message_id, job_id=job_id_attribute(record)):
+            return self._process_record(record)
+
+    def _process_record(self, record: dict[str, Any]) -> RecordResult:
         self._refreshed()
         message_id = record.get("messageId")
         if self.jobs is not None:

@@ -3,7 +3,8 @@ live `qps serve --embedded` (uvicorn on loopback, a moto S3 endpoint with the de
 
 Outside CI, without a browser or playwright, these tests are skipped with the reason; in CI
 (`CI` set, as `.ci/run` does) they fail instead. Screenshots of each page go to the test's tmp dir
-(and, with ADMIN_DOCS_SCREENSHOT=1, the Sources page to docs/admin-sources.png).
+(and, with ADMIN_DOCS_SCREENSHOT=1, the Sources page to docs/admin-sources.png and the Dead letters
+page to docs/img/dead-letters.png).
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ class Server:
     token: str
     login_url: str
     process: subprocess.Popen[str]
+    endpoint: str = ""  # the embedded moto endpoint (S3 and SQS)
+    queue_url: str = ""
+    dlq_url: str = ""
 
     def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
@@ -116,8 +120,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     if not (login and token):
         process.kill()
         pytest.fail(f"qps serve did not start:\n{text}")
+    queues = re.search(r"Queues:\s+(\S+) \(dead letters: (\S+)\).*?--endpoint-url (\S+)", text, re.S)
     try:
-        yield Server(f"http://127.0.0.1:{port}", token.group(1), login.group(1), process)
+        yield Server(
+            f"http://127.0.0.1:{port}",
+            token.group(1),
+            login.group(1),
+            process,
+            *((queues.group(3), queues.group(1), queues.group(2)) if queues else ()),
+        )
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -283,3 +294,113 @@ def test_one_time_login_link(server: Server, page: Any) -> None:
         expect(second.get_by_role("alert")).to_have_text("That login link was used already or has expired.")
     finally:
         other.close()
+
+
+def _worker(server: Server, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """`qps worker` against the embedded queues, once (as the serve banner says to run it)."""
+    from qps_core.demo.endpoint import FAKE_CREDENTIALS
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QPS_", "AWS_"))}
+    env.update(
+        FAKE_CREDENTIALS,
+        QPS_DEAD_LETTER_QUEUE_URL=server.dlq_url,
+        QPS_DATA_DIR=str(tmp_path / "worker"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        QUILT_DISABLE_USAGE_METRICS="true",
+    )
+    qps = str(Path(sys.executable).with_name("qps"))
+    command = [qps, "worker", "--queue-url", server.queue_url, "--endpoint-url", server.endpoint]
+    command += ["--max-polls", "1", "--wait-seconds", "1"]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120, check=True)
+
+
+def test_dead_letters_page(server: Server, page: Any, tmp_path: Path) -> None:
+    """Dead letters made by `qps worker` on the local queues, then retried, deleted and redriven from
+    the page (each button confirmed in the browser), against moto's SQS."""
+    import boto3
+    from playwright.sync_api import expect
+
+    from qps_core.demo.endpoint import FAKE_CREDENTIALS
+
+    assert server.queue_url and server.dlq_url, "qps serve --embedded names its local queues"
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    empty = {"source_prefix": "s3://qps-demo-data/nothing-here/", "registry": "qps-demo-packages"}
+    sqs.send_message(QueueUrl=server.queue_url, MessageBody=json.dumps(empty))
+    sqs.send_message(QueueUrl=server.queue_url, MessageBody="<script>alert(1)</script>")
+    sqs.send_message(QueueUrl=server.queue_url, MessageBody=json.dumps({"uri": "s3://qps-demo-data/lims/none/"}))
+    worked = _worker(server, tmp_path)
+    logged = [json.loads(line) for line in worked.stderr.splitlines() if line.startswith("{")]
+    assert any(line.get("message_id") and line["level"] == "WARNING" for line in logged), worked.stderr
+    emf = [json.loads(line) for line in worked.stdout.splitlines()]
+    assert {line.get("Status") for line in emf if "Packages" in line} >= {"failed", "rejected"}
+
+    def depth(url: str) -> int:
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+        return int(attrs["Attributes"]["ApproximateNumberOfMessages"])
+
+    assert depth(server.dlq_url) == 3 and depth(server.queue_url) == 0
+
+    page.goto(server.base + "/admin")
+    page.get_by_label("Admin token").fill(server.token)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Dead letters").click()
+    expect(page.get_by_role("heading", name="Dead letters", exact=True)).to_be_visible()
+    expect(page.locator("#dlq-depth")).to_have_text("3")
+    expect(page.locator("#queue-depth")).to_have_text("0")
+    rows = page.locator("table.dead-letters tbody tr")
+    expect(rows).to_have_count(3)
+    script_row = rows.filter(has_text="<script>alert(1)</script>")  # shown as text, never run
+    expect(script_row).to_have_count(1)
+    expect(rows.filter(has_text="nothing-here").locator("td.error")).to_contain_text("s3://qps-demo-data/nothing-here/")
+    page.screenshot(path=str(tmp_path / "dead-letters.png"), full_page=True)
+    if os.environ.get("ADMIN_DOCS_SCREENSHOT"):
+        (ROOT / "docs" / "img").mkdir(exist_ok=True)
+        page.screenshot(path=str(ROOT / "docs" / "img" / "dead-letters.png"), full_page=True)
+
+    asked: list[str] = []
+
+    def answer(accept: bool) -> None:
+        def on_dialog(dialog: Any) -> None:
+            asked.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
+
+        page.once("dialog", on_dialog)
+
+    # delete: cancelled at the confirmation, nothing happens; confirmed, it is gone
+    answer(False)
+    script_row.get_by_role("button", name="Delete").click()
+    expect(page.locator("#dlq-depth")).to_have_text("3")
+    assert asked == ["Delete this message for good?"]
+    answer(True)
+    script_row.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status")).to_contain_text("deleted")
+    expect(page.locator("#dlq-depth")).to_have_text("2")
+
+    # retry one: back on the queue
+    answer(True)
+    rows.filter(has_text="nothing-here").get_by_role("button", name="Retry").click()
+    expect(page.get_by_role("status")).to_contain_text("sent back to the queue")
+    expect(page.locator("#dlq-depth")).to_have_text("1")
+    expect(page.locator("#queue-depth")).to_have_text("1")
+
+    # redrive all (moto has no StartMessageMoveTask: moved one by one)
+    answer(True)
+    page.get_by_role("button", name="Redrive all").click()
+    expect(page.get_by_role("status")).to_contain_text("Redrive done: 1 dead letter(s)")
+    expect(page.locator("#dlq-depth")).to_have_text("0")
+    expect(page.locator("#queue-depth")).to_have_text("2")
+    expect(rows).to_have_text(["No dead letters."])
+    assert asked[1:] == ["Delete this message for good?", "Send this message back to the queue?",
+                         "Send every dead letter back to the queue?"]  # fmt: skip
+    back = sqs.receive_message(QueueUrl=server.queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+    bodies = sorted(m["Body"] for m in back["Messages"])
+    assert bodies == sorted([json.dumps(empty), json.dumps({"uri": "s3://qps-demo-data/lims/none/"})])
+    assert all("qps-error" not in (m.get("MessageAttributes") or {}) for m in back["Messages"])

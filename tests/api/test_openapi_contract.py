@@ -52,6 +52,11 @@ OPERATIONS = [
     ("PUT", "/v1/sources/{source_id}"),
     ("POST", "/v1/sources/{source_id}/apply"),
     ("GET", "/v1/health"),
+    ("GET", "/metrics"),
+    ("GET", "/v1/dead-letters"),
+    ("POST", "/v1/dead-letters/redrive"),
+    ("POST", "/v1/dead-letters/{message_id}/retry"),
+    ("DELETE", "/v1/dead-letters/{message_id}"),
 ]
 
 
