@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from qps_core.admin import deadletters_api
 from qps_core.demo import local_queues
 from tests.admin.adminhelpers import ADMIN, API_TOKEN
+from tests.helpers import LOCAL
 
 API = {"Authorization": f"Bearer {API_TOKEN}"}
 
@@ -55,7 +56,7 @@ def depth(sqs: Any, url: str) -> int:
 def client(queues: tuple[Any, str, str], make_app: Any) -> TestClient:
     _, queue, dlq = queues
     app, _ = make_app(queue_url=queue, dead_letter_queue_url=dlq)
-    return TestClient(app)
+    return TestClient(app, base_url=LOCAL)
 
 
 def test_the_first_dead_letters_with_their_reason_body_and_time(client: TestClient, queues: Any) -> None:
@@ -128,7 +129,7 @@ def test_redrive_moves_every_message_where_the_move_task_is_unavailable(client: 
 def test_not_configured_is_a_clear_conflict(make_app: Any, mock_aws: None) -> None:
     deadletters_api._services.clear()
     app, _ = make_app()
-    reply = TestClient(app).get("/v1/dead-letters", headers=ADMIN)
+    reply = TestClient(app, base_url=LOCAL).get("/v1/dead-letters", headers=ADMIN)
     assert reply.status_code == 409 and "QPS_DEAD_LETTER_QUEUE_URL" in reply.json()["detail"]
 
 
