@@ -15,7 +15,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import envelopes
-from .errors import IgnoredEvent, InvalidInput, QPSError, describe_exception
+from .errors import IgnoredEvent, InvalidInput, PermanentError, QPSError, TransientError, describe_exception
 from .events import Event
 from .models import PackageRequest
 from .outcomes import Plan, RunOutcome
@@ -144,6 +144,7 @@ class Runner:
         """Package one request (planned by `adapter`, or accepted as a job) and publish its completion
         notice. Never raises for what packaging reports: every end is an outcome."""
         try:
+            request = self.prepare(request, adapter)
             outcome = RunOutcome.packaged(adapter, self.packager.package(request))
         except InvalidInput as exc:
             outcome = RunOutcome("rejected", adapter, request, error=str(exc))
@@ -164,6 +165,31 @@ class Runner:
         except Exception as exc:  # a notice is best effort; the package exists
             log.warning("could not publish the notice of %s: %s", request.source_prefix, type(exc).__name__)
         return outcome
+
+    def prepare(self, request: PackageRequest, adapter: str | None) -> PackageRequest:
+        """The request as the planning adapter completes it at packaging time (its optional
+        `qps_prepare_request` hook: I/O allowed, e.g. HealthOmics `GetRun`), checked like any request.
+        Raises InvalidInput (rejected) or a QPSError (failed; transient or permanent)."""
+        prepare = self.adapters.preparer(adapter)
+        if prepare is not None:
+            try:
+                results = prepare(request=request, settings=self.settings)
+            except QPSError:
+                raise
+            except Exception as exc:  # the adapter's bug: retryable, named, never a traceback
+                raise TransientError(_adapter_failure(str(adapter), exc)) from None
+            if results:
+                prepared = results[0]
+                if not isinstance(prepared, PackageRequest):
+                    raise PermanentError(f"adapter {adapter!r} prepared {type(prepared).__name__}, not PackageRequest")
+                request = PackageRequest.parse(prepared.normalised(), **self.settings.request_context())
+                request = request.with_default_message()
+        if request.deferred:
+            raise InvalidInput(
+                f"source_prefix: {request.source_prefix} is a placeholder that adapter {adapter!r} did not "
+                "replace with the real folder"
+            )
+        return request
 
 
 def switched_off_reason(label: str, adapter_id: str) -> str:
