@@ -181,7 +181,7 @@ def _eln_adapter(seen: list[str], signature: str) -> Any:
     def nothing(self: Any) -> None:
         seen.append("prepare()")
 
-    impl = {"both": with_both, "request": request_only, "none": nothing}[signature]
+    impl: Any = {"both": with_both, "request": request_only, "none": nothing}[signature]
     Eln.qps_prepare_request = hookimpl(impl)  # type: ignore[attr-defined]
     return Eln()
 

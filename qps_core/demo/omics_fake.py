@@ -11,6 +11,7 @@ not in `runs` is 404 ResourceNotFoundException. Loopback only; a daemon thread, 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import socket
 import struct
@@ -21,6 +22,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 LIST_KEY = "*list*"
+ECR = "public.ecr.aws/biocontainers"
+LOGS = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/omics/WorkflowLog"
 #: ListRuns items carry these fields of a run (RunListItem in the service model).
 LIST_FIELDS = (
     "arn",
@@ -69,17 +72,15 @@ def demo_run(run_id: str = "3395667", bucket: str = "qps-demo-data", prefix: str
         "runOutputUri": f"s3://{bucket}/{prefix}/{run_id}",
         "logLevel": "ALL",
         "resourceDigests": {
-            "public.ecr.aws/biocontainers/salmon:1.10.1--h7e5ed60_0": "sha256:1c5e7b9d3f1a2c4e6b8d0f2a4c6e8b0d2f4a6c8e0b2d4f6a8c0e2b4d6f8a0c2e",
-            "public.ecr.aws/biocontainers/star:2.7.10a--h9ee0642_0": "sha256:9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b",
+            f"{ECR}/salmon:1.10.1--h7e5ed60_0": "sha256:" + hashlib.sha256(b"salmon").hexdigest(),
+            f"{ECR}/star:2.7.10a--h9ee0642_0": "sha256:" + hashlib.sha256(b"star").hexdigest(),
         },
         "startedBy": "arn:aws:sts::123456789012:assumed-role/ResearchRole/alice",
         "creationTime": "2025-03-14T09:58:01.123Z",
         "startTime": "2025-03-14T10:02:45.000Z",
         "stopTime": "2025-03-14T11:02:40.000Z",
         "tags": {"project": "rnaseq-pilot", "cost-center": "genomics"},
-        "logLocation": {
-            "runLogStream": f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/omics/WorkflowLog:log-stream:run/{run_id}"
-        },
+        "logLocation": {"runLogStream": f"{LOGS}:log-stream:run/{run_id}"},
         "retentionMode": "RETAIN",
     }
 

@@ -94,9 +94,8 @@ def qps_describe_event(event: Event, settings: Settings) -> list[PackageRequest]
     uri = detail.get("runOutputUri")
     if uri is None:
         if run_id is None:
-            raise RejectedEvent(
-                f"arn: a COMPLETED HealthOmics run without runOutputUri needs its run ARN, got {shown(detail.get('arn'))}"
-            )
+            arn = shown(detail.get("arn"))
+            raise RejectedEvent(f"arn: a COMPLETED HealthOmics run without runOutputUri needs its run ARN, got {arn}")
         return [deferred_request(settings, ADAPTER_ID, run_id, metadata=metadata, message=message)]
     if not isinstance(uri, str) or not uri.startswith("s3://") or not uri[5:].partition("/")[2].strip("/"):
         raise RejectedEvent(

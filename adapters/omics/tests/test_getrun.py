@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import qps_adapter_omics as omics
+
 from qps_core import aws
 from qps_core.demo.endpoint import FAKE_CREDENTIALS
 from qps_core.demo.omics_fake import FakeOmics, demo_run
