@@ -22,7 +22,7 @@ TITLE = "QPS: Quilt Packaging Service"
 
 def create_app(context: ApiContext, *, include_admin: bool = True) -> FastAPI:
     from ..runtime.live import CurrentRunner
-    from . import docs_page, routes_jobs, routes_meta, routes_packages, routes_registry
+    from . import docs_page, routes_jobs, routes_meta, routes_packages, routes_reconcile, routes_registry
 
     app = FastAPI(
         title=TITLE,
@@ -42,7 +42,7 @@ def create_app(context: ApiContext, *, include_admin: bool = True) -> FastAPI:
     app.state.context = context
     install_handlers(app)
     app.include_router(docs_page.router)
-    for module in (routes_packages, routes_jobs, routes_registry, routes_meta):
+    for module in (routes_packages, routes_reconcile, routes_jobs, routes_registry, routes_meta):
         app.include_router(module.router, prefix="/v1")
     _publish_body_schemas(app)
     if include_admin:
