@@ -33,7 +33,8 @@ Source = Literal["omics", "rocrate"]
 SOURCES: tuple[str, ...] = ("omics", "rocrate")
 OMICS_PAGE = 100  # ListRuns' maximum page size
 S3_PAGE = 1000  # ListObjectsV2's maximum page size
-DEFAULT_LIMIT = 1000  # items per batch when the caller gives no limit (API, schedule)
+DEFAULT_LIMIT = 200  # items per batch when the caller gives none (API, schedule): queued well within 30 s
+MAX_LIMIT = 1000
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 

@@ -40,6 +40,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "qps_core.cli_serve",
             "qps_core.report",
             "qps_core.lambda_handler",
+            "qps_core.reconcile_lambda",
             "qps_core.api.lambda_api",
             "qps_core.demo",
             "qps_core.testing",

@@ -4,6 +4,7 @@ that were missed; bounded batches continue from a cursor; `qps reconcile` runs t
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import subprocess
 import sys
@@ -103,7 +104,7 @@ def test_ten_thousand_runs_in_bounded_batches_that_continue_from_a_cursor(_omics
 )
 def test_listruns_failures(_omics_endpoint_is_local: FakeOmics, failure: str, error: type[Exception]) -> None:
     _omics_endpoint_is_local.failures[LIST_KEY] = failure
-    with pytest.raises(error, match="^HealthOmics ListRuns: ") as caught:
+    with pytest.raises(error, match=r"^HealthOmics ListRuns: ") as caught:
         reconcile.sweep_omics()
     assert "\n" not in str(caught.value)
 
@@ -203,3 +204,44 @@ def _keys() -> dict[str, Any]:
         "aws_access_key_id": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
         "aws_secret_access_key": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     }
+
+
+def test_scheduled_sweep_continues_in_a_new_invocation_when_time_runs_short(
+    _omics_endpoint_is_local: FakeOmics, tmp_path: Path
+) -> None:
+    from qps_core import reconcile_lambda
+    from qps_core.jobs.sqlite import SqliteJobStore
+    from qps_core.settings import Settings
+
+    class Services:
+        settings = Settings(data_dir=tmp_path)
+        runner = make_runner()
+        jobs = SqliteJobStore(tmp_path / "jobs.sqlite3")
+
+        class dispatcher:
+            sent: list[Any] = []
+
+            @classmethod
+            def submit(cls, job: Any) -> None:
+                cls.sent.append(job)
+
+    add_runs(_omics_endpoint_is_local, 2500)
+    continued: list[dict[str, Any]] = []
+    clock = itertools.chain([10**9] * 12, [1000])  # plenty for 12 batches of 200, then nearly out of time
+    out = reconcile_lambda.run(
+        {"sweeps": [{"source": "omics"}, {"source": "omics", "since": "1d"}]},
+        lambda: next(clock),
+        continued.append,
+        svc=Services(),
+    )
+    assert out == {"found": 2500, "queued": 2500, "continued": True}
+    assert {j.trigger.kind for j in Services.dispatcher.sent} == {"reconcile"}
+    [rest] = continued  # the first sweep is done (12 x 200 + 100); the second waits its turn
+    assert rest == {"sweeps": [{"source": "omics", "since": "1d"}]}
+    # a sweep cut mid-way resumes from its cursor
+    clock = iter([1000])
+    continued.clear()
+    reconcile_lambda.run({"sweeps": [{"source": "omics"}]}, lambda: next(clock), continued.append, svc=Services())
+    assert continued and continued[0]["sweeps"][0]["cursor"]
+    done = reconcile_lambda.run(continued[0], lambda: 10**9, continued.append, svc=Services())
+    assert done == {"found": 2300, "queued": 2300, "continued": False}

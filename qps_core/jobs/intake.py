@@ -259,7 +259,7 @@ def accept_reconcile(svc: Services, body: Any, *, scope: str) -> ReconcileIntake
     """One bounded batch of a reconcile sweep (docs/design.md §11) → a job per package request it
     implies (trigger kind `reconcile`). Body: `{"source": "omics", "since": "7d"}` or
     `{"source": "rocrate", "prefix": "s3://bucket/prefix/"}`, plus `cursor` (from the previous
-    batch's `next_cursor`) and `limit` (items per batch, ≤ 1000)."""
+    batch's `next_cursor`) and `limit` (items per batch, default 200, at most 1000)."""
     from .. import reconcile
     from ..envelopes import unwrap
 
@@ -286,7 +286,7 @@ def accept_reconcile(svc: Services, body: Any, *, scope: str) -> ReconcileIntake
 
 
 def _reconcile_body(body: Any) -> tuple[str, str | None, str | None, str | None, int]:
-    from ..reconcile import DEFAULT_LIMIT, SOURCES
+    from ..reconcile import DEFAULT_LIMIT, MAX_LIMIT, SOURCES
 
     if not isinstance(body, Mapping):
         raise InvalidRequest("a reconcile request must be a JSON object")
@@ -309,8 +309,8 @@ def _reconcile_body(body: Any) -> tuple[str, str | None, str | None, str | None,
     if source == "rocrate" and texts["since"]:
         raise InvalidRequest("since: applies to omics only")
     limit = body.get("limit", DEFAULT_LIMIT)
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= DEFAULT_LIMIT:
-        raise InvalidRequest(f"limit: must be an integer from 1 to {DEFAULT_LIMIT}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise InvalidRequest(f"limit: must be an integer from 1 to {MAX_LIMIT}")
     return source, texts["since"], texts["prefix"], texts["cursor"], limit
 
 
