@@ -8,8 +8,9 @@ import itertools
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -219,7 +220,7 @@ def test_scheduled_sweep_continues_in_a_new_invocation_when_time_runs_short(
         jobs = SqliteJobStore(tmp_path / "jobs.sqlite3")
 
         class dispatcher:
-            sent: list[Any] = []
+            sent: ClassVar[list[Any]] = []
 
             @classmethod
             def submit(cls, job: Any) -> None:
@@ -227,7 +228,9 @@ def test_scheduled_sweep_continues_in_a_new_invocation_when_time_runs_short(
 
     add_runs(_omics_endpoint_is_local, 2500)
     continued: list[dict[str, Any]] = []
-    clock = itertools.chain([10**9] * 12, [1000])  # plenty for 12 batches of 200, then nearly out of time
+    clock: Iterator[int] = itertools.chain(
+        [10**9] * 12, [1000]
+    )  # plenty for 12 batches of 200, then nearly out of time
     out = reconcile_lambda.run(
         {"sweeps": [{"source": "omics"}, {"source": "omics", "since": "1d"}]},
         lambda: next(clock),

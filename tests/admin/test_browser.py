@@ -314,6 +314,7 @@ def test_reconcile_now_per_source_queues_the_sweep_as_jobs(server: Server, page:
     swept = [j for j in listed["items"] if j["trigger"]["kind"] == "reconcile"]
     assert {j["trigger"]["adapter"] for j in swept} == {"rocrate", "omics"}
     deadline = time.monotonic() + 60
+    done: list[Any] = []
     while time.monotonic() < deadline:
         done = [server.api("GET", f"/v1/jobs/{j['id']}")[1] for j in swept]
         if all(j["status"] in ("succeeded", "failed") for j in done):
