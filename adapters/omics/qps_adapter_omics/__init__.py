@@ -127,8 +127,16 @@ def qps_prepare_request(request: PackageRequest, settings: Settings) -> PackageR
         return request.model_copy(
             update={"metadata": {**(request.metadata or {}), "omics": {**omics, "enrichment": f"GetRun {why}"}}}
         )
+    if isinstance(omics.get("uuid"), str) and run.get("uuid") not in (None, omics["uuid"]):
+        # Run ids are reused (hence AWS's uuid): GetRun now describes another run; this one is gone.
+        why = f"describes another run now (uuid {shown(run.get('uuid'), 40)}): the run id was reused"
+        if request.deferred:
+            raise PermanentError(f"runOutputUri: the event of HealthOmics run {run_id} has none and GetRun {why}")
+        return request.model_copy(
+            update={"metadata": {**(request.metadata or {}), "omics": {**omics, "enrichment": f"GetRun {why}"}}}
+        )
     recorded = run_metadata(run)
-    uri = (run.get("runOutputUri") or run.get("outputUri")) if request.deferred else request.source_prefix
+    uri = run_folder(run, run_id) if request.deferred else request.source_prefix
     if not isinstance(uri, str) or not uri.startswith("s3://") or not uri[5:].partition("/")[2].strip("/"):
         raise PermanentError(
             f"runOutputUri: GetRun of HealthOmics run {run_id} gives no s3:// output folder ({shown(uri)})"
@@ -141,6 +149,14 @@ def qps_prepare_request(request: PackageRequest, settings: Settings) -> PackageR
         fields.pop("package_name")
     fields.pop("source_prefix")
     return request_for_folder(settings, uri, field="runOutputUri", **fields)
+
+
+def run_folder(run: dict[str, Any], run_id: str) -> Any:
+    """The run's output folder: `runOutputUri`, else `outputUri/<run id>` (where HealthOmics writes)."""
+    if run.get("runOutputUri"):
+        return run["runOutputUri"]
+    base = run.get("outputUri")
+    return f"{base.rstrip('/')}/{run_id}" if isinstance(base, str) and base else base
 
 
 def run_id_of(detail: dict[str, Any]) -> str | None:

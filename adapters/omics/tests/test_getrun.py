@@ -209,3 +209,21 @@ def test_other_adapters_requests_are_left_alone(fake: FakeOmics) -> None:
     request = PackageRequest.parse({"source_prefix": "s3://quilt-example/x/", "metadata": {"omics": "not a run"}})
     assert prepared(request) == request
     assert fake.calls == []
+
+
+def test_getrun_without_run_output_uri_uses_output_uri_and_the_run_id(fake: FakeOmics) -> None:
+    del fake.runs["3395667"]["runOutputUri"]
+    enriched = prepared(planned(drop=("runOutputUri",)))
+    assert enriched.source_prefix == "s3://quilt-example/omics-quilt/3395667/"
+
+
+def test_a_reused_run_id_is_not_taken_for_the_run_of_the_event(fake: FakeOmics) -> None:
+    # AWS reuses run ids (hence uuid): GetRun may now describe a newer run with the same id.
+    fake.runs["3395667"]["uuid"] = "99999999-0000-4000-8000-000000000000"
+    request = planned()
+    enriched = prepared(request)
+    assert enriched.metadata["omics"]["enrichment"].startswith("GetRun describes another run now")
+    assert enriched.metadata["omics"]["uuid"] == request.metadata["omics"]["uuid"]
+    assert "name" not in enriched.metadata["omics"]
+    with pytest.raises(PermanentError, match="run id was reused"):
+        prepared(planned(drop=("runOutputUri",)))
