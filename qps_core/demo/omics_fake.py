@@ -41,6 +41,8 @@ LIST_FIELDS = (
     "workflowVersionName",
     "workflowName",
 )
+#: In ListRuns' items but not in GetRun's answer (the service model's GetRunResponse has no such member).
+LIST_ONLY = ("workflowName",)
 ERRORS = {
     "denied": (403, "AccessDeniedException", "User is not authorized to perform: omics:GetRun"),
     "throttled": (429, "ThrottlingException", "Rate exceeded"),
@@ -49,7 +51,8 @@ ERRORS = {
 
 
 def demo_run(run_id: str = "3395667", bucket: str = "qps-demo-data", prefix: str = "omics-quilt") -> dict[str, Any]:
-    """A COMPLETED nf-core/rnaseq run as GetRun returns it (JSON on the wire: timestamps ISO 8601)."""
+    """A COMPLETED nf-core/rnaseq run as GetRun returns it (JSON on the wire: timestamps ISO 8601), plus
+    `workflowName`, which only ListRuns' items carry."""
     return {
         "arn": f"arn:aws:omics:us-east-1:123456789012:run/{run_id}",
         "id": run_id,
@@ -144,7 +147,7 @@ class FakeOmics:
             if run is None:
                 _send(handler, 404, {"message": f"Run {run_id} not found"}, "ResourceNotFoundException")
                 return
-            _send(handler, 200, run)
+            _send(handler, 200, {k: v for k, v in run.items() if k not in LIST_ONLY})
             return
         _send(handler, 404, {"message": "Unknown operation"}, "UnknownOperationException")
 
