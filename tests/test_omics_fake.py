@@ -13,7 +13,8 @@ from qps_core.demo.endpoint import FAKE_CREDENTIALS
 from qps_core.demo.omics_fake import ERRORS, LIST_FIELDS, FakeOmics, demo_run
 
 MODEL = botocore.session.get_session().get_service_model("omics")
-PYTHON_TYPES = {
+PYTHON_TYPES: dict[str, Any] = {
+    "list": list,
     "string": str,
     "integer": int,
     "timestamp": dt.datetime,
@@ -33,6 +34,9 @@ def check(shape: Any, value: Any, where: str) -> None:
         assert not unknown, f"{where}: not in {shape.name}: {sorted(unknown)}"
         for name, item in value.items():
             check(shape.members[name], item, f"{where}.{name}")
+    elif shape.type_name == "list":
+        for n, item in enumerate(value):
+            check(shape.member, item, f"{where}[{n}]")
     elif shape.type_name == "map":
         for key, item in value.items():
             check(shape.value, item, f"{where}[{key}]")
