@@ -28,7 +28,11 @@ def services() -> Any:
         from .settings import load_settings
 
         logging.getLogger().setLevel(os.environ.get("QPS_LOG_LEVEL", "INFO"))
+        from .runtime.live import CurrentRunner
+
         _CONTEXT = lambda_api_context(load_settings(), token_auth=False)
+        _CONTEXT.live = CurrentRunner.following(_CONTEXT.settings, _CONTEXT.runner)
+    _CONTEXT.refresh(force=True)  # the admin page's source switches, as they are now
     return _CONTEXT
 
 
