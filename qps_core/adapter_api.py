@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import ConfigError, IgnoredEvent, InvalidInput, RejectedEvent, shown
+from . import aws
+from .errors import (
+    ConfigError,
+    IgnoredEvent,
+    InvalidInput,
+    PermanentError,
+    RejectedEvent,
+    TransientError,
+    shown,
+)
 from .events import Event, S3ObjectEvent
 from .hookspecs import hookimpl
-from .models import PackageRequest
+from .models import DEFERRED_BUCKET, PackageRequest
 from .s3paths import (
     S3Folder,
     basename,
@@ -21,17 +30,23 @@ from .s3paths import (
 from .settings import Settings
 
 __all__ = [
+    "DEFERRED_BUCKET",
     "ConfigError",
     "Event",
     "IgnoredEvent",
     "InvalidInput",
     "PackageRequest",
+    "PermanentError",
     "RejectedEvent",
     "S3Folder",
     "S3ObjectEvent",
     "Settings",
+    "TransientError",
+    "aws_client",
+    "aws_error",
     "basename",
     "check_bucket",
+    "deferred_request",
     "derive_package_name",
     "folder_of_key",
     "folder_uri",
@@ -69,3 +84,23 @@ def request_from_body(body: Any, settings: Settings, *, field: str = "request") 
         raise
     except InvalidInput as exc:
         raise RejectedEvent(str(exc)) from None
+
+
+def deferred_request(settings: Settings, adapter_id: str, key: str, **fields: Any) -> PackageRequest:
+    """A request whose folder the adapter learns only at packaging time (in its `qps_prepare_request`,
+    which must return the request with the real folder): `s3://sthree-qps-deferred/<adapter>/<key>/`.
+    `key` names what is being waited for (a run id); allow-lists are checked once the folder is known."""
+    return request_for_folder(settings, f"s3://{DEFERRED_BUCKET}/{adapter_id}/{key}/", **fields)
+
+
+def aws_client(service: str, **config: Any) -> Any:
+    """A boto3 client for `service` honouring `AWS_ENDPOINT_URL_<SERVICE>` / `AWS_ENDPOINT_URL`, with no
+    host-prefix injection when an endpoint is set; `config` goes to botocore's `Config`. Imports boto3
+    on the first call only: call it at packaging time, never while planning."""
+    return aws.service_client(service, **config)
+
+
+def aws_error(exc: BaseException) -> tuple[str, bool]:
+    """An AWS failure read the one QPS way: (`error code or HTTP status`, whether it is transient —
+    throttled, 5xx, a timeout or a dropped connection)."""
+    return aws.error_code(exc) or str(aws.http_status(exc) or ""), aws.is_transient(exc)

@@ -28,7 +28,11 @@ def source_allowed(settings: Settings, bucket: str, key: str) -> bool:
 
 
 def refusal(settings: Settings, request: PackageRequest) -> Refusal | None:
-    """The first allow-list the request falls outside of (registry, folder, metadata_uri), or None."""
+    """The first allow-list the request falls outside of (registry, folder, metadata_uri), or None.
+
+    A deferred request (its folder comes from the adapter at packaging time) is checked then."""
+    if request.deferred:
+        return None
     refused = registry_refusal(request.registry, settings.allowed_registries)
     if refused is not None:
         return Refusal("registry", f"registry {refused}")

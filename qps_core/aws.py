@@ -94,6 +94,25 @@ def client(service: str, endpoint_url: str | None = None, **config: Any) -> Any:
     return boto3.client(service, **kwargs)
 
 
+def endpoint_for(service: str) -> str | None:
+    """The endpoint the environment sets for `service`, as boto3 reads it: `AWS_ENDPOINT_URL_<SERVICE>`
+    (e.g. `AWS_ENDPOINT_URL_OMICS`), else `AWS_ENDPOINT_URL`; None for AWS's own endpoint."""
+    import os
+
+    specific = os.environ.get("AWS_ENDPOINT_URL_" + service.upper().replace("-", "_").replace(" ", "_"))
+    return specific or os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def service_client(service: str, **config: Any) -> Any:
+    """A client for `service` that honours `AWS_ENDPOINT_URL(_<SERVICE>)`. With an endpoint set it does
+    not inject the API's host prefix (HealthOmics prepends `workflows-` to the host), so a local or
+    private endpoint receives the request as addressed."""
+    endpoint = endpoint_for(service)
+    if endpoint:
+        config = {"inject_host_prefix": False, **config}
+    return client(service, endpoint, **config)
+
+
 class LazyClient:
     """`sqs = LazyClient("sqs")` in a class body: `obj.sqs` is made on first use from `obj.endpoint_url`
     and kept in `obj._sqs`; a constructor that sets `self._sqs = given` injects one instead."""

@@ -195,6 +195,91 @@ def replay(
     raise typer.Exit(1 if bad else 0)
 
 
+reconcile_app = typer.Typer(
+    help="Package what events missed: every COMPLETED HealthOmics run, or every RO-Crate under a prefix. "
+    "Existing packages come back unchanged; nothing is written for them.",
+    no_args_is_help=True,
+)
+app.add_typer(reconcile_app, name="reconcile")
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Plan and validate only; write nothing.")]
+LimitOpt = Annotated[
+    int | None, typer.Option("--limit", min=1, help="Stop after this many items (whole pages); prints the cursor.")
+]
+CursorOpt = Annotated[str | None, typer.Option("--cursor", help="Go on from a cursor an earlier --limit printed.")]
+
+
+@reconcile_app.command("omics")
+def reconcile_omics(
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only runs that stopped within this time: 7d, 12h, 30m, 2w.")
+    ] = None,
+    json_out: JsonOpt = False,
+    dry_run: DryRunOpt = False,
+    endpoint_url: EndpointOpt = None,
+    omics_endpoint_url: Annotated[
+        str | None,
+        typer.Option("--omics-endpoint-url", help="HealthOmics endpoint (default: $AWS_ENDPOINT_URL_OMICS, else AWS)."),
+    ] = None,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """List HealthOmics runs (every page) and package each COMPLETED one (in the --since window)."""
+    import os
+
+    from .reconcile import parse_duration, sweep_omics
+
+    window = parse_duration(since) if since else None
+    if omics_endpoint_url:
+        os.environ["AWS_ENDPOINT_URL_OMICS"] = omics_endpoint_url  # GetRun, when packaging, too
+    settings = _settings(config, endpoint_url)
+    _reconcile(settings, lambda at: sweep_omics(since=window, cursor=at, limit=limit), cursor, limit, json_out, dry_run)
+
+
+@reconcile_app.command("rocrate")
+def reconcile_rocrate(
+    prefix: Annotated[str, typer.Argument(help="s3://bucket/prefix/ to search for RO-Crate sentinels.")],
+    json_out: JsonOpt = False,
+    dry_run: DryRunOpt = False,
+    endpoint_url: EndpointOpt = None,
+    limit: LimitOpt = None,
+    cursor: CursorOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Find every sentinel (ro-crate-metadata.json) under the prefix and package its folder."""
+    from . import aws
+    from .reconcile import sweep_rocrate
+
+    settings = _settings(config, endpoint_url)
+    s3 = aws.client("s3", settings.endpoint_url)
+
+    def batch(at: str | None) -> Any:
+        return sweep_rocrate(prefix, settings.sentinel_names, cursor=at, limit=limit, client=s3)
+
+    _reconcile(settings, batch, cursor, limit, json_out, dry_run)
+
+
+def _reconcile(settings: Any, batch: Any, cursor: str | None, limit: int | None, json_out: bool, dry_run: bool) -> None:
+    """Follow the sweep's cursors (to the end, or one batch with --limit) and run what it finds like
+    `qps replay` does: the same lines, the same exit codes."""
+    from .envelopes import unwrap
+    from .report import replay_events
+    from .runner import Runner
+
+    runner = Runner(settings)
+    bad = 0
+    while True:
+        sweep = batch(cursor)  # a listing failure is one line from main(), exit 2
+        labelled = [(label, event) for label, value in sweep.found for event in unwrap(value)]
+        bad += replay_events(runner, labelled, json_out, dry_run) if labelled else 0
+        cursor = sweep.cursor
+        if cursor is None or limit is not None:
+            break
+    if cursor is not None:
+        typer.echo(f"more to reconcile: run again with --cursor {cursor}", err=True)
+    raise typer.Exit(1 if bad else 0)
+
+
 @app.command()
 def show(
     registry: Annotated[str, typer.Argument(help="s3://bucket of the registry.")],

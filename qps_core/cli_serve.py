@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import signal
 import socket
 import sys
@@ -89,14 +90,17 @@ def serve(
 
         minted, digest = mint_token()  # the demo's admin page needs a login: a token for this run only
         settings = settings.model_copy(update={"admin_tokens": [digest]})
-    endpoint = None
+    endpoint = omics = None
     if embedded:
         from .demo import local_queues, seed
         from .demo.endpoint import LocalEndpoint, use_endpoint
+        from .demo.omics_fake import FakeOmics, demo_run
 
-        typer.echo("Starting a local S3 endpoint (moto) on loopback ...")
+        typer.echo("Starting a local S3 endpoint (moto) and a local HealthOmics endpoint on loopback ...")
         endpoint = LocalEndpoint.start()
         use_endpoint(endpoint.url)
+        omics = FakeOmics(runs={"3395667": demo_run()}).start()  # GetRun and ListRuns for the demo run
+        os.environ["AWS_ENDPOINT_URL_OMICS"] = omics.url
         seed(aws.client("s3", endpoint.url))
         queue, dlq = local_queues(aws.client("sqs", endpoint.url))
         settings = settings.model_copy(
@@ -109,6 +113,8 @@ def serve(
     try:
         _run(settings, host, port, grace_seconds, demo=embedded, minted=minted)
     finally:
+        if omics is not None:
+            omics.stop()
         if endpoint is not None:
             endpoint.stop()
 

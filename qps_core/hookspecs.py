@@ -34,3 +34,17 @@ def qps_startup(settings: Settings) -> None:
     Load and check configuration here (rules files, lookups). Raise `qps_core.errors.ConfigError`
     to disable this adapter with a one-line reason; the other adapters go on.
     """
+
+
+@hookspec
+def qps_prepare_request(request: PackageRequest, settings: Settings) -> PackageRequest | None:
+    """Optional, packaging-time: complete a request this adapter planned, just before it is packaged.
+
+    Called only for the adapter that planned the request (also when it comes back as a job), never
+    while planning (`qps plan` stays offline). It may do I/O: look up what the thin event did not
+    carry (HealthOmics `GetRun`, an ELN entry) and return the enriched request, or `None` to package
+    it as it is. A request planned with a deferred folder (`adapter_api.deferred_request`) must be
+    returned with its real folder. Raise `qps_core.errors.TransientError` to retry later,
+    `PermanentError` or `RejectedEvent` to fail the request for good. Keep the result deterministic
+    (no lookup times, no request ids): the same run must give the same package (`unchanged`).
+    """

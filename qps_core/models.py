@@ -35,6 +35,13 @@ DEFAULT_MANIFEST_MAX_RECORD_BYTES = 1_000_000
 WORKFLOW_RECORD_ROOM = 4096
 
 
+#: A folder an adapter cannot know while planning (a HealthOmics event without `runOutputUri`) is
+#: planned under this bucket, `s3://sthree-qps-deferred/<adapter>/<id>/`, and replaced by the real
+#: folder in that adapter's packaging-time hook (`qps_prepare_request`). `sthree-` is a prefix AWS
+#: reserves, so no real bucket has this name; a request still deferred when packaged is refused.
+DEFERRED_BUCKET = "sthree-qps-deferred"
+
+
 def manifest_max_record_bytes() -> int:
     """quilt3's limit as the environment sets it (read the same way quilt3 reads it)."""
     try:
@@ -87,7 +94,7 @@ class PackageRequest(BaseModel):
             out["message"] = out.pop("commit_message")
         if "source_prefix" not in out:
             raise InvalidInput("source_prefix: is required (an s3:// URI of the folder to package)")
-        folder = s3paths.parse_folder(out["source_prefix"], "source_prefix")
+        folder = _parse_source(out["source_prefix"])
         if s3paths.is_quilt_internal(folder.prefix):
             raise InvalidInput("source_prefix: must not be under .quilt/, where package pushes write")
         prefix_bytes = len(folder.prefix.encode("utf-8", "surrogatepass"))
@@ -99,8 +106,9 @@ class PackageRequest(BaseModel):
         out["source_prefix"] = folder.uri
 
         registry = out.get("registry", folder.bucket)
-        out["registry"] = normalise_registry(registry)
-        refused = registry_refusal(out["registry"], ctx.get("allowed_registries") or ())
+        deferred = registry == DEFERRED_BUCKET == folder.bucket  # the adapter names the registry when packaging
+        out["registry"] = registry if deferred else normalise_registry(registry)
+        refused = None if deferred else registry_refusal(out["registry"], ctx.get("allowed_registries") or ())
         if refused is not None:
             raise InvalidInput(f"registry: {refused}")
 
@@ -210,6 +218,11 @@ class PackageRequest(BaseModel):
         return self.model_copy(update=update) if update else self
 
     @property
+    def deferred(self) -> bool:
+        """Planned without its folder (see `DEFERRED_BUCKET`): the adapter supplies it when packaging."""
+        return self.folder.bucket == DEFERRED_BUCKET
+
+    @property
     def folder(self) -> s3paths.S3Folder:
         bucket, _, prefix = self.source_prefix[5:].partition("/")
         return s3paths.S3Folder(bucket, prefix)
@@ -226,6 +239,14 @@ def default_message(source_prefix: str) -> str:
     event asked for it, so re-deliveries and overlapping events (an RO-Crate sentinel and a
     package-objects-ready event) find the package unchanged."""
     return f"QPS: package {source_prefix}"
+
+
+def _parse_source(uri: Any) -> s3paths.S3Folder:
+    """The source folder; the deferred placeholder bucket is accepted here (and only here)."""
+    if isinstance(uri, str) and uri.startswith(f"s3://{DEFERRED_BUCKET}/"):
+        folder = s3paths.parse_folder(uri.replace(DEFERRED_BUCKET, "deferred", 1), "source_prefix")
+        return s3paths.S3Folder(DEFERRED_BUCKET, folder.prefix)
+    return s3paths.parse_folder(uri, "source_prefix")
 
 
 def registry_refusal(registry: str, allowed: tuple[str, ...] | list[str]) -> str | None:

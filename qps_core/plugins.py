@@ -108,6 +108,16 @@ class AdapterSet:
             self._dispatch = [(name, _call_as_pluggy_does(by_name[name])) for name in ordered]
         return self._dispatch
 
+    def preparer(self, adapter_id: str | None) -> Describe | None:
+        """The packaging-time `qps_prepare_request` of that adapter, called as pluggy does (any subset
+        of the spec's arguments), or None when the adapter has none (most adapters)."""
+        if adapter_id is None:
+            return None
+        for impl in self.manager.hook.qps_prepare_request.get_hookimpls():
+            if impl.plugin_name == adapter_id:
+                return _call_as_pluggy_does(impl)
+        return None
+
     def _hook_of(self, adapter_id: str, hook_name: str) -> Describe:
         """pluggy's hook caller for `hook_name` that calls only this adapter's implementation."""
         others = [plugin for name, plugin in self.manager.list_name_plugin() if name != adapter_id]

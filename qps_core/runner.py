@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import envelopes, logs, metrics
-from .errors import IgnoredEvent, InvalidInput, QPSError, describe_exception
+from .errors import IgnoredEvent, InvalidInput, PermanentError, QPSError, TransientError, describe_exception
 from .events import Event
 from .models import PackageRequest
 from .outcomes import Plan, RunOutcome
@@ -158,6 +158,7 @@ class Runner:
         started = time.monotonic()
         paths: dict[str, int] | None = None
         try:
+            request = self.prepare(request, adapter)
             result = self.packager.package(request)
             paths = getattr(result, "checksum_paths", None)
             outcome = RunOutcome.packaged(adapter, result)
@@ -189,6 +190,31 @@ class Runner:
             metrics.notice_not_published()
             log.warning("could not publish the notice of %s: %s", request.source_prefix, type(exc).__name__)
         return outcome
+
+    def prepare(self, request: PackageRequest, adapter: str | None) -> PackageRequest:
+        """The request as the planning adapter completes it at packaging time (its optional
+        `qps_prepare_request` hook: I/O allowed, e.g. HealthOmics `GetRun`), checked like any request.
+        Raises InvalidInput (rejected) or a QPSError (failed; transient or permanent)."""
+        prepare = self.adapters.preparer(adapter)
+        if prepare is not None:
+            try:
+                results = prepare(request=request, settings=self.settings)
+            except QPSError:
+                raise
+            except Exception as exc:  # the adapter's bug: retryable, named, never a traceback
+                raise TransientError(_adapter_failure(str(adapter), exc)) from None
+            if results:
+                prepared = results[0]
+                if not isinstance(prepared, PackageRequest):
+                    raise PermanentError(f"adapter {adapter!r} prepared {type(prepared).__name__}, not PackageRequest")
+                request = PackageRequest.parse(prepared.normalised(), **self.settings.request_context())
+                request = request.with_default_message()
+        if request.deferred:
+            raise InvalidInput(
+                f"source_prefix: {request.source_prefix} is a placeholder that adapter {adapter!r} did not "
+                "replace with the real folder"
+            )
+        return request
 
 
 def switched_off_reason(label: str, adapter_id: str) -> str:

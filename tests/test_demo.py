@@ -60,6 +60,9 @@ def test_demo_keep_ends_with_show_commands_that_work_after_it_exits(tmp_path: Pa
             shown = subprocess.run(shlex.split(command), capture_output=True, text=True, env=env, timeout=120)
             assert shown.returncode == 0, shown.stderr[-2000:]
             assert shlex.split(command)[3] in shown.stdout  # the package name, read back from the registry
+            if "omics-quilt/3395667" in command:  # the HealthOmics run carries its GetRun provenance
+                assert '"enrichment": "GetRun"' in shown.stdout and '"workflowVersionName": "3.14.0"' in shown.stdout
+                assert "message: HealthOmics run 3395667 (rnaseq-3395667) COMPLETED" in shown.stdout
     finally:
         if state.exists():  # stop the endpoint this test started
             os.kill(json.loads(state.read_text())["pid"], signal.SIGTERM)

@@ -75,7 +75,8 @@ def _refs(node: Any) -> set[str]:
 
 
 def _rules(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return _resources(template, "AWS::Events::Rule")
+    """The rules that match events (the reconcile schedule rule matches none: it runs on a clock)."""
+    return {n: r for n, r in _resources(template, "AWS::Events::Rule").items() if "EventPattern" in r["Properties"]}
 
 
 def _rule_where(template: dict[str, Any], predicate: Any) -> tuple[str, dict[str, Any]]:
@@ -166,7 +167,11 @@ def test_omics_rule_switched_by_parameter(template: dict[str, Any]) -> None:
     pattern = rule["Properties"]["EventPattern"]
     assert pattern["detail-type"] == ["Run Status Change"]
     assert pattern["detail"]["status"] == ["COMPLETED"]
-    assert "Buckets" in _refs(pattern["detail"]["runOutputUri"])
+    # AWS's documented event has no runOutputUri: it must reach QPS (the folder comes from GetRun, and
+    # the allow-lists refuse it there unless it is in the stack's buckets); one that has it is scoped here.
+    without, within = pattern["detail"]["$or"]
+    assert without == {"runOutputUri": [{"exists": False}]}
+    assert list(within) == ["runOutputUri"] and "Buckets" in _refs(within["runOutputUri"])
     assert "Condition" not in rule  # always there: the admin page switches it
     state = rule["Properties"]["State"]["Fn::If"]
     assert state[1:] == ["ENABLED", "DISABLED"]
@@ -481,7 +486,8 @@ def test_api_role_least_privilege(template: dict[str, Any]) -> None:
     granted: dict[str, list[Any]] = {}
     for statement in _role_statements(template, "ApiRole"):
         assert statement["Effect"] == "Allow"
-        assert "*" not in _strings(statement["Resource"]), statement
+        if statement["Action"] != "omics:ListRuns":  # ListRuns has no resource-level permissions
+            assert "*" not in _strings(statement["Resource"]), statement
         for action in _actions(statement):
             granted.setdefault(action, []).append(statement)
     assert [s["Resource"] for s in granted["sqs:SendMessage"]] == [{"Fn::GetAtt": ["Queue", "Arn"]}]
@@ -504,8 +510,11 @@ def test_api_role_least_privilege(template: dict[str, Any]) -> None:
     for action in ("s3:GetObject", "s3:GetObjectVersion"):
         (statement,) = granted[action]
         assert all(s.endswith("/.quilt/*") or "/.quilt/*," in s for s in _strings(statement["Resource"]) if "s3" in s)
-    (listing,) = granted["s3:ListBucket"]
+    crates, listing = granted["s3:ListBucket"]  # POST /v1/reconcile rocrate lists key names; reads stay .quilt/
+    assert crates["Sid"] == "ReconcileListCrates" and "Condition" not in crates
     assert listing["Condition"] == {"StringLike": {"s3:prefix": [".quilt/*"]}}
+    assert [s["Resource"] for s in granted["omics:ListRuns"]] == ["*"]
+    assert not [a for a in granted if a.startswith("omics:") and a != "omics:ListRuns"]
     assert not [a for a in granted if a.startswith(("s3:Put", "s3:Delete", "dynamodb:Scan", "dynamodb:DeleteTable"))]
     jobs = {a for a in granted if a.startswith("dynamodb:")}
     assert jobs == {
@@ -523,3 +532,64 @@ def test_api_outputs(template: dict[str, Any]) -> None:
     outputs = template["Outputs"]
     assert outputs["ApiUrl"]["Value"] == {"Fn::GetAtt": ["ApiFunctionUrl", "FunctionUrl"]}
     assert outputs["JobsTable"]["Value"] == {"Ref": "JobsTable"}
+
+
+def test_healthomics_permissions_go_to_the_functions_that_call_them(template: dict[str, Any]) -> None:
+    def omics_actions(role: str) -> dict[str, Any]:
+        return {
+            a: s["Resource"] for s in _role_statements(template, role) for a in _actions(s) if a.startswith("omics:")
+        }
+
+    # the queue function reads a run when packaging it; only the sweeps list runs
+    assert omics_actions("FunctionRole") == {
+        "omics:GetRun": {"Fn::Sub": "arn:${AWS::Partition}:omics:${AWS::Region}:${AWS::AccountId}:run/*"}
+    }
+    assert omics_actions("ApiRole") == {"omics:ListRuns": "*"}
+    assert omics_actions("ReconcileRole") == {"omics:ListRuns": "*"}
+
+
+def test_reconcile_schedule_is_off_by_default_and_least_privilege(template: dict[str, Any]) -> None:
+    assert template["Parameters"]["ReconcileSchedule"]["Default"] == ""
+    assert _condition_parameters(template, "HasReconcileSchedule") == {"ReconcileSchedule"}
+    scheduled = {n for n, r in template["Resources"].items() if n.startswith("Reconcile")}
+    assert scheduled == {
+        "ReconcileLogGroup",
+        "ReconcileRole",
+        "ReconcileFunction",
+        "ReconcileScheduleRule",
+        "ReconcileSchedulePermission",
+    }
+    assert {template["Resources"][n].get("Condition") for n in scheduled} == {"HasReconcileSchedule"}
+    function = template["Resources"]["ReconcileFunction"]["Properties"]
+    assert function["Handler"] == "qps_core.reconcile_lambda.handler" and function["Timeout"] == 900
+    rule = template["Resources"]["ReconcileScheduleRule"]["Properties"]
+    assert rule["ScheduleExpression"] == {"Ref": "ReconcileSchedule"}
+    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["ReconcileFunction", "Arn"]}
+    # the input, rendered for two buckets, is the sweeps the handler runs
+    parts = rule["Targets"][0]["Input"]["Fn::Join"][1]
+    buckets = ["data-a", "data-b"]
+    rendered = "".join(
+        p if isinstance(p, str) else "2d" if p == {"Ref": "ReconcileSince"} else p["Fn::Join"][0].join(buckets)
+        for p in parts
+    )
+    assert json.loads(rendered) == {
+        "sweeps": [
+            {"source": "omics", "since": "2d"},
+            {"source": "rocrate", "prefix": "s3://data-a/"},
+            {"source": "rocrate", "prefix": "s3://data-b/"},
+        ]
+    }
+    granted = {a: s for s in _role_statements(template, "ReconcileRole") for a in _actions(s)}
+    assert set(granted) == {
+        "omics:ListRuns",
+        "s3:ListBucket",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+        "sqs:SendMessage",
+        "lambda:InvokeFunction",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    assert granted["sqs:SendMessage"]["Resource"] == {"Fn::GetAtt": ["Queue", "Arn"]}
+    assert granted["lambda:InvokeFunction"]["Resource"]["Fn::Sub"].endswith(":function:${QueueName}-reconcile")

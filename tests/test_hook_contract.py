@@ -137,6 +137,145 @@ def test_qps_describe_event_argument_the_spec_lacks_is_refused() -> None:
     assert adapters.order == []
 
 
+# -- the packaging-time hook: optional, any subset of arguments, never called while planning ------
+
+
+class _Recorded:
+    """A packager double: what it was asked to package."""
+
+    def __init__(self) -> None:
+        self.requests: list[PackageRequest] = []
+
+    def package(self, request: PackageRequest) -> Any:
+        from qps_core.packaging import PackageResult
+
+        self.requests.append(request)
+        return PackageResult(status="created", top_hash="f" * 64, files=1, bytes=1, request=request)
+
+
+class _Silent:
+    def publish(self, outcome: Any) -> None:
+        return None
+
+
+def _eln_adapter(seen: list[str], signature: str) -> Any:
+    """A third-party adapter pattern: a thin event names an entry; the entry is fetched when packaging."""
+
+    class Eln:
+        @hookimpl
+        def qps_describe_event(self, event: Event) -> list[PackageRequest] | None:
+            if event.source != "com.example.eln":
+                return None
+            return [
+                PackageRequest.parse({"source_prefix": "s3://eln-bucket/entries/e-1/", "metadata": {"entry": "e-1"}})
+            ]
+
+    def with_both(self: Any, request: PackageRequest, settings: Settings) -> PackageRequest:
+        seen.append(f"prepare(request, settings={settings.default_prefix})")
+        return request.model_copy(update={"metadata": {"entry": "e-1", "title": "Assay 7"}})
+
+    def request_only(self: Any, request: PackageRequest) -> PackageRequest:
+        seen.append("prepare(request)")
+        return request.model_copy(update={"metadata": {"entry": "e-1", "title": "Assay 7"}})
+
+    def nothing(self: Any) -> None:
+        seen.append("prepare()")
+
+    impl: Any = {"both": with_both, "request": request_only, "none": nothing}[signature]
+    Eln.qps_prepare_request = hookimpl(impl)  # type: ignore[attr-defined]
+    return Eln()
+
+
+ELN_EVENT = {**SUBSET_EVENT, "source": "com.example.eln", "detail-type": "Entry Signed", "detail": {"entry": "e-1"}}
+
+
+@pytest.mark.parametrize("signature", ["both", "request", "none"])
+def test_qps_prepare_request_with_any_subset_of_arguments_runs_at_packaging_only(signature: str) -> None:
+    seen: list[str] = []
+    packager = _Recorded()
+    runner = make_runner(plugins={"eln": _eln_adapter(seen, signature)}, default_prefix="pp")
+    runner._packager, runner._notifier = packager, _Silent()
+    plan = plan_one(ELN_EVENT, runner)
+    assert plan.status == "planned" and seen == []  # planning never calls it (qps plan stays offline)
+    _, [outcome] = runner.run_event(plan.event)
+    assert outcome.status == "created"
+    expected = {
+        "both": ["prepare(request, settings=pp)"],
+        "request": ["prepare(request)"],
+        "none": ["prepare()"],
+    }[signature]
+    assert seen == expected
+    metadata = packager.requests[0].metadata
+    assert metadata == ({"entry": "e-1"} if signature == "none" else {"entry": "e-1", "title": "Assay 7"})
+
+
+def test_qps_prepare_request_is_called_only_for_the_adapter_that_planned() -> None:
+    seen: list[str] = []
+    packager = _Recorded()
+    runner = make_runner(plugins={"eln": _eln_adapter(seen, "request")})
+    runner._packager, runner._notifier = packager, _Silent()
+    request = PackageRequest.parse({"source_prefix": "s3://eln-bucket/entries/e-1/"})
+    assert runner.package(request, "uri").status == "created"
+    assert runner.package(request, None).status == "created"
+    assert seen == [] and [r.metadata for r in packager.requests] == [None, None]
+    assert runner.package(request, "eln").status == "created"
+    assert seen == ["prepare(request)"]
+
+
+@pytest.mark.parametrize(
+    ("raised", "status", "retryable"),
+    [
+        ("transient", "failed", True),
+        ("permanent", "failed", False),
+        ("rejected", "rejected", False),
+        ("bug", "failed", True),
+    ],
+)
+def test_qps_prepare_request_failures_are_outcomes_never_tracebacks(raised: str, status: str, retryable: bool) -> None:
+    from qps_core.adapter_api import PermanentError, RejectedEvent, TransientError
+
+    class Failing:
+        @hookimpl
+        def qps_describe_event(self) -> None:
+            return None
+
+        @hookimpl
+        def qps_prepare_request(self, request: PackageRequest) -> None:
+            if raised == "transient":
+                raise TransientError("the ELN is busy, retry later")
+            if raised == "permanent":
+                raise PermanentError("the ELN entry is locked")
+            if raised == "rejected":
+                raise RejectedEvent("entry: no such entry")
+            raise KeyError("oops")
+
+    packager = _Recorded()
+    runner = make_runner(plugins={"eln": Failing()})
+    runner._packager, runner._notifier = packager, _Silent()
+    outcome = runner.package(PackageRequest.parse({"source_prefix": "s3://eln-bucket/e/"}), "eln")
+    assert (outcome.status, outcome.retryable) == (status, retryable)
+    assert outcome.error and "\n" not in outcome.error and "Traceback" not in outcome.error
+    assert packager.requests == []
+
+
+def test_qps_prepare_request_must_replace_a_deferred_folder() -> None:
+    from qps_core.adapter_api import deferred_request
+
+    class Lazy:
+        @hookimpl
+        def qps_describe_event(self) -> None:
+            return None
+
+    packager = _Recorded()
+    runner = make_runner(plugins={"lazy": Lazy()}, allowed_registries=["eln-bucket"])
+    runner._packager, runner._notifier = packager, _Silent()
+    request = deferred_request(runner.settings, "lazy", "e-1")  # not refused by the allow-list while planned
+    assert request.deferred and request.source_prefix == "s3://sthree-qps-deferred/lazy/e-1/"
+    outcome = runner.package(request, "lazy")
+    assert outcome.status == "rejected" and "did not replace" in (outcome.error or "")
+    assert packager.requests == []
+
+
 # -- misspelled or unmarked hooks ----------------------------------------------------------------
 
 
@@ -147,7 +286,8 @@ def test_misspelled_hook_is_reported_by_qps_adapters_in_one_line(site: Path) -> 
     typo = infos["typo"]
     assert typo["loaded"] is False
     assert typo["error"] == (
-        "is not a valid adapter: unknown hook 'qps_describe_events' (QPS hooks: qps_describe_event, qps_startup)"
+        "is not a valid adapter: unknown hook 'qps_describe_events' (QPS hooks: qps_describe_event, "
+        "qps_prepare_request, qps_startup)"
     )
     assert infos["subset"]["loaded"] is True and infos["subset"]["error"] is None
 
@@ -172,12 +312,22 @@ def test_misspelled_hook_makes_qps_plan_fail_and_says_why(site: Path, tmp_path: 
         ("def qps_describe_evnt(event, settings):\n    return None\n", "unknown hook 'qps_describe_evnt'"),
         ("def qps_describe_event(event, settings):\n    return None\n", "'qps_describe_event' is not marked"),
         ("@hookimpl\ndef qps_statup(settings):\n    pass\n", "unknown hook 'qps_statup'"),
+        ("@hookimpl\ndef qps_prepare_requests(request):\n    return None\n", "unknown hook 'qps_prepare_requests'"),
+        ("def qps_prepare_request(request):\n    return None\n", "'qps_prepare_request' is not marked"),
         (
             "@hookimpl(wrapper=True)\ndef qps_describe_event(event):\n    return (yield)\n",
             "'qps_describe_event' is a hook wrapper",
         ),
     ],
-    ids=["marked-typo", "unmarked-typo", "unmarked-hook", "startup-typo", "wrapper"],
+    ids=[
+        "marked-typo",
+        "unmarked-typo",
+        "unmarked-hook",
+        "startup-typo",
+        "prepare-typo",
+        "prepare-unmarked",
+        "wrapper",
+    ],
 )
 def test_qps_describe_event_misspelled_or_unmarked_fails_to_load(
     monkeypatch: pytest.MonkeyPatch, source: str, message: str
@@ -235,7 +385,7 @@ def hook_specs() -> dict[str, inspect.Signature]:
 
 def test_every_hook_spec_is_documented_with_its_signature() -> None:
     guide = (ROOT / "docs" / "plugins.md").read_text()
-    assert set(hook_specs()) == {"qps_describe_event", "qps_startup"}
+    assert set(hook_specs()) == {"qps_describe_event", "qps_prepare_request", "qps_startup"}
     for name, signature in hook_specs().items():
         shown = f"`{name}({', '.join(signature.parameters)})`"
         assert shown in guide, f"docs/plugins.md does not document {shown}"

@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         ),
     ),
     ("packaging/plugins", ("qps_core.packaging", "qps_core.plugins", "qps_core.builtin", "qps_core.notices")),
-    ("runner", ("qps_core.runner",)),
+    ("runner", ("qps_core.runner", "qps_core.reconcile")),
     ("jobs", ("qps_core.jobs",)),
     ("runtime/api/admin", ("qps_core.runtime", "qps_core.api", "qps_core.admin")),
     (
@@ -40,6 +40,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "qps_core.cli_serve",
             "qps_core.report",
             "qps_core.lambda_handler",
+            "qps_core.reconcile_lambda",
             "qps_core.api.lambda_api",
             "qps_core.demo",
             "qps_core.testing",

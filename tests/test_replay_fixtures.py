@@ -29,6 +29,7 @@ from unittest import mock
 import pytest
 
 from qps_core.demo.endpoint import LocalEndpoint, is_alive
+from qps_core.demo.omics_fake import FakeOmics, demo_run
 
 pytestmark = pytest.mark.slow  # end to end: seeds a moto server and replays every fixture twice
 
@@ -104,13 +105,24 @@ def replays(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replays]:
     )
     started = time.monotonic()
     endpoint = LocalEndpoint.start()
+    # HealthOmics GetRun, locally: it knows the run whose event has no runOutputUri (its folder comes
+    # from GetRun); for the others it answers ResourceNotFound, so they are packaged from the event.
+    run = demo_run("3395672", bucket="quilt-example", prefix="omics-quilt")
+    run["uuid"] = "5c533f0e-f870-4993-a23a-8070d56f9d26"  # the event's: the same run, not a reused id
+    omics = FakeOmics(runs={"3395672": run}).start()
+    env["AWS_ENDPOINT_URL_OMICS"] = omics.url
     try:
         seconds = {"moto start": time.monotonic() - started}
         with mock.patch.dict(os.environ, env, clear=True):
+            import boto3
+
             from qps_core.settings import load_settings
 
             t = time.monotonic()
             _load_seed().seed(endpoint.url, [EVENTS], settings=load_settings())
+            boto3.client("s3", endpoint_url=endpoint.url).put_object(
+                Bucket="quilt-example", Key="omics-quilt/3395672/out/counts.tsv", Body=b"gene\tcount\nA\t1\n"
+            )
             seconds["seed"] = time.monotonic() - t
         t = time.monotonic()
         plan = _qps(env, "plan", "--json", EVENTS_ARG)
@@ -127,6 +139,7 @@ def replays(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replays]:
         print("timings: " + ", ".join(f"{k} {v:.1f}s" for k, v in seconds.items()))
         yield result
     finally:
+        omics.stop()
         endpoint.stop()
 
 

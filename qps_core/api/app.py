@@ -24,7 +24,7 @@ TITLE = "QPS: Quilt Packaging Service"
 def create_app(context: ApiContext, *, include_admin: bool = True, hosts: Iterable[str] = ()) -> FastAPI:
     """`hosts`: the address the server listens on (answered besides loopback and `allowed_hosts`)."""
     from ..runtime.live import CurrentRunner
-    from . import docs_page, prometheus, routes_jobs, routes_meta, routes_packages, routes_registry
+    from . import docs_page, prometheus, routes_jobs, routes_meta, routes_packages, routes_reconcile, routes_registry
     from .guard import Guard
 
     app = FastAPI(
@@ -47,7 +47,7 @@ def create_app(context: ApiContext, *, include_admin: bool = True, hosts: Iterab
     app.add_middleware(Guard, bound=tuple(hosts))  # Host allow-list, cross-site refusal, JSON only
     app.include_router(docs_page.router)
     app.include_router(prometheus.router)
-    for module in (routes_packages, routes_jobs, routes_registry, routes_meta):
+    for module in (routes_packages, routes_reconcile, routes_jobs, routes_registry, routes_meta):
         app.include_router(module.router, prefix="/v1")
     _publish_body_schemas(app)
     if include_admin:

@@ -14,6 +14,7 @@ from ..envelopes import unwrap
 from ..report import replay_events
 from . import DATA_BUCKET, PACKAGES_BUCKET, load_events, seed
 from .endpoint import LocalEndpoint, is_alive, use_endpoint
+from .omics_fake import FakeOmics, demo_run
 
 
 def _state_file() -> Path:
@@ -66,8 +67,10 @@ def run_demo(*, keep: bool, endpoint_url: str | None, json_out: bool) -> int:
         url = endpoint.url
     else:
         say(f"Using the S3 endpoint at {url}")
+    omics = FakeOmics(runs={run["id"]: run for run in [demo_run()]}).start()  # HealthOmics GetRun/ListRuns
     try:
         use_endpoint(url)
+        os.environ["AWS_ENDPOINT_URL_OMICS"] = omics.url
         import boto3
 
         seed(boto3.client("s3", endpoint_url=url))
@@ -80,6 +83,7 @@ def run_demo(*, keep: bool, endpoint_url: str | None, json_out: bool) -> int:
             for event in events
         ]
         say(f"\nDemo data in s3://{DATA_BUCKET} (a HealthOmics run, an nf-prov RO-Crate run, a LIMS export).")
+        say(f"A local HealthOmics endpoint at {omics.url} answers GetRun for the run's provenance.")
         say(f"Replaying {len(labelled)} demo events through the runner and the packager:\n")
         bad = replay_events(runner, labelled, json_out, False)
         say("\nThe same events delivered again (idempotent: nothing new is written):\n")
@@ -94,5 +98,6 @@ def run_demo(*, keep: bool, endpoint_url: str | None, json_out: bool) -> int:
             say(line)
         return 1 if bad else 0
     finally:
+        omics.stop()
         if endpoint is not None and not keep:
             endpoint.stop()

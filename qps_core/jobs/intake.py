@@ -170,9 +170,23 @@ _TRIGGER_KINDS = {"eventbridge": "eventbridge", "s3": "s3", "body": "api"}
 
 def accept_events(svc: Services, body: Any, *, scope: str, idempotency_key: str | None = None) -> EventIntake:
     """Plan every event of `body`; queue a job per planned request the allow-lists let through."""
+    return accept_plans(svc, plan_events(svc, body), body, scope=scope, idempotency_key=idempotency_key)
+
+
+def accept_plans(
+    svc: Services,
+    plans: list[Plan],
+    body: Any = None,
+    *,
+    scope: str,
+    idempotency_key: str | None = None,
+    trigger_kind: str | None = None,
+) -> EventIntake:
+    """Queue a job per planned request of `plans` the allow-lists let through (`trigger_kind`: the
+    trigger's kind, else the event's entry point)."""
     result = EventIntake()
     wanted = []
-    for p in plan_events(svc, body):
+    for p in plans:
         if p.status == "ignored":
             result.ignored.append(p.as_dict())
             metrics.package_outcome("ignored", p.adapter)
@@ -192,7 +206,7 @@ def accept_events(svc: Services, body: Any, *, scope: str, idempotency_key: str 
     for index, (p, req) in enumerate(wanted):
         event_id = p.event.payload.get("id") if isinstance(p.event.payload, dict) else None
         trigger = Trigger(
-            kind=_TRIGGER_KINDS.get(p.event.kind, p.event.kind),
+            kind=trigger_kind or _TRIGGER_KINDS.get(p.event.kind, p.event.kind),
             adapter=p.adapter,
             event_id=event_id if isinstance(event_id, str) else None,
         )
@@ -222,6 +236,97 @@ def accept_events(svc: Services, body: Any, *, scope: str, idempotency_key: str 
             raise _partly_queued(result.jobs, len(wanted), idempotency_key is not None) from None
         result.jobs.append(stored)
     return result
+
+
+# -- reconcile sweeps --------------------------------------------------------------------------------
+class SweepUnavailable(NotQueued):
+    """Listing the source failed for a while (throttled, 5xx, no connection): try again."""
+
+
+class SweepRefused(IntakeError):
+    """Listing the source was refused (denied, no such bucket) or the sweep is not valid."""
+
+
+@dataclass
+class ReconcileIntake(EventIntake):
+    """What a reconcile batch queued, how many items it found, and where the next batch starts."""
+
+    found: int = 0
+    next_cursor: str | None = None
+
+
+RECONCILE_FIELDS = ("source", "since", "prefix", "cursor", "limit")
+
+
+def accept_reconcile(svc: Services, body: Any, *, scope: str) -> ReconcileIntake:
+    """One bounded batch of a reconcile sweep (docs/design.md §11) → a job per package request it
+    implies (trigger kind `reconcile`). Body: `{"source": "omics", "since": "7d"}` or
+    `{"source": "rocrate", "prefix": "s3://bucket/prefix/"}`, plus `cursor` (from the previous
+    batch's `next_cursor`) and `limit` (items per batch, default 200, at most 1000)."""
+    from .. import reconcile
+    from ..envelopes import unwrap
+
+    source, since, prefix, cursor, limit = _reconcile_body(body)
+    try:
+        if source == "omics":
+            window = reconcile.parse_duration(since) if since else None
+            sweep = reconcile.sweep_omics(since=window, cursor=cursor, limit=limit)
+        else:
+            from .. import aws
+
+            folder = _allowed_prefix(svc.settings, prefix)
+            s3 = aws.client("s3", svc.settings.endpoint_url)
+            sweep = reconcile.sweep_rocrate(folder, svc.settings.sentinel_names, cursor=cursor, limit=limit, client=s3)
+    except IntakeError:
+        raise
+    except InvalidInput as exc:
+        raise InvalidRequest(str(exc)) from None
+    except QPSError as exc:
+        raise (SweepRefused(str(exc)) if exc.permanent else SweepUnavailable(str(exc))) from None
+    plans = [svc.runner.plan_event(event) for _, value in sweep.found for event in unwrap(value)]
+    queued = accept_plans(svc, plans, scope=scope, trigger_kind="reconcile")
+    return ReconcileIntake(queued.jobs, queued.ignored, queued.rejected, len(sweep.found), sweep.cursor)
+
+
+def _reconcile_body(body: Any) -> tuple[str, str | None, str | None, str | None, int]:
+    from ..reconcile import DEFAULT_LIMIT, MAX_LIMIT, SOURCES
+
+    if not isinstance(body, Mapping):
+        raise InvalidRequest("a reconcile request must be a JSON object")
+    unknown = sorted(str(k) for k in body if k not in RECONCILE_FIELDS)
+    if unknown:
+        raise InvalidRequest(f"unknown field {unknown[0]!r}; allowed fields are: {', '.join(RECONCILE_FIELDS)}")
+    source = body.get("source")
+    if source not in SOURCES:
+        raise InvalidRequest(f"source: must be one of {', '.join(SOURCES)}")
+    texts = {}
+    for name in ("since", "prefix", "cursor"):
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InvalidRequest(f"{name}: must be a string")
+        texts[name] = value
+    if source == "rocrate" and not texts["prefix"]:
+        raise InvalidRequest("prefix: is required for rocrate (s3://bucket/prefix/ to search for RO-Crates)")
+    if source == "omics" and texts["prefix"]:
+        raise InvalidRequest("prefix: applies to rocrate only")
+    if source == "rocrate" and texts["since"]:
+        raise InvalidRequest("since: applies to omics only")
+    limit = body.get("limit", DEFAULT_LIMIT)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise InvalidRequest(f"limit: must be an integer from 1 to {MAX_LIMIT}")
+    return source, texts["since"], texts["prefix"], texts["cursor"], limit
+
+
+def _allowed_prefix(settings: Settings, prefix: str | None) -> str:
+    from ..s3paths import parse_folder
+
+    try:
+        folder = parse_folder(prefix, "prefix")
+    except InvalidInput as exc:
+        raise InvalidRequest(str(exc)) from None
+    if not allow_lists.source_allowed(settings, folder.bucket, folder.prefix):
+        raise NotAllowed(f"prefix {folder.uri} is not an allowed source", "source")
+    return folder.uri
 
 
 def _partly_queued(queued: list[Job], wanted: int, keyed: bool) -> PartlyQueued:

@@ -404,3 +404,45 @@ def test_dead_letters_page(server: Server, page: Any, tmp_path: Path) -> None:
     bodies = sorted(m["Body"] for m in back["Messages"])
     assert bodies == sorted([json.dumps(empty), json.dumps({"uri": "s3://qps-demo-data/lims/none/"})])
     assert all("qps-error" not in (m.get("MessageAttributes") or {}) for m in back["Messages"])
+
+
+def test_reconcile_now_per_source_queues_the_sweep_as_jobs(server: Server, page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(server.base + "/admin/login")
+    page.get_by_label("Admin token").fill(server.token)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Sources", exact=True)).to_be_visible()
+
+    # RO-Crate: every crate under the prefix (the demo has one), queued as a job
+    page.get_by_label("Prefix to search").fill("s3://qps-demo-data/nextflow/")
+    page.locator("#reconcile-rocrate").click()
+    expect(page.locator("#reconciled-rocrate")).to_contain_text("Found 1; queued 1 job(s)")
+
+    # HealthOmics: the demo's local endpoint lists one COMPLETED run (stopped 2025-03-14)
+    page.get_by_label("Runs that stopped within").fill("5000d")
+    page.locator("#reconcile-omics").click()
+    expect(page.locator("#reconciled-omics")).to_contain_text("Found 1; queued 1 job(s)")
+
+    # a bad window is one line next to the button; nothing queued
+    page.get_by_label("Runs that stopped within").fill("soon")
+    page.locator("#reconcile-omics").click()
+    expect(page.locator("#error-omics")).to_contain_text("since: 'soon' is not a duration")
+
+    # the jobs carry the trigger kind and end with a package
+    status, listed = server.api("GET", "/v1/jobs?limit=100")
+    assert status == 200
+    swept = [j for j in listed["items"] if j["trigger"]["kind"] == "reconcile"]
+    assert {j["trigger"]["adapter"] for j in swept} == {"rocrate", "omics"}
+    deadline = time.monotonic() + 60
+    done: list[Any] = []
+    while time.monotonic() < deadline:
+        done = [server.api("GET", f"/v1/jobs/{j['id']}")[1] for j in swept]
+        if all(j["status"] in ("succeeded", "failed") for j in done):
+            break
+        time.sleep(0.5)
+    assert [j["status"] for j in done] == ["succeeded", "succeeded"], done
+
+    # without the CSRF token the form is refused
+    refused = page.context.request.post(server.base + "/admin/sources/omics/reconcile", form={"since": "7d"})
+    assert refused.status == 403

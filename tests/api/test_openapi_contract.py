@@ -39,6 +39,7 @@ OPERATIONS = [
     ("POST", "/v1/packages"),
     ("POST", "/v1/plan"),
     ("POST", "/v1/events"),
+    ("POST", "/v1/reconcile"),
     ("GET", "/v1/jobs"),
     ("GET", "/v1/jobs/{job_id}"),
     ("POST", "/v1/jobs/{job_id}/retry"),

@@ -237,7 +237,11 @@ def _ready(detail: dict[str, Any], detail_type: str = "package-objects-ready") -
 # -- 1. events on the bus → the stack's rules → queue → handler → packages and notices --------------------------
 
 
-def test_events_on_the_bus_become_packages_and_notices(deployed: Deployed) -> None:
+def test_events_on_the_bus_become_packages_and_notices(deployed: Deployed, _omics_endpoint_is_local: Any) -> None:
+    from qps_core.demo.omics_fake import demo_run
+
+    run = demo_run(RUN_ID, bucket=OMICS_BUCKET, prefix="omics-quilt")  # HealthOmics GetRun, locally
+    _omics_endpoint_is_local.runs[RUN_ID] = run
     env = deployed.environment
     assert env["QPS_DEAD_LETTER_QUEUE_URL"] == deployed.outputs["DeadLetterQueueUrl"]
     assert env["QPS_NOTICE_TOPIC_ARN"] == deployed.outputs["NoticeTopicArn"]
@@ -264,7 +268,11 @@ def test_events_on_the_bus_become_packages_and_notices(deployed: Deployed) -> No
     assert sorted(k for k, _ in omics.walk()) == sorted(k.removeprefix(f"{RUN_PREFIX}/") for k in OMICS_FILES)
     run = omics.meta["omics"]
     assert run["runId"] == RUN_ID and run["status"] == "COMPLETED"
-    assert run["runOutputUri"] == omics_uri and run["workflowName"] == "nf-core-rnaseq-3.14.0"
+    assert run["runOutputUri"] == omics_uri and run["enrichment"] == "GetRun"  # the run's provenance, from GetRun
+    assert (run["workflowVersionName"], run["uuid"]) == (
+        "3.14.0",
+        json.loads(OMICS_EVENT.read_text())["detail"]["uuid"],
+    )
     entry = omics["out/salmon/SAMPLE1/quant.sf"]
     assert entry.get_bytes() == OMICS_FILES[f"{RUN_PREFIX}/out/salmon/SAMPLE1/quant.sf"].encode()
     assert entry.physical_key.bucket == OMICS_BUCKET  # referenced in place, not copied

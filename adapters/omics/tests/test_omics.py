@@ -15,16 +15,15 @@ EVENTS = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "events"
 ONLY: dict[str, Any] = {"enable_adapters": ["omics"]}
 BOTH = pytest.mark.parametrize("settings", [ONLY, {}], ids=["omics-only", "all-adapters"])
 
+# What planning keeps of the event: its documented fields (plus runId); never runName/workflowName,
+# which the documented event does not carry (GetRun gives them at packaging time).
 DOC_RUN_DETAIL = {
-    "omicsVersion": "1.0.0",
     "arn": "arn:aws:omics:us-east-1:123456789012:run/3395667",
-    "status": "COMPLETED",
-    "uuid": "1e250c70-dff6-4e52-8690-a9c144e7cf0f",
     "runId": "3395667",
-    "runName": "rnaseq-3395667",
+    "uuid": "1e250c70-dff6-4e52-8690-a9c144e7cf0f",
+    "status": "COMPLETED",
     "runOutputUri": "s3://quilt-example/omics-quilt/3395667",
-    "workflowId": "9520411",
-    "workflowName": "nf-core-rnaseq-3.14.0",
+    "omicsVersion": "1.0.0",
 }
 
 
@@ -40,7 +39,7 @@ def test_spec_example_completed_run_becomes_package_in_same_bucket(settings):
         "package_name": "omics-quilt/3395667",
         "metadata": {"omics": DOC_RUN_DETAIL},
         "metadata_uri": None,
-        "message": "HealthOmics run 3395667 (rnaseq-3395667) COMPLETED",
+        "message": "HealthOmics run 3395667 COMPLETED",
         "workflow": None,
         "should_copy": False,
     }
@@ -85,7 +84,7 @@ def test_completed_run_through_sns_lambda_record(settings):
     assert request["registry"] == "omics-output-123456789012"
     assert request["package_name"] == "runs/4012345"
     assert request["source_prefix"] == "s3://omics-output-123456789012/runs/4012345/"
-    assert request["message"] == "HealthOmics run 4012345 (wgs-4012345) COMPLETED"
+    assert request["message"] == "HealthOmics run 4012345 COMPLETED"
     assert request["metadata"]["omics"]["runId"] == "4012345"
 
 
@@ -118,13 +117,42 @@ def test_task_status_change_is_ignored_even_when_completed(settings):
     assert "Task Status Change" in result.reason
 
 
-@pytest.mark.parametrize("index, detail", [(0, "None"), (1, "https://"), (2, "'Omics_Output'")])
+@pytest.mark.parametrize("index, detail", [(1, "https://"), (2, "'Omics_Output'")])
 @pytest.mark.parametrize("settings", [ONLY, {}], ids=["omics-only", "all-adapters"])
-def test_completed_run_without_valid_s3_output_uri_is_rejected(settings, index, detail):
+def test_completed_run_with_invalid_output_uri_is_rejected(settings, index, detail):
     result = plan(EVENTS / "reject-omics-completed-no-output-uri.json", make_runner(**settings))[index]
     assert (result.status, result.adapter) == ("rejected", "omics")
     assert result.error.startswith("runOutputUri: ")
     assert detail in result.error
+
+
+@pytest.mark.parametrize("settings", [ONLY, {}], ids=["omics-only", "all-adapters"])
+def test_completed_run_without_output_uri_is_planned_with_a_deferred_folder(settings):
+    # docs/design.md §3/§11: the folder comes from GetRun at packaging time; planning stays offline.
+    result = plan(EVENTS / "reject-omics-completed-no-output-uri.json", make_runner(**settings))[0]
+    assert (result.status, result.adapter) == ("planned", "omics")
+    request = only_request(result)
+    assert request.deferred
+    assert request.source_prefix == "s3://sthree-qps-deferred/omics/3395672/"
+    assert request.metadata == {
+        "omics": {
+            "arn": "arn:aws:omics:us-east-1:123456789012:run/3395672",
+            "runId": "3395672",
+            "uuid": "5c533f0e-f870-4993-a23a-8070d56f9d26",
+            "status": "COMPLETED",
+            "omicsVersion": "1.0.0",
+        }
+    }
+
+
+def test_documented_event_with_only_arn_status_and_version_is_planned_from_the_arn():
+    event = load_event(EVENTS / "omics-run-completed-doc-fields.json")
+    event["detail"] = {k: event["detail"][k] for k in ("arn", "omicsVersion", "status")}
+    request = only_request(plan(event)[0])
+    assert request.deferred and request.metadata["omics"]["runId"] == "3395667"
+    event["detail"]["arn"] = "arn:aws:omics:us-east-1:123456789012:workflow/1"
+    result = plan(event)[0]
+    assert result.status == "rejected" and result.error.startswith("arn: ")
 
 
 def test_disabled_omics_adapter_claims_nothing():

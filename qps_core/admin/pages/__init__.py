@@ -1,5 +1,6 @@
 """The admin page's HTML routes under /admin, one module per page (docs/design.md §8):
-`login`, `sources`, `jobs`, `new`, `try_event`, `settings`, `dead_letters`; what they share is in `common`."""
+`login`, `sources` (and `reconcile`, its "Reconcile now" buttons), `jobs`, `new`, `try_event`,
+`settings`, `dead_letters`; what they share is in `common`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from importlib import resources
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
-from . import dead_letters, jobs, login, new, settings, sources, try_event
+from . import dead_letters, jobs, login, new, reconcile, settings, sources, try_event
 
 STATIC = {"htmx.min.js": "text/javascript", "admin.css": "text/css", "confirm.js": "text/javascript"}
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -32,5 +33,5 @@ def static(name: str) -> Response:
     )
 
 
-for page in (login, sources, jobs, new, try_event, settings, dead_letters):
+for page in (login, sources, reconcile, jobs, new, try_event, settings, dead_letters):
     router.include_router(page.router)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ...errors import InvalidInput, QPSError
+from ...reconcile import SOURCES
 from ...settings import StaleVersion
 from ..deps import AdminService
 from ..service import Admin, SwitchFailed
@@ -33,7 +34,17 @@ def _sources(
             if row.id == error[0]:
                 row.error = error[1]
     template = "_sources_body.html" if request.headers.get("hx-request") else "sources.html"
-    return render(request, template, status=status, session=found, rows=rows, version=admin.store.version())
+    return render(
+        request,
+        template,
+        status=status,
+        session=found,
+        rows=rows,
+        version=admin.store.version(),
+        sweepable=SOURCES,
+        reconciled={},
+        values={},
+    )
 
 
 @router.post("/sources/{source_id}")
