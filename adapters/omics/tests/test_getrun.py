@@ -33,6 +33,12 @@ def fake(_omics_endpoint_is_local: FakeOmics) -> FakeOmics:
     return _omics_endpoint_is_local
 
 
+def omics_of(request: PackageRequest) -> dict[str, Any]:
+    """The request's `omics` metadata (which these requests always carry)."""
+    assert request.metadata is not None
+    return request.metadata["omics"]
+
+
 def planned(detail_update: dict[str, Any] | None = None, drop: tuple[str, ...] = (), **settings: Any) -> PackageRequest:
     event = load_event(EVENTS / "omics-run-completed-doc-fields.json")
     event["detail"].update(detail_update or {})
@@ -66,7 +72,7 @@ def test_qps_prepare_request_records_getrun_fields_under_omics(fake: FakeOmics) 
     assert fake.calls == []  # planning is offline
     enriched = prepared(request)
     assert fake.calls == ["GetRun 3395667"]
-    run = enriched.metadata["omics"]
+    run = omics_of(enriched)
     assert run["enrichment"] == "GetRun"
     assert (run["name"], run["workflowVersionName"], run["workflowUuid"]) == (
         "rnaseq-3395667",
@@ -145,7 +151,7 @@ def test_unreadable_run_is_packaged_from_the_event_alone_saying_why(
         fake.failures["3395667"] = failure
     request = planned()
     enriched = prepared(request)
-    assert enriched.metadata == {"omics": {**request.metadata["omics"], "enrichment": words}}
+    assert enriched.metadata == {"omics": {**omics_of(request), "enrichment": words}}
     assert enriched.source_prefix == request.source_prefix and enriched.message == request.message
     assert prepared(request) == enriched  # deterministic: a redelivery finds it unchanged
 
@@ -177,14 +183,14 @@ def test_throttling_5xx_and_reset_are_transient(fake: FakeOmics, failure: str) -
     assert runner._packager.requests == []
     del fake.failures["3395667"]  # the retry succeeds
     assert runner.package(planned(), "omics").status == "created"
-    assert runner._packager.requests[0].metadata["omics"]["enrichment"] == "GetRun"
+    assert omics_of(runner._packager.requests[0])["enrichment"] == "GetRun"
 
 
 def test_bounded_parameters_digests_and_strings(fake: FakeOmics) -> None:
     run = fake.runs["3395667"]
     run["parameters"] = {f"p{i:03d}": "x" * 5000 for i in range(150)}
     run["resourceDigests"] = {f"img{i:03d}": f"sha256:{i:064x}" for i in range(120)}
-    recorded = prepared(planned()).metadata["omics"]
+    recorded = omics_of(prepared(planned()))
     params = recorded["parameters"]
     assert len(params) == omics.MAX_MAP + 1 and params["…"] == "50 more not recorded"
     assert all(len(v) <= omics.MAX_STRING for k, v in params.items())
@@ -222,8 +228,8 @@ def test_a_reused_run_id_is_not_taken_for_the_run_of_the_event(fake: FakeOmics) 
     fake.runs["3395667"]["uuid"] = "99999999-0000-4000-8000-000000000000"
     request = planned()
     enriched = prepared(request)
-    assert enriched.metadata["omics"]["enrichment"].startswith("GetRun describes another run now")
-    assert enriched.metadata["omics"]["uuid"] == request.metadata["omics"]["uuid"]
-    assert "name" not in enriched.metadata["omics"]
+    assert omics_of(enriched)["enrichment"].startswith("GetRun describes another run now")
+    assert omics_of(enriched)["uuid"] == omics_of(request)["uuid"]
+    assert "name" not in omics_of(enriched)
     with pytest.raises(PermanentError, match="run id was reused"):
         prepared(planned(drop=("runOutputUri",)))

@@ -149,7 +149,7 @@ def test_documented_event_with_only_arn_status_and_version_is_planned_from_the_a
     event = load_event(EVENTS / "omics-run-completed-doc-fields.json")
     event["detail"] = {k: event["detail"][k] for k in ("arn", "omicsVersion", "status")}
     request = only_request(plan(event)[0])
-    assert request.deferred and request.metadata["omics"]["runId"] == "3395667"
+    assert request.deferred and (request.metadata or {})["omics"]["runId"] == "3395667"
     event["detail"]["arn"] = "arn:aws:omics:us-east-1:123456789012:workflow/1"
     result = plan(event)[0]
     assert result.status == "rejected" and result.error.startswith("arn: ")
