@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from ..models import PackageRequest
@@ -16,6 +16,7 @@ class PackageResult:
     files: int
     bytes: int
     request: PackageRequest  # the request as packaged (a path naming an object becomes that object's folder)
+    rocrate: dict[str, Any] | None = None  # a crate-directed package: {mode, parts, validation}
 
     @property
     def registry(self) -> str:
