@@ -4,7 +4,8 @@
     result = packager.package(request)      # PackageResult, or PermanentError / TransientError
 
 Phases, one module each: resolve the request (`resolve`: allow-lists, the folder, the name) → read
-the source (`listing`: objects, metadata, the RO-Crate file; `rocrate_step`: a crate's parts) → hash (`hashing`) → the registry
+the source (`listing`: objects, metadata, the RO-Crate file; `rocrate_step`: a crate's parts) → hash
+(`hashing`) → the registry
 (`registry`: latest revision, workflow validation, and the commit: copies, manifest, pointers).
 
 This module imports boto3 and quilt3 (through those modules); nothing else in qps_core imports it
@@ -29,8 +30,8 @@ from .hashing import DEFAULT_WORKERS, Hasher, HashRun
 from .manifest import Manifest
 from .registry import Registry
 from .resolve import check_allowed, resolve
-from .rocrate_step import CrateStep
 from .result import PackageResult
+from .rocrate_step import CrateStep
 from .s3client import make_client
 
 logger = logging.getLogger(__name__)

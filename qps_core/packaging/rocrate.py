@@ -1,4 +1,5 @@
-"""A compact summary of an RO-Crate's root dataset, for package metadata (never the whole JSON-LD)."""
+"""Reading a parsed RO-Crate: its graph index, its root, plain values (shared by `rocrate_parts`,
+`rocrate_meta` and `rocrate_validation`; package metadata never holds the whole JSON-LD)."""
 
 from __future__ import annotations
 
@@ -66,49 +67,3 @@ def name_of(value: Any, index: dict[str, dict[str, Any]]) -> str | None:
         given, family = text(entity.get("givenName")), text(entity.get("familyName"))
         name = " ".join(p for p in (given, family) if p) or None
     return name or ref(value)
-
-
-def _license(value: Any, index: dict[str, dict[str, Any]]) -> str | None:
-    for item in as_list(value):
-        if isinstance(item, str):
-            return item[:MAX_TEXT]
-        ref = ref(item)
-        if ref:
-            return ref
-        name = name_of(item, index)
-        if name:
-            return name
-    return None
-
-
-def summarize(crate: Any, crate_file: str) -> dict[str, Any] | None:
-    """Summarise the root dataset of a parsed RO-Crate document; None if it is not a crate."""
-    if not isinstance(crate, dict) or not isinstance(crate.get("@graph"), list):
-        return None
-    index = graph_index(crate["@graph"])
-    root_id = root_id(index, crate_file)
-    root = index.get(root_id)
-    if root is None:
-        return None
-    descriptor = next(
-        (e for e in index.values() if ref(e.get("about")) == root_id and "conformsTo" in e),
-        {},
-    )
-    authors = [n for n in (name_of(a, index) for a in as_list(root.get("author"))) if n][:MAX_LIST]
-    conforms: list[str] = []
-    for item in as_list(descriptor.get("conformsTo")) + as_list(root.get("conformsTo")):
-        ref = ref(item) or (item if isinstance(item, str) else None)
-        if ref and ref not in conforms:
-            conforms.append(ref)
-    summary: dict[str, Any] = {
-        "file": crate_file,
-        "name": text(root.get("name")),
-        "description": text(root.get("description")),
-        "license": _license(root.get("license"), index),
-        "datePublished": text(root.get("datePublished")),
-        "dateCreated": text(root.get("dateCreated")),
-        "authors": authors,
-        "conformsTo": conforms[:MAX_LIST],
-        "hasPart": len(as_list(root.get("hasPart"))),
-    }
-    return {k: v for k, v in summary.items() if v not in (None, [])}
