@@ -138,22 +138,22 @@ def select(
         if member_id.startswith("#"):
             selection.skipped.append(member_id)
             continue
-        inside = None
+        inside: str | None = None
         if _SCHEME.match(member_id):
             if not member_id.startswith("s3://"):
                 selection.skipped.append(member_id)
                 continue
             ext = _external(member_id)
             inside = _inside(ext, source)
-        if inside is None and _SCHEME.match(member_id):
-            if not allowed(ext.bucket, ext.key):
-                raise PermanentError(
-                    f"RO-Crate hasPart member {shown(member_id)} is outside the allowed sources; "
-                    "allow it (allowed_sources) or remove it from the crate"
-                )
-            _claim(owners, ext.logical_key, member_id, member_id)
-            selection.external.append(ext)
-            continue
+            if inside is None:
+                if not allowed(ext.bucket, ext.key):
+                    raise PermanentError(
+                        f"RO-Crate hasPart member {shown(member_id)} is outside the allowed sources; "
+                        "allow it (allowed_sources) or remove it from the crate"
+                    )
+                _claim(owners, ext.logical_key, member_id, member_id)
+                selection.external.append(ext)
+                continue
         path = inside if inside is not None else member_path(member_id)
         if _is_dataset(index.get(member_id), member_id):
             prefix = path if path.endswith("/") else path + "/"
@@ -163,11 +163,11 @@ def select(
             for obj in under:
                 chosen[obj.logical_key] = obj
             continue
-        obj = by_key.get(path)
-        if obj is None:
+        part = by_key.get(path)
+        if part is None:
             selection.missing.append(member_id)
             continue
-        chosen[path] = obj
+        chosen[path] = part
     for key in chosen:
         owners.setdefault(key, f"s3://{source}{key}")
     for ext in selection.external:  # an external member may not take an in-folder entry's key

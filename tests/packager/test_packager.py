@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import logging
 import os
 from typing import Any
 
@@ -168,11 +167,14 @@ def test_metadata_uri_invalid(s3: Any, packager: Packager, settings: Settings, b
 # ---------------------------------------------------------------- RO-Crate
 
 
-def test_rocrate_summary(s3: Any, packager: Packager, settings: Settings) -> None:
+def test_rocrate_parts_and_metadata(s3: Any, packager: Packager, settings: Settings) -> None:
     make_bucket(s3, "src-bucket")
     crate = (SAMPLES / "rocrate-1.1" / "ro-crate-metadata.json").read_bytes()
     put(s3, "src-bucket", "crates/c1/ro-crate-metadata.json", crate)
     put(s3, "src-bucket", "crates/c1/samplesheet.csv", b"sample,fastq\n")
+    put(s3, "src-bucket", "crates/c1/fastq/S1_R1.fastq.gz", b"@r1\n")
+    put(s3, "src-bucket", "crates/c1/multiqc_report.html", b"<html></html>\n")
+    put(s3, "src-bucket", "crates/c1/old-run/leftover.txt", b"not a part")
     result = packager.package(
         request(settings, source_prefix="s3://src-bucket/crates/c1", metadata={"team": "t"}, message="m")
     )
@@ -181,13 +183,14 @@ def test_rocrate_summary(s3: Any, packager: Packager, settings: Settings) -> Non
     assert pkg.meta["team"] == "t"
     assert summary["name"] == "RNA-seq run 0042 - chicken gut tissue"
     assert summary["description"].startswith("Paired-end RNA-seq reads")
-    assert summary["authors"] == ["Josiah Carberry"]
-    assert summary["license"] == "https://creativecommons.org/licenses/by/4.0/"
+    assert summary["creator"] == [{"@id": "https://orcid.org/0000-0002-1825-0097", "name": "Josiah Carberry"}]
+    assert summary["license"]["@id"] == "https://creativecommons.org/licenses/by/4.0/"
     assert summary["datePublished"] == "2025-03-14"
-    assert summary["hasPart"] == 3
-    assert "https://w3id.org/ro/crate/1.1" in summary["conformsTo"]
+    assert summary["parts"] == 3 and summary["mode"] == "parts"
+    assert {"@id": "https://w3id.org/ro/crate/1.1"} in summary["conformsTo"]
     assert summary["file"] == "ro-crate-metadata.json"
     assert "@graph" not in json.dumps(summary)
+    assert "old-run/leftover.txt" not in {lk for lk, _ in pkg.walk()}
     # the sentinel is packaged, with a correct hash (taken from the bytes read for the summary)
     assert pkg["ro-crate-metadata.json"].hash["value"] == quilt_hash(crate)
 
@@ -196,12 +199,14 @@ def test_rocrate_nf_prov_and_request_metadata_wins(s3: Any, packager: Packager, 
     make_bucket(s3, "src-bucket")
     crate = (SAMPLES / "rocrate-nf-prov-wrroc" / "ro-crate-metadata.json").read_bytes()
     put(s3, "src-bucket", "wf/run/ro-crate-metadata.json", crate)
+    for part in ("main.nf", "README.md", "nextflow.config", "multiqc_report.html", "fastqc_ggal_gut_logs/x.html"):
+        put(s3, "src-bucket", f"wf/run/{part}", part)
     r1 = packager.package(request(settings, source_prefix="s3://src-bucket/wf/run", message="m"))
     summary = browse(r1.package_name, "src-bucket").meta["ro-crate"]
     assert summary["name"] == "Workflow run of nextflow-io/rnaseq-nf"
-    assert "https://w3id.org/ro/wfrun/process/0.1" in summary["conformsTo"]
-    assert summary["hasPart"] == len(json.loads(crate)["@graph"][1]["hasPart"])
-    assert len(json.dumps(summary)) < 2000
+    assert {"@id": "https://w3id.org/ro/wfrun/process/0.1", "name": "Process Run Crate"} in summary["conformsTo"]
+    assert summary["parts"] == 5
+    assert len(json.dumps(summary)) < 8000
 
     r2 = packager.package(
         request(settings, source_prefix="s3://src-bucket/wf/run", metadata={"ro-crate": "mine"}, message="m")
@@ -209,9 +214,7 @@ def test_rocrate_nf_prov_and_request_metadata_wins(s3: Any, packager: Packager, 
     assert browse(r2.package_name, "src-bucket").meta == {"ro-crate": "mine"}
 
 
-def test_invalid_crate_still_packages(
-    s3: Any, packager: Packager, settings: Settings, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_invalid_crate_packages_the_folder(s3: Any, packager: Packager, settings: Settings) -> None:
     make_bucket(s3, "src-bucket")
     put(s3, "src-bucket", "c/ro-crate-manifest.json", b"{broken")
     put(
@@ -220,12 +223,19 @@ def test_invalid_crate_still_packages(
         "c/sub/ro-crate-metadata.json",
         (SAMPLES / "rocrate-1.1" / "ro-crate-metadata.json").read_bytes(),
     )
-    with caplog.at_level(logging.WARNING, logger="qps_core.packaging.packager"):
-        result = packager.package(request(settings, source_prefix="s3://src-bucket/c", message="m"))
+    result = packager.package(request(settings, source_prefix="s3://src-bucket/c", message="m"))
     pkg = browse(result.package_name, "src-bucket")
-    assert pkg.meta == {}  # the nested crate is not the folder's crate
+    meta = pkg.meta["ro-crate"]  # the nested crate is not the folder's crate
+    assert (meta["file"], meta["mode"]) == ("ro-crate-manifest.json", "folder")
     assert {lk for lk, _ in pkg.walk()} == {"ro-crate-manifest.json", "sub/ro-crate-metadata.json"}
-    assert any("not valid JSON" in r.getMessage() for r in caplog.records)
+    issues = meta["validation"]["issues"]
+    assert issues == [
+        {
+            "level": "warning",
+            "id": "ro-crate-manifest.json",
+            "message": "the crate file is not valid JSON: the whole folder is packaged",
+        }
+    ]
 
 
 # ---------------------------------------------------------------- idempotence

@@ -117,7 +117,8 @@ def test_nf_prov_run_metadata_and_entries(shared: Any, packager: Packager, setti
     assert meta["license"] == "Apache-2.0"
     assert pkg["test.nf"].meta["ro-crate"]["name"] == "nf-prov-test"
     assert sorted(k for k, _ in pkg.walk()) == sorted(
-        ["ro-crate-metadata.json", "test.nf", "manifest.json"] + [f"out/r{r}.foo.{i}.txt" for r in (1, 2, 3) for i in (1, 2)]
+        ["ro-crate-metadata.json", "test.nf", "manifest.json"]
+        + [f"out/r{r}.foo.{i}.txt" for r in (1, 2, 3) for i in (1, 2)]
     )
     warned = {i["message"] for i in meta["validation"]["issues"]}
     assert "the root Dataset has no name (RECOMMENDED)" in warned
@@ -156,7 +157,10 @@ def test_own_nf_prov_fixture_shows_version_times_parameters(s3: Any, packager: P
     result = packager.package(request(settings, source_prefix=f"s3://{SRC}/wf/run", message="m"))
     meta = browse(result.package_name).meta["ro-crate"]
     assert meta["workflow"]["version"] == "c8e1d6fe07b57b8a58a2f3a7b1c90e91f5a7d2c4"
-    assert (meta["run"]["startTime"], meta["run"]["endTime"]) == ("2025-03-14T09:12:03.518Z", "2025-03-14T09:38:51.902Z")
+    assert (meta["run"]["startTime"], meta["run"]["endTime"]) == (
+        "2025-03-14T09:12:03.518Z",
+        "2025-03-14T09:38:51.902Z",
+    )
     assert meta["run"]["parameters"]
     assert len(meta["skipped"]) == 5  # the licence and four GitHub URLs
     assert "work/old-run.log" not in {k for k, _ in browse(result.package_name).walk()}
@@ -194,7 +198,9 @@ def test_bad_identifier_is_rejected(shared: Any, packager: Packager, settings: S
     ("name", "member"),
     [("derived-escape-dotdot", "../run-0/data.csv"), ("derived-escape-encoded", "data/%2E%2E/%2E%2E/run-0/data.csv")],
 )
-def test_escaping_member_is_rejected(shared: Any, packager: Packager, settings: Settings, name: str, member: str) -> None:
+def test_escaping_member_is_rejected(
+    shared: Any, packager: Packager, settings: Settings, name: str, member: str
+) -> None:
     upload(shared, SRC, f"c/{name}", name)
     put(shared, SRC, "c/run-0/data.csv", b"outside the crate's folder")
     with pytest.raises(PermanentError, match="hasPart member " + repr(member).replace(".", r"\.")) as err:
@@ -205,18 +211,20 @@ def test_escaping_member_is_rejected(shared: Any, packager: Packager, settings: 
 
 def test_missing_part_transient_then_permanent(shared: Any, settings: Settings) -> None:
     upload(shared, SRC, "c/derived-missing-part", "derived-missing-part", skip=("results/summary.tsv",))
-    with pytest.raises(NotReadyError, match="results/summary.tsv") as err:
+    with pytest.raises(NotReadyError, match=r"results/summary\.tsv") as err:
         Packager(settings).package(request(settings, source_prefix=f"s3://{SRC}/c/derived-missing-part"))
     assert not err.value.permanent
     late = Settings(rocrate_missing_part_seconds=0)
-    with pytest.raises(PermanentError, match="lists 'results/summary.tsv' but no such object exists"):
+    with pytest.raises(PermanentError, match=r"lists 'results/summary\.tsv' but no such object exists"):
         Packager(late).package(request(late, source_prefix=f"s3://{SRC}/c/derived-missing-part"))
     assert keys(shared, SRC, ".quilt/") == []
 
 
 def test_duplicate_key_is_rejected(shared: Any, packager: Packager, settings: Settings) -> None:
     upload(shared, SRC, "c/derived-duplicate-key", "derived-duplicate-key")
-    with pytest.raises(PermanentError, match=r"'s3://crates-shared/batch-a/data\.txt' maps to the logical key 'data\.txt'"):
+    with pytest.raises(
+        PermanentError, match=r"'s3://crates-shared/batch-a/data\.txt' maps to the logical key 'data\.txt'"
+    ):
         package(packager, settings, "derived-duplicate-key")
     assert keys(shared, SRC, ".quilt/") == []
 
