@@ -236,7 +236,7 @@ def test_validation_sizes_and_sha256() -> None:
     data = b"hello"
     good = obj("a", 5, quilt_hash(data))
     empty = obj("e", 0, quilt_hash(b""))
-    entities = {
+    entities: dict[str, dict[str, Any]] = {
         "a": {"@id": "a", "contentSize": 5, "sha256": hashlib.sha256(data).hexdigest()},
         "e": {"@id": "e", "contentSize": "0", "sha256": hashlib.sha256(b"").hexdigest()},
     }
