@@ -38,6 +38,8 @@ def notice_for(outcome: RunOutcome) -> tuple[str, dict[str, Any]] | None:
         "error": outcome.error,
         "retryable": outcome.retryable,
     }
+    if outcome.rocrate is not None:
+        detail["rocrate"] = outcome.rocrate  # {mode, parts, validation}: what the crate decided
     return kind, detail
 
 

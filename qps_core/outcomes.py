@@ -60,11 +60,14 @@ class RunOutcome:
     reason: str | None = None
     retryable: bool = False
     retry_after: int | None = None  # seconds, when the source folder is not ready yet
+    rocrate: dict[str, Any] | None = None  # a crate-directed package: {mode, parts, validation}
 
     @classmethod
     def packaged(cls, adapter: str | None, result: PackageResult) -> RunOutcome:
         """The outcome of a request the packager built or found unchanged (the request as packaged)."""
-        return cls(result.status, adapter, result.request, result.top_hash, result.files, result.bytes)
+        outcome = cls(result.status, adapter, result.request, result.top_hash, result.files, result.bytes)
+        outcome.rocrate = result.rocrate
+        return outcome
 
     def as_dict(self) -> dict[str, Any]:
         req = self.request
@@ -79,4 +82,5 @@ class RunOutcome:
             "bytes": self.bytes,
             "error": self.error or self.reason,
             **({"retryable": True} if self.retryable else {}),
+            **({"rocrate": self.rocrate} if self.rocrate is not None else {}),
         }

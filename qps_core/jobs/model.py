@@ -67,6 +67,10 @@ class JobResult(BaseModel):
     files: int
     bytes: int
     quilt_uri: str = Field(description="quilt+s3://registry#package=name@top_hash")
+    rocrate: dict[str, Any] | None = Field(
+        None,
+        description="A package that followed an RO-Crate: {mode: parts|folder, parts, validation: {level, issues}}.",
+    )
 
 
 class Problem(BaseModel):
