@@ -74,7 +74,12 @@ class Packager:
             return self._package_hashing(request, hashing)
 
     def _package_hashing(self, request: PackageRequest, hashing: HashRun) -> PackageResult:
-        resolved = resolve(self.s3, self.settings, request, on_page=hashing.submit, lister=self.hasher.lister())
+        sentinels = {n for n in self.settings.sentinel_names if "/" not in n}  # hashed from the one read of the crate
+
+        def on_page(page: list[listing.SourceObject]) -> None:
+            hashing.submit([o for o in page if o.logical_key not in sentinels])
+
+        resolved = resolve(self.s3, self.settings, request, on_page=on_page, lister=self.hasher.lister())
         request, objects, folder = resolved.request, resolved.objects, resolved.folder
         name = request.package_name
         listing.check_quiet(self.settings.quiet_period_seconds, folder, objects)

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import json
 import os
+from collections import Counter
 from typing import Any
 
 import boto3
@@ -755,3 +756,33 @@ def test_errors_are_one_line_and_typed() -> None:
     timeout = botocore.exceptions.ReadTimeoutError(endpoint_url="https://x")
     assert isinstance(classify(timeout, "GetObject", "s3://b/k"), TransientError)
     assert isinstance(classify(botocore.exceptions.NoCredentialsError(), "GetObject", "s3://b/k"), PermanentError)
+
+
+@pytest.mark.parametrize("parts", [50, pytest.param(1000, marks=pytest.mark.slow)])
+def test_a_crate_costs_one_read_more_than_its_folder(s3: Any, settings: Settings, parts: int) -> None:
+    """A crate of N parts: one GetObject of the crate (which also gives its hash) beside the folder
+    listing, and per part only the hashing's own requests; the same folder with the crate's bytes
+    under another name (no crate) makes the same requests plus a HeadObject to hash that file."""
+    make_bucket(s3, "src-bucket")
+    make_bucket(s3, "reg-bucket")
+    names = [f"out/p{i:04d}.txt" for i in range(parts)]
+    for folder in ("with", "without"):
+        for name in names:
+            put(s3, "src-bucket", f"{folder}/{name}", name)
+    graph = [
+        {"@id": "ro-crate-metadata.json", "about": {"@id": "./"}},
+        {"@id": "./", "@type": "Dataset", "name": "n", "hasPart": [{"@id": n} for n in names]},
+        *({"@id": n, "@type": "File", "contentSize": len(n)} for n in names),
+    ]
+    put(s3, "src-bucket", "with/ro-crate-metadata.json", json.dumps({"@graph": graph}))
+    put(s3, "src-bucket", "without/notes.json", json.dumps({"@graph": graph}))
+    counts = {}
+    for folder in ("with", "without"):
+        packager = Packager(settings)
+        log = CallLog(packager.s3)
+        result = packager.package(request(settings, source_prefix=f"s3://src-bucket/{folder}", registry="reg-bucket"))
+        assert result.files == parts + 1
+        counts[folder] = Counter(op for op, bucket, _ in log.calls if bucket == "src-bucket")
+    assert counts["with"]["GetObject"] == parts + 1  # the crate, and the hashing's read of each small part
+    assert counts["with"]["HeadObject"] == parts  # the hashing's own, none for the crate
+    assert counts["with"] + Counter({"HeadObject": 1}) == counts["without"], counts
