@@ -106,3 +106,20 @@ def test_admin_job_page_shows_mode_parts_level_and_issues(admin_client: Any) -> 
     stored = store.get(job.id)
     assert stored is not None and stored.result is not None
     assert json.loads(stored.result.model_dump_json())["rocrate"] == CRATE
+
+
+def test_rocrate_settings_are_on_the_admin_page_and_stored_like_the_others(admin_client: Any) -> None:
+    client, _ = admin_client
+    page = client.get("/admin/settings")
+    assert page.status_code == 200
+    for name in ("rocrate_contents", "rocrate_validation", "rocrate_missing_part_seconds"):
+        assert name in page.text
+    assert "hasPart" in page.text  # the description is shown
+    headers = {"Authorization": "Bearer qps_admin-crate", "If-Match": '"0"'}
+    body = {"rocrate_validation": "strict", "rocrate_missing_part_seconds": 60}
+    ok = client.patch("/v1/settings", headers=headers, json=body)
+    assert ok.status_code == 200, ok.text
+    values = ok.json()["settings"]
+    assert values["rocrate_validation"]["value"] == "strict" and values["rocrate_validation"]["origin"] == "stored"
+    bad = client.patch("/v1/settings", headers={**headers, "If-Match": '"1"'}, json={"rocrate_contents": "all"})
+    assert bad.status_code == 422
