@@ -13,6 +13,7 @@ this module adds what needs the clock and S3: missing parts (transient until
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -116,7 +117,8 @@ class CrateStep:
         if sel.skipped:
             meta["skipped"] = sel.skipped[: rocrate_meta.MAX_LIST]
         meta["validation"] = validation
-        self.meta = meta
+        self.meta = _within_limit(meta)
+        self.summary["validation"] = self.meta["validation"]
         index = rocrate.index_of(self.crate.crate)
         for key, entity in entities.items():
             values = rocrate_meta.entry_meta(entity, index)
@@ -203,3 +205,19 @@ def _lookup(s3: Any, ext: rocrate_parts.External, hash_type: str) -> list[Foreig
             bucket=ext.bucket,
         )
     ]
+
+
+MAX_META_BYTES = 256 * 1024
+
+
+def _within_limit(meta: dict[str, Any]) -> dict[str, Any]:
+    """Lists and strings are bounded one by one; a pathological crate (deeply nested parameter values)
+    could still add up: then the run's parameters are left out and the report says so."""
+    if len(json.dumps(meta, ensure_ascii=False)) <= MAX_META_BYTES or "parameters" not in meta.get("run", {}):
+        return meta
+    run = {k: v for k, v in meta["run"].items() if k != "parameters"}
+    issue = rocrate_validation.issue("warning", "run", f"the run's parameters exceed {MAX_META_BYTES} bytes: left out")
+    validation = meta["validation"]
+    issues = [*validation["issues"], issue][: rocrate_validation.MAX_ISSUES]
+    level = "warning" if validation["level"] == "ok" else validation["level"]
+    return {**meta, "run": run, "validation": {**validation, "level": level, "issues": issues}}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 from typing import Any
 
 import pytest
@@ -258,3 +259,17 @@ def test_validation_root_fields_and_duplicate_ids() -> None:
     assert ("./", "the root Dataset has no description (RECOMMENDED)") in messages
     assert ("./", "the root Dataset has no name (RECOMMENDED)") not in messages
     assert ("a", "more than one entity has this @id") in messages
+
+
+def test_huge_parameters_are_left_out_with_a_warning() -> None:
+    from qps_core.packaging.rocrate_step import MAX_META_BYTES, _within_limit
+
+    deep: Any = "x" * 2000
+    for _ in range(3):
+        deep = [deep] * 50
+    meta = {"run": {"name": "r", "parameters": {"p": deep}}, "validation": {"level": "ok", "issues": []}}
+    out = _within_limit(meta)
+    assert out["run"] == {"name": "r"} and out["validation"]["level"] == "warning"
+    assert len(json.dumps(out)) < MAX_META_BYTES
+    small = {"run": {"parameters": {"p": 1}}, "validation": {"level": "ok", "issues": []}}
+    assert _within_limit(small) is small
