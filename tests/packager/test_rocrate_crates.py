@@ -291,3 +291,33 @@ def test_folder_setting_packages_everything(shared: Any, settings: Settings) -> 
     assert set(EXTRAS) <= {k for k, _ in pkg.walk()}
     assert pkg.meta["ro-crate"]["mode"] == "folder"
     assert pkg["data.csv"].meta["ro-crate"]["encodingFormat"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"uri": f"s3://{SRC}/c/nf-prov-test-run-1?team=lab"},
+        {
+            "source": "com.quiltdata.edp",
+            "detail-type": "package-objects-ready",
+            "detail": {"version": "0.1", "bucket": SRC, "prefix": "c/nf-prov-test-run-1/"},
+        },
+        {"source_prefix": f"s3://{SRC}/c/nf-prov-test-run-1/", "package_name": "lab/nf-prov"},
+    ],
+    ids=["uri", "edp", "description"],
+)
+def test_every_source_follows_the_crate(shared: Any, packager: Packager, settings: Settings, body: Any) -> None:
+    """Whatever source asks for a folder holding a crate, the crate decides (through the runner)."""
+    from qps_core import envelopes
+    from qps_core.runner import Runner
+
+    upload(shared, SRC, "c/nf-prov-test-run-1", "nf-prov-test-run-1")
+    runner = Runner(settings, packager=packager)
+    (event,) = envelopes.unwrap(body)
+    _, (outcome,) = runner.run_event(event)
+    assert outcome.status == "created", outcome.error
+    assert outcome.rocrate is not None and outcome.rocrate["mode"] == "parts" and outcome.rocrate["parts"] == 8
+    assert outcome.as_dict()["rocrate"] == outcome.rocrate
+    assert outcome.request is not None
+    pkg = quilt3.Package.browse(outcome.request.package_name, registry=f"s3://{outcome.request.registry}")
+    assert not {k for k, _ in pkg.walk()} & set(EXTRAS)
