@@ -321,3 +321,16 @@ def test_every_source_follows_the_crate(shared: Any, packager: Packager, setting
     assert outcome.request is not None
     pkg = quilt3.Package.browse(outcome.request.package_name, registry=f"s3://{outcome.request.registry}")
     assert not {k for k, _ in pkg.walk()} & set(EXTRAS)
+
+
+def test_missing_shared_crates_fail_in_ci(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """In CI (CI=true) a missing ../shared is a failure, never a silent skip."""
+    from tests.packager import crates
+
+    monkeypatch.setattr(crates, "SHARED", tmp_path / "nowhere")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="shared RO-Crates are not at"):
+        crates.shared_dir()
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception):
+        crates.shared_dir()
