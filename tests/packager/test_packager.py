@@ -786,3 +786,18 @@ def test_a_crate_costs_one_read_more_than_its_folder(s3: Any, settings: Settings
     assert counts["with"]["GetObject"] == parts + 1  # the crate, and the hashing's read of each small part
     assert counts["with"]["HeadObject"] == parts  # the hashing's own, none for the crate
     assert counts["with"] + Counter({"HeadObject": 1}) == counts["without"], counts
+
+
+def test_the_demo_crate_is_consistent(s3: Any, packager: Packager, settings: Settings) -> None:
+    """`qps demo` and `make serve --embedded` seed an nf-prov run whose crate lists exactly its parts."""
+    from qps_core.demo import DATA_BUCKET, PACKAGES_BUCKET, seed
+
+    seed(s3)
+    req = request(settings, source_prefix=f"s3://{DATA_BUCKET}/nextflow/rnaseq-nf-20250314", registry=PACKAGES_BUCKET)
+    result = packager.package(req)
+    assert result.rocrate is not None
+    assert (result.rocrate["mode"], result.rocrate["parts"]) == ("parts", 6)
+    assert result.rocrate["validation"] == {"level": "ok", "issues": []}
+    pkg = browse(result.package_name, PACKAGES_BUCKET)
+    assert "work/ab/12cd/.command.log" not in {k for k, _ in pkg.walk()}
+    assert pkg.meta["ro-crate"]["run"]["endTime"] == "2025-03-14T09:38:51.902Z"
