@@ -178,6 +178,10 @@ def select(
             )
     selection.objects = list(chosen.values())
     selection.entities = _entities_of(selection.objects, entities)
+    for ext in selection.external:  # an s3:// File member keeps its own entity too
+        entity = index.get(ext.id)
+        if entity is not None and not ext.is_prefix and _is_file(entity):
+            selection.entities.setdefault(ext.logical_key, entity)
     return selection
 
 

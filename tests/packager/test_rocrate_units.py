@@ -83,8 +83,10 @@ def test_escaping_ids_rejected_naming_them(bad: str) -> None:
 
 
 def test_s3_members() -> None:
-    doc = crate(["s3://other/ref/genome.fa", "s3://b/f/a.txt"])
+    genome = {"@id": "s3://other/ref/genome.fa", "@type": "File", "encodingFormat": "text/x-fasta"}
+    doc = crate(["s3://other/ref/genome.fa", "s3://b/f/a.txt"], genome)
     sel = select(doc, [obj("a.txt")])
+    assert sel.entities["genome.fa"] is genome
     assert [(e.bucket, e.key, e.logical_key) for e in sel.external] == [("other", "ref/genome.fa", "genome.fa")]
     assert {o.logical_key for o in sel.objects} == {"ro-crate-metadata.json", "a.txt"}  # its own folder: in place
     with pytest.raises(PermanentError, match="outside the allowed sources"):
