@@ -12,6 +12,7 @@ without a usable `hasPart` means the whole folder (`mode` = `folder`). No S3 cal
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -131,6 +132,7 @@ def select(
         return Selection("folder", list(objects), reason=found, entities=_entities_of(objects, entities))
     index, ids = found
     by_key = {o.logical_key: o for o in objects}
+    ordered = sorted(objects, key=lambda o: o.logical_key)  # a Dataset's objects: one bisect, not a scan
     chosen: dict[str, SourceObject] = {crate_file: crate_object}
     selection = Selection("parts", [])
     owners: dict[str, str] = {crate_file: f"s3://{source}{crate_file}"}  # logical key -> the object it names
@@ -157,7 +159,7 @@ def select(
         path = inside if inside is not None else member_path(member_id)
         if _is_dataset(index.get(member_id), member_id):
             prefix = path if path.endswith("/") else path + "/"
-            under = [o for o in objects if o.logical_key.startswith(prefix)]
+            under = _under(ordered, prefix)
             if not under:
                 selection.empty.append(member_id)
             for obj in under:
@@ -183,6 +185,31 @@ def select(
         if entity is not None and not ext.is_prefix and _is_file(entity):
             selection.entities.setdefault(ext.logical_key, entity)
     return selection
+
+
+def _under(ordered: list[SourceObject], prefix: str) -> list[SourceObject]:
+    """The objects whose logical key starts with `prefix` (`ordered` by logical key)."""
+    keys = _KeyView(ordered)
+    start = bisect.bisect_left(keys, prefix)
+    out = []
+    for obj in ordered[start:]:
+        if not obj.logical_key.startswith(prefix):
+            break
+        out.append(obj)
+    return out
+
+
+class _KeyView:
+    """The logical keys of a sorted object list, as a sequence for `bisect` (no second list)."""
+
+    def __init__(self, objects: list[SourceObject]) -> None:
+        self.objects = objects
+
+    def __len__(self) -> int:
+        return len(self.objects)
+
+    def __getitem__(self, index: int) -> str:
+        return self.objects[index].logical_key
 
 
 def _graph(crate: Any) -> bool:
