@@ -16,7 +16,7 @@ from typing import Any
 
 from . import checksums
 from .listing import SourceObject
-from .rocrate import as_list, graph_index, root_id, text
+from .rocrate import as_list, graph_index, ref, root_id, text
 
 MAX_ISSUES = 50
 RECOMMENDED = ("name", "description", "license", "datePublished")
@@ -46,6 +46,9 @@ def crate_issues(crate: Any, crate_file: str) -> list[dict[str, str]]:
     rid = root_id(index, crate_file)
     root = index.get(rid)
     out: list[dict[str, str]] = []
+    descriptor = index.get(crate_file) or index.get("ro-crate-metadata.json") or index.get("ro-crate-manifest.json")
+    if descriptor is None or ref(descriptor.get("about")) is None:
+        out.append(issue("warning", crate_file, "no metadata descriptor (an entity with this @id, about the root)"))
     if root is not None:
         for key in RECOMMENDED:
             if root.get(key) in (None, "", []):

@@ -275,3 +275,16 @@ def test_huge_parameters_are_left_out_with_a_warning() -> None:
     assert len(json.dumps(out)) < MAX_META_BYTES
     small = {"run": {"parameters": {"p": 1}}, "validation": {"level": "ok", "issues": []}}
     assert _within_limit(small) is small
+
+
+def test_validation_without_a_descriptor() -> None:
+    doc = {"@graph": [{"@id": "./", "@type": "Dataset", "name": "n", "hasPart": []}]}
+    issues = rocrate_validation.crate_issues(doc, "ro-crate-metadata.json")
+    assert {
+        "level": "warning",
+        "id": "ro-crate-metadata.json",
+        "message": "no metadata descriptor (an entity with this @id, about the root)",
+    } in issues
+    assert not any(
+        "descriptor" in i["message"] for i in rocrate_validation.crate_issues(crate([]), "ro-crate-metadata.json")
+    )
