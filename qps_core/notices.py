@@ -4,7 +4,7 @@ Schema (also in docs/notices.md): source `com.quiltdata.qps`, detail-type `packa
 `package-unchanged` or `package-failed`, detail:
 `{"status", "registry", "package_name", "top_hash", "source_prefix", "adapter", "files", "bytes",
 "error", "retryable"}`, plus `"changes"` (counts `added`, `removed`, `modified`, `unchanged`) on
-`package-created`. The SNS message is the same JSON: `{"detail-type": ..., "detail": {...}}`.
+`package-created`, and `rocrate: {mode, parts, validation}` for a package that followed an RO-Crate. The SNS message is the same JSON: `{"detail-type": ..., "detail": {...}}`.
 Publishing is best effort: a failure is logged and never affects the package.
 """
 
@@ -42,6 +42,8 @@ def notice_for(outcome: RunOutcome) -> tuple[str, dict[str, Any]] | None:
     }
     if outcome.changes is not None:
         detail["changes"] = change_counts(outcome.changes)
+    if outcome.rocrate is not None:
+        detail["rocrate"] = outcome.rocrate  # {mode, parts, validation}: what the crate decided
     return kind, detail
 
 

@@ -61,12 +61,14 @@ class RunOutcome:
     retryable: bool = False
     retry_after: int | None = None  # seconds, when the source folder is not ready yet
     changes: dict[str, Any] | None = None  # on `created`: counts and keys per kind (docs/design.md §12)
+    rocrate: dict[str, Any] | None = None  # a crate-directed package: {mode, parts, validation}
 
     @classmethod
     def packaged(cls, adapter: str | None, result: PackageResult) -> RunOutcome:
         """The outcome of a request the packager built or found unchanged (the request as packaged)."""
         outcome = cls(result.status, adapter, result.request, result.top_hash, result.files, result.bytes)
         outcome.changes = changes_of(result)
+        outcome.rocrate = result.rocrate
         return outcome
 
     def as_dict(self) -> dict[str, Any]:
@@ -83,6 +85,7 @@ class RunOutcome:
             "error": self.error or self.reason,
             **({"retryable": True} if self.retryable else {}),
             **({"changes": change_counts(self.changes)} if self.changes is not None else {}),
+            **({"rocrate": self.rocrate} if self.rocrate is not None else {}),
         }
 
 

@@ -21,6 +21,20 @@ def table(rows: list[list[str]], headers: list[str]) -> str:
     return "\n".join(lines)
 
 
+def crate_detail(rocrate: dict[str, Any] | None) -> str:
+    """The replay table's word on an RO-Crate package: mode, parts, validation level and first issue."""
+    if not rocrate:
+        return ""
+    validation = rocrate.get("validation") or {}
+    issues = validation.get("issues") or []
+    text = f"ro-crate {rocrate.get('mode')}: {rocrate.get('parts')} parts, {validation.get('level', 'ok')}"
+    if issues:
+        first = issues[0]
+        more = f" (+{len(issues) - 1} more)" if len(issues) > 1 else ""
+        text += f": {first.get('id')}: {first.get('message')}{more}"
+    return text
+
+
 def replay_events(runner: Any, labelled: list[tuple[str, Any]], json_out: bool, dry_run: bool) -> int:
     """Run events end to end; print one line per package outcome; return the number of bad outcomes."""
     bad = 0
@@ -46,7 +60,7 @@ def replay_events(runner: Any, labelled: list[tuple[str, Any]], json_out: bool, 
                             (data["top_hash"] or "")[:12],
                             "" if data["files"] is None else str(data["files"]),
                             change_cell(data.get("changes")),
-                            data["error"] or "",
+                            data["error"] or crate_detail(outcome.rocrate),
                         ]
                     )
     if not json_out:

@@ -337,3 +337,15 @@ def test_named_file_outcome_reports_the_package_written(replays: Replays) -> Non
 def test_is_alive_after_replays(replays: Replays) -> None:
     assert is_alive(replays.url)
     assert is_alive(replays.url)
+
+
+def test_crate_packages_report_what_the_crate_decided(replays: Replays) -> None:
+    """docs/design.md, "RO-Crate packages": the replay line carries `rocrate: {mode, parts, validation}`."""
+    lines = [line for line in replays.checked(0) if line["adapter"] == "rocrate"]
+    assert lines
+    for line in lines:
+        crate = line["rocrate"]
+        assert crate["mode"] == "parts" and crate["parts"] >= 1, line
+        assert crate["validation"]["level"] in ("ok", "warning"), line
+    plain = [line for line in replays.checked(0) if line["adapter"] == "omics"]
+    assert plain and all("rocrate" not in line for line in plain)

@@ -44,8 +44,12 @@ def demo_objects() -> Iterator[tuple[str, bytes, bool]]:
     nf = "nextflow/rnaseq-nf-20250314/"
     yield nf + "main.nf", b"#!/usr/bin/env nextflow\nworkflow { RNASEQ(params.reads) }\n", True
     yield nf + "nextflow.config", b"params.reads = 's3://qps-demo-data/reads/*_{1,2}.fq.gz'\n", True
-    yield nf + "results/quant/ggal_gut/quant.sf", _tsv(500), False
-    yield nf + "results/multiqc_report.html", b"<html><body>rnaseq-nf</body></html>\n", True
+    yield nf + "README.md", b"# rnaseq-nf\n\nA proof-of-concept RNA-seq pipeline run.\n", True
+    yield nf + "fastqc_ggal_gut_logs/ggal_gut_1_fastqc.html", b"<html><body>FastQC ggal_gut_1</body></html>\n", True
+    yield nf + "fastqc_ggal_gut_logs/ggal_gut_2_fastqc.html", b"<html><body>FastQC ggal_gut_2</body></html>\n", True
+    yield nf + "multiqc_report.html", b"<html><body>rnaseq-nf</body></html>\n", True
+    # not one of the crate's parts (a work file left in the outdir): never packaged
+    yield nf + "work/ab/12cd/.command.log", b"scratch\n", False
     yield nf + "ro-crate-metadata.json", crate, True
     lims = "lims/batch-0301/"
     samples = "sample_id,well,volume_ul\n" + "".join(

@@ -65,6 +65,8 @@ def finish_changes(outcome: RunOutcome, attempts: int, max_attempts: int) -> dic
             quilt_uri=quilt_uri(req.registry, req.package_name, outcome.top_hash),
             changes=outcome.changes,
         )
+        if outcome.rocrate is not None:
+            result.rocrate = outcome.rocrate
         return {"status": "succeeded", "finished_at": now_iso(), "result": result, "error": None}
     problem = problem_of(outcome)
     if outcome.status == "failed" and outcome.retryable and attempts < max_attempts:

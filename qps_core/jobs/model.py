@@ -84,6 +84,10 @@ class JobResult(BaseModel):
     changes: Changes | None = Field(
         None, description="On `created`: what changed against the previous latest revision (first: all added)."
     )
+    rocrate: dict[str, Any] | None = Field(
+        None,
+        description="A package that followed an RO-Crate: {mode: parts|folder, parts, validation: {level, issues}}.",
+    )
 
 
 class Problem(BaseModel):

@@ -1,4 +1,4 @@
-"""Reading the source folder: listing, readiness, `metadata_uri`, and the RO-Crate summary.
+"""Reading the source folder: listing, readiness, `metadata_uri`, and the RO-Crate file.
 
 Every S3 call here reads; nothing is written. This module imports boto3 (through s3client) and is
 only imported by the packager.
@@ -17,7 +17,7 @@ from .. import jsonstrict, s3paths
 from ..aws import classify, is_not_found
 from ..errors import InvalidInput, NotReadyError, PackagingError, PermanentError
 from ..globs import KeyFilter
-from . import checksums, rocrate
+from . import checksums
 
 logger = logging.getLogger(__name__)
 
@@ -273,10 +273,26 @@ def json_problem(exc: InvalidInput) -> str:
     return "is not valid JSON"
 
 
-def crate_summary(
+@dataclass(slots=True)
+class CrateFile:
+    """The folder's sentinel crate, read once: the parsed JSON, or why it cannot be used."""
+
+    obj: SourceObject
+    crate: Any = None
+    problem: str | None = None
+
+
+@dataclass(slots=True)
+class ForeignObject(SourceObject):
+    """An object outside the folder (an RO-Crate `s3://` member), referenced in place from its bucket."""
+
+    bucket: str = ""
+
+
+def read_crate(
     s3: Any, folder: s3paths.S3Folder, objects: list[SourceObject], sentinel_names: list[str]
-) -> dict[str, Any] | None:
-    """A summary of the folder's RO-Crate (if it has a sentinel at its top); hashes the sentinel on the way."""
+) -> CrateFile | None:
+    """The folder's RO-Crate, if it has a sentinel at its top (one GetObject); hashes the sentinel on the way."""
     names = {n for n in sentinel_names if "/" not in n}  # a sentinel sits at the top of the folder
     by_name = {o.logical_key: o for o in objects if o.logical_key in names}  # not a dict of every object
     sentinel = next((by_name[n] for n in sentinel_names if n in by_name), None)
@@ -285,18 +301,11 @@ def crate_summary(
     uri = f"s3://{folder.bucket}/{sentinel.key}"
     data = get_bytes(s3, uri, MAX_CRATE_BYTES, **sentinel.params(folder.bucket))
     if data is None:
-        logger.warning("RO-Crate %s is larger than %d bytes; no summary in the metadata", uri, MAX_CRATE_BYTES)
-        return None
+        return CrateFile(sentinel, problem=f"the crate file is larger than {MAX_CRATE_BYTES} bytes")
     if len(data) == sentinel.size:
-        sentinel.checksum = checksums.checksum_bytes(
-            data, sentinel.hash_type
-        )  # read anyway: no second request to hash it
+        sentinel.checksum = checksums.checksum_bytes(data, sentinel.hash_type)  # read anyway: no second request
     try:
         crate = jsonstrict.loads(data)
     except InvalidInput as exc:
-        logger.warning("RO-Crate %s %s; packaging it without a summary", uri, json_problem(exc))
-        return None
-    summary = rocrate.summarize(crate, sentinel.logical_key)
-    if summary is None:
-        logger.warning("RO-Crate %s has no root dataset; packaging it without a summary", uri)
-    return summary
+        return CrateFile(sentinel, problem=f"the crate file {json_problem(exc)}")
+    return CrateFile(sentinel, crate)

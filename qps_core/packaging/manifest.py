@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -65,9 +65,17 @@ def _order(objects: Sequence[SourceObject]) -> list[SourceObject]:
 class Manifest:
     """A package revision: its metadata line and one entry per listed object, in quilt3's order."""
 
-    def __init__(self, bucket: str, objects: Sequence[SourceObject], user_meta: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        bucket: str,
+        objects: Sequence[SourceObject],
+        user_meta: dict[str, Any],
+        entry_meta: Mapping[str, dict[str, Any]] | None = None,
+    ) -> None:
         self.bucket = bucket
         self.objects = _order(objects)
+        # logical key -> that entry's user metadata (an RO-Crate part's own facts); most entries have none
+        self.entry_meta: dict[str, dict[str, Any]] = {k: {"user_meta": v} for k, v in (entry_meta or {}).items() if v}
         self._meta: dict[str, Any] = {"version": "v0"}
         if user_meta:
             self._meta["user_meta"] = user_meta
@@ -95,10 +103,15 @@ class Manifest:
     def set_message(self, message: str | None) -> None:
         self._meta["message"] = message  # quilt3 records None too
 
+    def bucket_of(self, obj: SourceObject) -> str:
+        """The object's bucket: the folder's, or its own for an object referenced from elsewhere."""
+        return getattr(obj, "bucket", None) or self.bucket
+
     def entry(self, index: int) -> Entry:
         obj = self.objects[index]
-        pk = self.moved.get(index) or PhysicalKey(self.bucket, obj.key, obj.version_id)
-        return Entry(pk, obj.size, {"type": obj.hash_type, "value": obj.checksum})
+        pk = self.moved.get(index) or PhysicalKey(self.bucket_of(obj), obj.key, obj.version_id)
+        meta = self.entry_meta.get(obj.logical_key, _NO_META)
+        return Entry(pk, obj.size, {"type": obj.hash_type, "value": obj.checksum}, dict(meta))
 
     @property
     def top_hash(self) -> str:
@@ -111,7 +124,7 @@ class Manifest:
             part = {
                 "hash": {"type": obj.hash_type, "value": obj.checksum},
                 "logical_key": obj.logical_key,
-                "meta": _NO_META,
+                "meta": self.entry_meta.get(obj.logical_key, _NO_META),
                 "size": obj.size,
             }
             digest.update(_TOP_HASH_JSON(part).encode())
@@ -121,13 +134,13 @@ class Manifest:
         """quilt3's JSONL manifest, written one line at a time."""
         out.write(_line(self._meta, None))
         for index, obj in enumerate(self.objects):
-            pk = self.moved.get(index) or PhysicalKey(self.bucket, obj.key, obj.version_id)
+            pk = self.moved.get(index) or PhysicalKey(self.bucket_of(obj), obj.key, obj.version_id)
             record = {
                 "logical_key": obj.logical_key,
                 "physical_keys": [str(pk)],
                 "size": obj.size,
                 "hash": {"type": obj.hash_type, "value": obj.checksum},
-                "meta": _NO_META,
+                "meta": self.entry_meta.get(obj.logical_key, _NO_META),
             }
             out.write(_line(record, obj.logical_key))
 

@@ -4,7 +4,8 @@
     result = packager.package(request)      # PackageResult, or PermanentError / TransientError
 
 Phases, one module each: resolve the request (`resolve`: allow-lists, the folder, the name) → read
-the source (`listing`: objects, metadata, RO-Crate summary) → hash (`hashing`) → the registry
+the source (`listing`: objects, metadata, the RO-Crate file; `rocrate_step`: a crate's parts) → hash
+(`hashing`) → the registry
 (`registry`: latest revision, workflow validation, and the commit: copies, manifest, pointers).
 
 This module imports boto3 and quilt3 (through those modules); nothing else in qps_core imports it
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from quilt3.util import QuiltException
@@ -29,6 +31,7 @@ from .manifest import Manifest
 from .registry import Registry
 from .resolve import check_allowed, resolve
 from .result import PackageResult
+from .rocrate_step import CrateStep
 from .s3client import make_client
 
 logger = logging.getLogger(__name__)
@@ -71,23 +74,36 @@ class Packager:
             return self._package_hashing(request, hashing)
 
     def _package_hashing(self, request: PackageRequest, hashing: HashRun) -> PackageResult:
-        resolved = resolve(self.s3, self.settings, request, on_page=hashing.submit, lister=self.hasher.lister())
+        sentinels = {n for n in self.settings.sentinel_names if "/" not in n}  # hashed from the one read of the crate
+
+        def on_page(page: list[listing.SourceObject]) -> None:
+            hashing.submit([o for o in page if o.logical_key not in sentinels])
+
+        resolved = resolve(self.s3, self.settings, request, on_page=on_page, lister=self.hasher.lister())
         request, objects, folder = resolved.request, resolved.objects, resolved.folder
         name = request.package_name
         listing.check_quiet(self.settings.quiet_period_seconds, folder, objects)
+
+        crate = listing.read_crate(self.s3, folder, objects, self.settings.sentinel_names)
+        step = CrateStep.plan(self.settings, request, folder, crate, objects) if crate is not None else None
+        if step is not None:  # the crate decides which files, and may name the package
+            request, name, objects = step.request, step.request.package_name, step.selection.objects
+            for bucket, foreign in step.resolve_external(self.s3, self.settings).items():
+                self.hasher.hash_all(bucket, list(foreign), request.registry)
+            objects = step.objects
 
         registry = Registry(self.s3, request.registry)
         meta = dict(request.metadata) if request.metadata is not None else {}
         if request.metadata is None and request.metadata_uri:
             meta = listing.read_metadata(self.s3, request.metadata_uri, self.settings.max_metadata_bytes)
-        summary = listing.crate_summary(self.s3, folder, objects, self.settings.sentinel_names)
-        if summary is not None and "ro-crate" not in meta:
-            meta["ro-crate"] = summary
 
         hashing.wait(objects)
+        if step is not None:
+            step.finish(self.settings)
+            meta.setdefault("ro-crate", step.meta)
 
         # One record per object (the listed SourceObject); no quilt3 Package holding every entry again.
-        pkg = Manifest(folder.bucket, objects, meta)
+        pkg = Manifest(folder.bucket, objects, meta, step.entry_meta if step is not None else None)
         message = request.message
         workflow: Any = ... if request.workflow is None else (request.workflow or None)
         registry.validate_workflow(pkg, name, message, workflow)
@@ -96,7 +112,7 @@ class Packager:
         commit = registry.commit(pkg, name, should_copy=request.should_copy, attempt=uuid.uuid4().hex)
         if commit.status == "created":
             logger.info("created %s@%s in s3://%s (%d files)", name, commit.top_hash, request.registry, len(objects))
-        return PackageResult(
+        result = PackageResult(
             commit.status,
             commit.top_hash,
             len(objects),
@@ -105,3 +121,4 @@ class Packager:
             changes=commit.changes,
             checksum_paths=dict(hashing.paths),
         )
+        return result if step is None else replace(result, rocrate=step.summary)

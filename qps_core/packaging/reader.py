@@ -117,6 +117,7 @@ def _entry(logical_key: str, entry: Any) -> dict[str, Any]:
         "size": entry.size or 0,
         "hash": (entry.hash or {}).get("value", ""),
         "physical_key": str(entry.physical_key),
+        **({"meta": entry.meta} if entry.meta else {}),  # entry metadata (an RO-Crate part's own facts)
     }
 
 

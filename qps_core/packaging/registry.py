@@ -305,7 +305,7 @@ class Registry:
         moves: list[tuple[int, str]] = []
         for index, obj in enumerate(pkg.objects):
             dest = f"{name}/{obj.logical_key}"
-            if pkg.bucket == self.bucket and obj.key == dest:
+            if pkg.bucket_of(obj) == self.bucket and obj.key == dest:
                 continue  # already in place
             moves.append((index, dest))
         if not moves:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from ..models import PackageRequest
@@ -21,6 +21,7 @@ class PackageResult:
     #: objects hashed by each path (docs/design.md §9): `reused` (S3's own checksum), `server` (S3
     #: computed it on a scratch copy), `read` (the bytes were read); empty objects count in none.
     checksum_paths: dict[str, int] = field(default_factory=dict)
+    rocrate: dict[str, Any] | None = None  # a crate-directed package: {mode, parts, validation}
 
     @property
     def registry(self) -> str:

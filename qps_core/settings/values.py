@@ -58,6 +58,23 @@ class Settings(BaseModel):
     event_bus_name: str | None = Field(None, description="EventBridge bus for completion notices.")
     notice_topic_arn: str | None = Field(None, description="SNS topic for completion notices.")
     quiet_period_seconds: int = Field(0, ge=0, description="Wait while any object is younger than this.")
+    # RO-Crate packages follow the crate (docs/design.md, "RO-Crate packages").
+    rocrate_contents: Literal["parts", "folder"] = Field(
+        "parts",
+        description="A folder with a sentinel RO-Crate at its root: package the crate's parts (hasPart) and the "
+        "crate file, or the whole folder.",
+    )
+    rocrate_validation: Literal["warn", "strict"] = Field(
+        "warn",
+        description="RO-Crate validation: warn records issues in the package metadata; strict also rejects a crate "
+        "with an error-level issue (missing part, wrong contentSize or sha256).",
+    )
+    rocrate_missing_part_seconds: int = Field(
+        900,
+        ge=0,
+        description="A crate part listed but not in S3 is retried (the crate may be ahead of its files) until this "
+        "many seconds after the crate file's LastModified, then a permanent error.",
+    )
     # Hashing (docs/design.md §9): one hash type per registry; what S3 computes instead of us reading.
     hash_type: Literal["sha2-256-chunked", "CRC64NVME"] = Field(
         "sha2-256-chunked", description="quilt3 hash type of package entries (CRC64NVME needs quilt3 >= 7.2)."

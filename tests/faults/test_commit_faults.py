@@ -8,6 +8,7 @@ the registry is read with quilt3 and directly.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -47,6 +48,11 @@ TARGETS: list[tuple[Any, ...]] = [
     ("UploadPartCopy", None, True, "multipart-copy"),
     ("CompleteMultipartUpload", None, True, "multipart-copy"),
     ("GetObjectAttributes", None, False, "multipart-source"),
+    # "crate": the folder holds an RO-Crate; the package is its parts (one unlisted file left out)
+    ("GetObject", r"ro-crate-metadata\.json$", False, "crate"),
+    ("PutObject", r"^\.quilt/packages/", False, "crate"),
+    ("CopyObject", None, True, "crate"),
+    ("PutObject", r"/latest$", True, "crate"),
 ]
 
 
@@ -68,6 +74,22 @@ def seed(s3: Any, *, copy: bool, versioned: bool = True, setup: str = "") -> dic
             )
             parts.append({"PartNumber": number, "ETag": part["ETag"], "ChecksumSHA256": part["ChecksumSHA256"]})
         s3.complete_multipart_upload(Bucket=src, Key="d/big.bin", UploadId=upload, MultipartUpload={"Parts": parts})
+    if setup == "crate":
+        s3.put_object(Bucket=src, Key="d/scratch.log", Body=b"not a part of the crate")
+        crate = {
+            "@context": "https://w3id.org/ro/crate/1.2/context",
+            "@graph": [
+                {"@id": "ro-crate-metadata.json", "@type": "CreativeWork", "about": {"@id": "./"}},
+                {
+                    "@id": "./",
+                    "@type": "Dataset",
+                    "name": "fault run",
+                    "hasPart": [{"@id": "a.txt"}, {"@id": "b.txt"}, {"@id": "meta.json"}],
+                },
+                {"@id": "a.txt", "@type": "File", "encodingFormat": "text/plain"},
+            ],
+        }
+        s3.put_object(Bucket=src, Key="d/ro-crate-metadata.json", Body=json.dumps(crate).encode())
     return {
         "source_prefix": f"s3://{src}/d/",
         "registry": reg,
@@ -126,3 +148,7 @@ def test_a_fault_on_any_call_converges_to_one_revision(
     assert len(state.revisions) == 2, state.revisions
     assert state.latest == state.revision_hashes[-1] or state.latest in state.revision_hashes
     assert len(set(state.revision_hashes)) == 2
+    if setup == "crate":  # the crate decided: its parts and the crate file, never the unlisted file
+        manifest = s3.get_object(Bucket=body["registry"], Key=f".quilt/packages/{state.latest}")["Body"].read()
+        entries = {json.loads(line)["logical_key"] for line in manifest.decode().splitlines()[1:]}
+        assert entries == {"a.txt", "b.txt", "meta.json", "ro-crate-metadata.json"}, entries

@@ -20,7 +20,7 @@ NAME = "conc/run"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _folder(s3: Any, *, versioned: bool = True, files: int = 3, tag: str = "") -> tuple[str, str]:
+def _folder(s3: Any, *, versioned: bool = True, files: int = 3, tag: str = "", crate: bool = False) -> tuple[str, str]:
     src, reg = unique("src"), unique("reg")
     for bucket in (src, reg):
         s3.create_bucket(Bucket=bucket)
@@ -28,6 +28,12 @@ def _folder(s3: Any, *, versioned: bool = True, files: int = 3, tag: str = "") -
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     for i in range(files):
         s3.put_object(Bucket=src, Key=f"run/f{i}.txt", Body=f"file {i} {tag}".encode())
+    if crate:  # an RO-Crate listing every file but the last: the package is the crate's parts
+        graph = [
+            {"@id": "ro-crate-metadata.json", "about": {"@id": "./"}},
+            {"@id": "./", "@type": "Dataset", "hasPart": [{"@id": f"f{i}.txt"} for i in range(files - 1)]},
+        ]
+        s3.put_object(Bucket=src, Key="run/ro-crate-metadata.json", Body=json.dumps({"@graph": graph}).encode())
     return src, reg
 
 
@@ -97,13 +103,15 @@ SLOW = pytest.mark.slow  # eight interpreters importing quilt3 on two cores: ten
 HOW_N = [("threads", 2), ("threads", 8), ("processes", 2), pytest.param("processes", 8, marks=SLOW)]
 
 
+@pytest.mark.parametrize("crate", [False, True], ids=["folder", "crate"])
 @pytest.mark.parametrize("copy", [False, True], ids=["in-place", "copied"])
 @pytest.mark.parametrize(("how", "n"), HOW_N)
 def test_defect_concurrent_deliveries_of_one_request_make_one_revision(
-    s3: Any, moto_url: str, how: str, n: int, copy: bool
+    s3: Any, moto_url: str, how: str, n: int, copy: bool, crate: bool
 ) -> None:
-    """Before: each of N deliveries reported `created`, published `package-created` and added a pointer."""
-    src, reg = _folder(s3)
+    """Before: each of N deliveries reported `created`, published `package-created` and added a pointer.
+    Also over a crate-directed package (`crate`: the folder's RO-Crate picks the files)."""
+    src, reg = _folder(s3, crate=crate)
     body = {"source_prefix": f"s3://{src}/run/", "registry": reg, "package_name": NAME, "should_copy": copy}
 
     results = RUNNERS[how](moto_url, [body] * n)
@@ -115,6 +123,10 @@ def test_defect_concurrent_deliveries_of_one_request_make_one_revision(
     assert state.problems == [] and state.orphans == []
     assert len(state.revisions) == 1
     assert state.latest == state.revision_hashes[0]
+    if crate:
+        manifest = s3.get_object(Bucket=reg, Key=f".quilt/packages/{state.latest}")["Body"].read().decode()
+        entries = {json.loads(line)["logical_key"] for line in manifest.splitlines()[1:]}
+        assert entries == {"ro-crate-metadata.json", "f0.txt", "f1.txt"}
 
 
 @pytest.mark.parametrize(("how", "n"), HOW_N)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import logging
 import os
+from collections import Counter
 from typing import Any
 
 import boto3
@@ -168,11 +168,14 @@ def test_metadata_uri_invalid(s3: Any, packager: Packager, settings: Settings, b
 # ---------------------------------------------------------------- RO-Crate
 
 
-def test_rocrate_summary(s3: Any, packager: Packager, settings: Settings) -> None:
+def test_rocrate_parts_and_metadata(s3: Any, packager: Packager, settings: Settings) -> None:
     make_bucket(s3, "src-bucket")
     crate = (SAMPLES / "rocrate-1.1" / "ro-crate-metadata.json").read_bytes()
     put(s3, "src-bucket", "crates/c1/ro-crate-metadata.json", crate)
     put(s3, "src-bucket", "crates/c1/samplesheet.csv", b"sample,fastq\n")
+    put(s3, "src-bucket", "crates/c1/fastq/S1_R1.fastq.gz", b"@r1\n")
+    put(s3, "src-bucket", "crates/c1/multiqc_report.html", b"<html></html>\n")
+    put(s3, "src-bucket", "crates/c1/old-run/leftover.txt", b"not a part")
     result = packager.package(
         request(settings, source_prefix="s3://src-bucket/crates/c1", metadata={"team": "t"}, message="m")
     )
@@ -181,13 +184,14 @@ def test_rocrate_summary(s3: Any, packager: Packager, settings: Settings) -> Non
     assert pkg.meta["team"] == "t"
     assert summary["name"] == "RNA-seq run 0042 - chicken gut tissue"
     assert summary["description"].startswith("Paired-end RNA-seq reads")
-    assert summary["authors"] == ["Josiah Carberry"]
-    assert summary["license"] == "https://creativecommons.org/licenses/by/4.0/"
+    assert summary["creator"] == [{"@id": "https://orcid.org/0000-0002-1825-0097", "name": "Josiah Carberry"}]
+    assert summary["license"]["@id"] == "https://creativecommons.org/licenses/by/4.0/"
     assert summary["datePublished"] == "2025-03-14"
-    assert summary["hasPart"] == 3
-    assert "https://w3id.org/ro/crate/1.1" in summary["conformsTo"]
+    assert summary["parts"] == 3 and summary["mode"] == "parts"
+    assert {"@id": "https://w3id.org/ro/crate/1.1"} in summary["conformsTo"]
     assert summary["file"] == "ro-crate-metadata.json"
     assert "@graph" not in json.dumps(summary)
+    assert "old-run/leftover.txt" not in {lk for lk, _ in pkg.walk()}
     # the sentinel is packaged, with a correct hash (taken from the bytes read for the summary)
     assert pkg["ro-crate-metadata.json"].hash["value"] == quilt_hash(crate)
 
@@ -196,12 +200,14 @@ def test_rocrate_nf_prov_and_request_metadata_wins(s3: Any, packager: Packager, 
     make_bucket(s3, "src-bucket")
     crate = (SAMPLES / "rocrate-nf-prov-wrroc" / "ro-crate-metadata.json").read_bytes()
     put(s3, "src-bucket", "wf/run/ro-crate-metadata.json", crate)
+    for part in ("main.nf", "README.md", "nextflow.config", "multiqc_report.html", "fastqc_ggal_gut_logs/x.html"):
+        put(s3, "src-bucket", f"wf/run/{part}", part)
     r1 = packager.package(request(settings, source_prefix="s3://src-bucket/wf/run", message="m"))
     summary = browse(r1.package_name, "src-bucket").meta["ro-crate"]
     assert summary["name"] == "Workflow run of nextflow-io/rnaseq-nf"
-    assert "https://w3id.org/ro/wfrun/process/0.1" in summary["conformsTo"]
-    assert summary["hasPart"] == len(json.loads(crate)["@graph"][1]["hasPart"])
-    assert len(json.dumps(summary)) < 2000
+    assert {"@id": "https://w3id.org/ro/wfrun/process/0.1", "name": "Process Run Crate"} in summary["conformsTo"]
+    assert summary["parts"] == 5
+    assert len(json.dumps(summary)) < 8000
 
     r2 = packager.package(
         request(settings, source_prefix="s3://src-bucket/wf/run", metadata={"ro-crate": "mine"}, message="m")
@@ -209,9 +215,7 @@ def test_rocrate_nf_prov_and_request_metadata_wins(s3: Any, packager: Packager, 
     assert browse(r2.package_name, "src-bucket").meta == {"ro-crate": "mine"}
 
 
-def test_invalid_crate_still_packages(
-    s3: Any, packager: Packager, settings: Settings, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_invalid_crate_packages_the_folder(s3: Any, packager: Packager, settings: Settings) -> None:
     make_bucket(s3, "src-bucket")
     put(s3, "src-bucket", "c/ro-crate-manifest.json", b"{broken")
     put(
@@ -220,12 +224,19 @@ def test_invalid_crate_still_packages(
         "c/sub/ro-crate-metadata.json",
         (SAMPLES / "rocrate-1.1" / "ro-crate-metadata.json").read_bytes(),
     )
-    with caplog.at_level(logging.WARNING, logger="qps_core.packaging.packager"):
-        result = packager.package(request(settings, source_prefix="s3://src-bucket/c", message="m"))
+    result = packager.package(request(settings, source_prefix="s3://src-bucket/c", message="m"))
     pkg = browse(result.package_name, "src-bucket")
-    assert pkg.meta == {}  # the nested crate is not the folder's crate
+    meta = pkg.meta["ro-crate"]  # the nested crate is not the folder's crate
+    assert (meta["file"], meta["mode"]) == ("ro-crate-manifest.json", "folder")
     assert {lk for lk, _ in pkg.walk()} == {"ro-crate-manifest.json", "sub/ro-crate-metadata.json"}
-    assert any("not valid JSON" in r.getMessage() for r in caplog.records)
+    issues = meta["validation"]["issues"]
+    assert issues == [
+        {
+            "level": "warning",
+            "id": "ro-crate-manifest.json",
+            "message": "the crate file is not valid JSON: the whole folder is packaged",
+        }
+    ]
 
 
 # ---------------------------------------------------------------- idempotence
@@ -797,3 +808,48 @@ def test_workflow_config_cut_off_or_reset_is_transient(
         packager.package(request(settings, **body, metadata={"project": "p"}))
     assert "config.yml" in str(err.value) and "\n" not in str(err.value)
     assert_nothing_written(s3, "reg-bucket")
+
+
+@pytest.mark.parametrize("parts", [50, pytest.param(1000, marks=pytest.mark.slow)])
+def test_a_crate_costs_one_read_more_than_its_folder(s3: Any, settings: Settings, parts: int) -> None:
+    """A crate of N parts: one GetObject of the crate (which also gives its hash) beside the folder
+    listing, and per part only the hashing's own requests; the same folder with the crate's bytes
+    under another name (no crate) makes the same requests plus a HeadObject to hash that file."""
+    make_bucket(s3, "src-bucket")
+    make_bucket(s3, "reg-bucket")
+    names = [f"out/p{i:04d}.txt" for i in range(parts)]
+    for folder in ("with", "without"):
+        for name in names:
+            put(s3, "src-bucket", f"{folder}/{name}", name)
+    graph = [
+        {"@id": "ro-crate-metadata.json", "about": {"@id": "./"}},
+        {"@id": "./", "@type": "Dataset", "name": "n", "hasPart": [{"@id": n} for n in names]},
+        *({"@id": n, "@type": "File", "contentSize": len(n)} for n in names),
+    ]
+    put(s3, "src-bucket", "with/ro-crate-metadata.json", json.dumps({"@graph": graph}))
+    put(s3, "src-bucket", "without/notes.json", json.dumps({"@graph": graph}))
+    counts = {}
+    for folder in ("with", "without"):
+        packager = Packager(settings)
+        log = CallLog(packager.s3)
+        result = packager.package(request(settings, source_prefix=f"s3://src-bucket/{folder}", registry="reg-bucket"))
+        assert result.files == parts + 1
+        counts[folder] = Counter(op for op, bucket, _ in log.calls if bucket == "src-bucket")
+    assert counts["with"]["GetObject"] == parts + 1  # the crate, and the hashing's read of each small part
+    assert counts["with"]["HeadObject"] == parts  # the hashing's own, none for the crate
+    assert counts["with"] + Counter({"HeadObject": 1}) == counts["without"], counts
+
+
+def test_the_demo_crate_is_consistent(s3: Any, packager: Packager, settings: Settings) -> None:
+    """`qps demo` and `make serve --embedded` seed an nf-prov run whose crate lists exactly its parts."""
+    from qps_core.demo import DATA_BUCKET, PACKAGES_BUCKET, seed
+
+    seed(s3)
+    req = request(settings, source_prefix=f"s3://{DATA_BUCKET}/nextflow/rnaseq-nf-20250314", registry=PACKAGES_BUCKET)
+    result = packager.package(req)
+    assert result.rocrate is not None
+    assert (result.rocrate["mode"], result.rocrate["parts"]) == ("parts", 6)
+    assert result.rocrate["validation"] == {"level": "ok", "issues": []}
+    pkg = browse(result.package_name, PACKAGES_BUCKET)
+    assert "work/ab/12cd/.command.log" not in {k for k, _ in pkg.walk()}
+    assert pkg.meta["ro-crate"]["run"]["endTime"] == "2025-03-14T09:38:51.902Z"

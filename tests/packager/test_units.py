@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 
-from qps_core.packaging import checksums, rocrate
-from tests.packager.pkghelpers import SAMPLES, quilt_hash
+from qps_core.packaging import checksums
+from tests.packager.pkghelpers import quilt_hash
 
 MiB = 1024 * 1024
 
@@ -72,54 +71,6 @@ def test_stream_matches_hashlib() -> None:
         assert checksums.from_stream(read, size) == quilt_hash(data)
         assert checksums.checksum_bytes(data) == quilt_hash(data)
     assert checksums.empty_checksum() == quilt_hash(b"")
-
-
-def test_rocrate_summary_of_samples() -> None:
-    crate = json.loads((SAMPLES / "rocrate-1.1" / "ro-crate-metadata.json").read_text())
-    summary = rocrate.summarize(crate, "ro-crate-metadata.json")
-    assert summary == {
-        "file": "ro-crate-metadata.json",
-        "name": "RNA-seq run 0042 - chicken gut tissue",
-        "description": "Paired-end RNA-seq reads, sample sheet and QC report for run 0042 (Illumina NovaSeq X).",
-        "license": "https://creativecommons.org/licenses/by/4.0/",
-        "datePublished": "2025-03-14",
-        "authors": ["Josiah Carberry"],
-        "conformsTo": ["https://w3id.org/ro/crate/1.1"],
-        "hasPart": 3,
-    }
-    nf = json.loads((SAMPLES / "rocrate-nf-prov-wrroc" / "ro-crate-metadata.json").read_text())
-    nf_summary = rocrate.summarize(nf, "ro-crate-metadata.json")
-    assert nf_summary is not None
-    assert nf_summary["authors"] and nf_summary["conformsTo"][0] == "https://w3id.org/ro/crate/1.1"
-
-
-def test_rocrate_summary_edge_cases() -> None:
-    assert rocrate.summarize([], "x") is None
-    assert rocrate.summarize({"@graph": "nope"}, "x") is None
-    assert rocrate.summarize({"@graph": [{"@id": "other"}]}, "x") is None
-    crate = {
-        "@graph": [
-            {"@id": "ro-crate-manifest.json", "about": {"@id": "#root"}, "conformsTo": {"@id": "spec"}},
-            {
-                "@id": "#root",
-                "name": ["First", "Second"],
-                "author": ["Plain Name", {"@id": "#p"}, {"@id": "#unknown"}, {"name": "Inline"}],
-                "license": "MIT",
-                "dateCreated": "2024-01-01",
-                "hasPart": {"@id": "one"},
-            },
-            {"@id": "#p", "givenName": "Ada", "familyName": "Lovelace"},
-        ]
-    }
-    assert rocrate.summarize(crate, "ro-crate-manifest.json") == {
-        "file": "ro-crate-manifest.json",
-        "name": "First",
-        "license": "MIT",
-        "dateCreated": "2024-01-01",
-        "authors": ["Plain Name", "Ada Lovelace", "#unknown", "Inline"],
-        "conformsTo": ["spec"],
-        "hasPart": 1,
-    }
 
 
 def test_one_part_multipart_checksum_without_suffix_is_not_hashed_twice() -> None:

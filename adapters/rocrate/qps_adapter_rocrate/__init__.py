@@ -1,4 +1,5 @@
-"""RO-Crate: a new sentinel file (ro-crate-metadata.json) makes a package of its folder."""
+"""RO-Crate: a new sentinel file (ro-crate-metadata.json) makes a package of its folder; at packaging time
+the crate decides which files (its parts), not the adapter (README, "RO-Crate packages")."""
 
 from __future__ import annotations
 
