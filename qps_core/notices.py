@@ -4,7 +4,8 @@ Schema (also in docs/notices.md): source `com.quiltdata.qps`, detail-type `packa
 `package-unchanged` or `package-failed`, detail:
 `{"status", "registry", "package_name", "top_hash", "source_prefix", "adapter", "files", "bytes",
 "error", "retryable"}`, plus `"changes"` (counts `added`, `removed`, `modified`, `unchanged`) on
-`package-created`, and `rocrate: {mode, parts, validation}` for a package that followed an RO-Crate. The SNS message is the same JSON: `{"detail-type": ..., "detail": {...}}`.
+`package-created`, and `rocrate: {mode, parts, validation}` for a package that followed an
+RO-Crate. The SNS message is the same JSON: `{"detail-type": ..., "detail": {...}}`.
 Publishing is best effort: a failure is logged and never affects the package.
 """
 

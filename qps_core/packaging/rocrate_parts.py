@@ -57,6 +57,7 @@ class Selection:
     skipped: list[str] = field(default_factory=list)  # @ids that are not files here
     missing: list[str] = field(default_factory=list)  # @ids listed but not in the folder
     empty: list[str] = field(default_factory=list)  # Dataset members with no object under them
+    filtered: list[str] = field(default_factory=list)  # @ids the request's include/exclude leave out
     reason: str | None = None  # why `folder` mode (None in `parts` mode, or when asked for `folder`)
     entities: dict[str, dict[str, Any]] = field(default_factory=dict)  # logical key -> its File entity
 
@@ -115,12 +116,14 @@ def select(
     unusable: str | None = None,
     allowed: Callable[[str, str], bool] = lambda bucket, key: True,
     source: str = "",
+    kept: Callable[[str], bool] | None = None,
 ) -> Selection:
     """The crate's parts among `objects`; `unusable` says why `crate` is None (unparsable JSON).
 
     Raises PermanentError naming the `@id` for an escaping path, a refused `s3://` member or two
     members mapping different objects to one logical key. Missing parts are returned, not raised:
-    the packager decides whether they are transient (`rocrate_missing_part_seconds`).
+    the packager decides whether they are transient (`rocrate_missing_part_seconds`). A part that
+    `kept` (the request's include/exclude, docs/design.md §12) leaves out is `filtered`, not missing.
     """
     crate_file = crate_object.logical_key
     index: dict[str, dict[str, Any]] = graph_index(crate["@graph"]) if _graph(crate) else {}
@@ -166,6 +169,9 @@ def select(
                 chosen[obj.logical_key] = obj
             continue
         part = by_key.get(path)
+        if part is None and kept is not None and not kept(path):
+            selection.filtered.append(member_id)
+            continue
         if part is None:
             selection.missing.append(member_id)
             continue

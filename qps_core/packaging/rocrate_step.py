@@ -56,6 +56,7 @@ class CrateStep:
             unusable=crate.problem,
             allowed=lambda bucket, key: allow_lists.source_allowed(settings, bucket, key),
             source=f"{folder.bucket}/{folder.prefix}",
+            kept=listing.key_filter(request.include, request.exclude, settings.sentinel_names),
         )
         if selection.missing:
             seconds = settings.rocrate_missing_part_seconds
@@ -99,6 +100,8 @@ class CrateStep:
             )
         for ident in sel.empty:
             issues.append(rocrate_validation.issue("warning", ident, "no object under this Dataset"))
+        for ident in sel.filtered:
+            issues.append(rocrate_validation.issue("warning", ident, "left out by the request's include/exclude"))
         issues += rocrate_validation.crate_issues(self.crate.crate, crate_file)
         entities = dict(sel.entities)
         issues += rocrate_validation.part_issues(entities, self.objects)

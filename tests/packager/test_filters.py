@@ -93,3 +93,27 @@ def test_a_folder_the_filters_empty_is_a_permanent_error_saying_so(
     with pytest.raises(PermanentError) as empty:
         packager.package(request(settings, source_prefix="s3://src/nothing/", exclude=["*.tmp"]))
     assert "filters" not in str(empty.value)  # an empty folder is just empty
+
+
+def test_crate_parts_the_filters_leave_out_are_not_missing(s3: Any, packager: Packager, settings: Settings) -> None:
+    """A crate part excluded by the request's filters is left out and reported, never waited for as missing."""
+    folder(s3)
+    graph = [
+        {"@id": "ro-crate-metadata.json", "about": {"@id": "./"}},
+        {"@id": "./", "@type": "Dataset", "hasPart": [{"@id": "data/a.csv"}, {"@id": "work/cache.bin"}]},
+        {"@id": "data/a.csv", "@type": "File"},
+        {"@id": "work/cache.bin", "@type": "File"},
+    ]
+    put(s3, "src", "run/ro-crate-metadata.json", json.dumps({"@graph": graph}).encode())
+    req = request(settings, source_prefix="s3://src/run/", package_name="team/run", exclude=["work/"])
+    result = packager.package(req)
+    assert entries(result.top_hash) == ["data/a.csv", "ro-crate-metadata.json"]
+    assert result.rocrate is not None and (result.rocrate["mode"], result.rocrate["parts"]) == ("parts", 1)
+    issues = result.rocrate["validation"]["issues"]
+    assert {
+        "level": "warning",
+        "id": "work/cache.bin",
+        "message": "left out by the request's include/exclude",
+    } in issues
+    unfiltered = packager.package(request(settings, source_prefix="s3://src/run/", package_name="team/run"))
+    assert entries(unfiltered.top_hash) == ["data/a.csv", "ro-crate-metadata.json", "work/cache.bin"]
