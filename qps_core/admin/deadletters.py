@@ -22,6 +22,7 @@ from typing import Any
 
 from .. import aws
 from ..errors import QPSError, one_line
+from ..settings import DEAD_LETTERS_AUDIT_NAME, SettingsStore
 
 log = logging.getLogger("qps.audit")
 
@@ -91,10 +92,21 @@ def to_dead_letter(message: dict[str, Any]) -> DeadLetter:
 
 
 class DeadLetters:
-    def __init__(self, settings: Any, sqs: Any = None) -> None:
+    def __init__(self, settings: Any, sqs: Any = None, store: SettingsStore | None = None) -> None:
         self.settings = settings
         self.endpoint_url = settings.endpoint_url
         self._sqs = sqs
+        self.store = store  # where the admin audit log is kept (the Settings page shows it)
+
+    def _audit(self, actor: str, what: str) -> None:
+        """Record an action in the admin audit log (and the log); a failure to record never undoes it."""
+        log.warning("audit: %s by %s", what, actor)
+        if self.store is None:
+            return
+        try:
+            self.store.record(DEAD_LETTERS_AUDIT_NAME, actor=actor, old=None, new=what)
+        except Exception as exc:  # the action is done; the log line above still says so
+            log.error("could not record the audit entry (%s): %s", what, one_line(exc))
 
     sqs = aws.LazyClient("sqs")
 
@@ -229,12 +241,12 @@ class DeadLetters:
             self._release([message])
             raise
         self._delete(message)
-        log.warning("audit: dead letter %s sent back to %s by %s", message_id, self.source_url, actor)
+        self._audit(actor, f"dead letter {message_id} sent back to the queue")
 
     def delete(self, message_id: str, actor: str) -> None:
         message = self._find(message_id)
         self._delete(message)
-        log.warning("audit: dead letter %s deleted by %s", message_id, actor)
+        self._audit(actor, f"dead letter {message_id} deleted")
 
     def redrive(self, actor: str) -> dict[str, Any]:
         """Every dead letter back to the source queue: SQS's move task in AWS, else moved here."""
@@ -250,10 +262,10 @@ class DeadLetters:
                     raise DeadLetterError(f"SQS StartMessageMoveTask on {dlq['arn']}: {code or one_line(exc)}") from exc
                 log.warning("StartMessageMoveTask is unavailable here (%s): moving the messages one by one", code)
             else:
-                log.warning("audit: redrive of %s to %s started by %s (move task)", dlq["arn"], source["arn"], actor)
+                self._audit(actor, "redrive of every dead letter started (SQS move task)")
                 return {"method": "move-task", "task_handle": reply.get("TaskHandle"), "moved": None}
         moved = self._move_all()
-        log.warning("audit: %d dead letter(s) of %s moved to %s by %s", moved, dlq["url"], source["url"], actor)
+        self._audit(actor, f"{moved} dead letter(s) moved back to the queue")
         return {"method": "moved", "task_handle": None, "moved": moved}
 
     def _move_all(self) -> int:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from ..api.auth import Caller
+from ..api.context import ApiContext
 from ..api.deps import AdminDep, ContextDep
 from ..api.problems import ApiProblem, problem_responses
 from .deadletters import DeadLetterError, DeadLetterNotFound, DeadLetters, NotConfigured
@@ -20,12 +21,15 @@ _services: dict[tuple[Any, ...], DeadLetters] = {}
 _lock = threading.Lock()
 
 
-def service_for(settings: Any) -> DeadLetters:
-    """One service (one SQS client) per queue pair and endpoint the settings name."""
-    key = (settings.dead_letter_queue_url, settings.queue_url, settings.endpoint_url)
+def service_for(ctx: ApiContext) -> DeadLetters:
+    """One service (one SQS client) per queue pair and endpoint the settings name, auditing into the
+    settings store the app follows."""
+    settings = ctx.settings
+    store = ctx.live.store if ctx.live is not None else None
+    key = (settings.dead_letter_queue_url, settings.queue_url, settings.endpoint_url, id(store))
     with _lock:
         if key not in _services:
-            _services[key] = DeadLetters(settings)
+            _services[key] = DeadLetters(settings, store=store)
         return _services[key]
 
 
@@ -50,7 +54,7 @@ def list_dead_letters(
     ctx: ContextDep, _who: AdminDep, limit: Annotated[int, Query(ge=0, le=50)] = 10
 ) -> dict[str, Any]:
     try:
-        return service_for(ctx.settings).overview(limit)
+        return service_for(ctx).overview(limit)
     except DeadLetterError as exc:
         raise problem(exc) from None
 
@@ -63,7 +67,7 @@ def list_dead_letters(
 )
 def redrive(ctx: ContextDep, caller: AdminDep) -> dict[str, Any]:
     try:
-        return service_for(ctx.settings).redrive(who(caller))
+        return service_for(ctx).redrive(who(caller))
     except DeadLetterError as exc:
         raise problem(exc) from None
 
@@ -77,7 +81,7 @@ def redrive(ctx: ContextDep, caller: AdminDep) -> dict[str, Any]:
 )
 def retry(ctx: ContextDep, caller: AdminDep, message_id: MessageId) -> Response:
     try:
-        service_for(ctx.settings).retry(message_id, who(caller))
+        service_for(ctx).retry(message_id, who(caller))
     except DeadLetterError as exc:
         raise problem(exc) from None
     return Response(status_code=204)
@@ -92,7 +96,7 @@ def retry(ctx: ContextDep, caller: AdminDep, message_id: MessageId) -> Response:
 )
 def delete(ctx: ContextDep, caller: AdminDep, message_id: MessageId) -> Response:
     try:
-        service_for(ctx.settings).delete(message_id, who(caller))
+        service_for(ctx).delete(message_id, who(caller))
     except DeadLetterError as exc:
         raise problem(exc) from None
     return Response(status_code=204)

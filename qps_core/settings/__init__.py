@@ -10,7 +10,16 @@ read (optimistic concurrency) and is refused with `StaleVersion` when another wr
 
 from __future__ import annotations
 
-from .stored import NOT_STORABLE, AuditEntry, SessionRecord, SettingsStore, StaleVersion, Stored, diff
+from .stored import (
+    DEAD_LETTERS_AUDIT_NAME,
+    NOT_STORABLE,
+    AuditEntry,
+    SessionRecord,
+    SettingsStore,
+    StaleVersion,
+    Stored,
+    diff,
+)
 from .values import (
     DEFAULT_SENTINELS,
     Settings,
@@ -25,6 +34,7 @@ from .values import (
 )
 
 __all__ = [
+    "DEAD_LETTERS_AUDIT_NAME",
     "DEFAULT_SENTINELS",
     "NOT_STORABLE",
     "AuditEntry",

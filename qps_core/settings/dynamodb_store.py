@@ -198,23 +198,26 @@ class DynamoSettingsStore:
                 ReturnValues="ALL_OLD",
             )
             ended += 1 if reply.get("Attributes") else 0
-        at, version = now(), self.version()
         what = "every session" if session_ids is None else "this session"
+        self.record(SESSIONS_AUDIT_NAME, actor=actor, old=f"{ended} active", new=f"logged out: {what}")
+        return ended
+
+    def record(self, name: str, *, actor: str, old: Any, new: Any) -> None:
+        at, version = now(), self.version()
         self._call(
             "put_item",
             TableName=self.table,
             Item={
                 "pk": {"S": "audit"},
-                "sk": {"S": f"{version:012d}#{SESSIONS_AUDIT_NAME}#{at}#{secrets.token_hex(4)}"},
+                "sk": {"S": f"{version:012d}#{name}#{at}#{secrets.token_hex(4)}"},
                 "at": {"S": at},
                 "actor": {"S": actor},
-                "name": {"S": SESSIONS_AUDIT_NAME},
-                "old": {"S": json.dumps(f"{ended} active")},
-                "new": {"S": json.dumps(f"logged out: {what}")},
+                "name": {"S": name},
+                "old": {"S": json.dumps(old)},
+                "new": {"S": json.dumps(new)},
                 "version": {"N": str(version)},
             },
         )
-        return ended
 
 
 def create_table(client: Any, table: str) -> None:

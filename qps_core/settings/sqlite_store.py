@@ -173,6 +173,14 @@ class SqliteSettingsStore:
             conn.close()
         return [SessionRecord(*row) for row in rows]
 
+    def record(self, name: str, *, actor: str, old: Any, new: Any) -> None:
+        conn = self._connect(create=True)
+        assert conn is not None
+        try:
+            _insert_audit(conn, name, actor, old, new)
+        finally:
+            conn.close()
+
     def session_end(self, session_ids: list[str] | None, *, actor: str) -> int:
         conn = self._connect(create=True)
         assert conn is not None
@@ -185,19 +193,8 @@ class SqliteSettingsStore:
                 ended = sum(
                     conn.execute("DELETE FROM admin_sessions WHERE id = ?", (sid,)).rowcount for sid in session_ids
                 )
-            row = conn.execute("SELECT version FROM settings_document").fetchone()
             what = "every session" if session_ids is None else "this session"
-            conn.execute(
-                "INSERT INTO settings_audit (at, actor, name, old, new, version) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    now(),
-                    actor,
-                    SESSIONS_AUDIT_NAME,
-                    json.dumps(f"{ended} active"),
-                    json.dumps(f"logged out: {what}"),
-                    row[0] if row else 0,
-                ),
-            )
+            _insert_audit(conn, SESSIONS_AUDIT_NAME, actor, f"{ended} active", f"logged out: {what}")
             conn.execute("COMMIT")
             return int(ended)
         except BaseException:
@@ -206,3 +203,12 @@ class SqliteSettingsStore:
             raise
         finally:
             conn.close()
+
+
+def _insert_audit(conn: sqlite3.Connection, name: str, actor: str, old: Any, new: Any) -> None:
+    """One audit row for an admin action that is not a settings change, at the current version."""
+    row = conn.execute("SELECT version FROM settings_document").fetchone()
+    conn.execute(
+        "INSERT INTO settings_audit (at, actor, name, old, new, version) VALUES (?, ?, ?, ?, ?, ?)",
+        (now(), actor, name, json.dumps(old), json.dumps(new), row[0] if row else 0),
+    )

@@ -84,6 +84,7 @@ class SessionRecord:
 
 
 SESSIONS_AUDIT_NAME = "admin sessions"  # the audit entry of a logout (not a setting)
+DEAD_LETTERS_AUDIT_NAME = "dead letters"  # the audit entry of a dead letter retried, deleted or redriven
 
 
 class SettingsStore(Protocol):
@@ -103,6 +104,11 @@ class SettingsStore(Protocol):
 
     def audit(self, limit: int = 100) -> list[AuditEntry]:
         """The most recent changes first."""
+        ...
+
+    def record(self, name: str, *, actor: str, old: Any, new: Any) -> None:
+        """Record an audit entry for an admin action that is not a settings change (`name` says
+        which, e.g. `DEAD_LETTERS_AUDIT_NAME`; `old`/`new` are short JSON values saying what)."""
         ...
 
     def session_secret(self) -> bytes:

@@ -218,3 +218,23 @@ def test_admin_page_lists_escaped_bodies_and_refuses_forms_without_csrf(client: 
     refused = client.post(f"/admin/dead-letters/{one}/delete", data={"csrf": "wrong"})
     assert refused.status_code == 403
     assert depth(sqs, dlq) == 1
+
+
+def test_each_action_is_in_the_admin_audit_log(client: TestClient, queues: Any) -> None:
+    """Retry, delete and redrive each leave an entry in the settings store's audit log (the one the
+    Settings page and GET /v1/settings/audit show), naming who did it."""
+    sqs, _, dlq = queues
+    one, two = (dead_letter(sqs, dlq, json.dumps({"uri": f"s3://lab-data/{n}/"}), "failed") for n in "ab")
+    dead_letter(sqs, dlq, "{}", "rejected")
+    assert client.post(f"/v1/dead-letters/{one}/retry", headers=ADMIN).status_code == 204
+    assert client.delete(f"/v1/dead-letters/{two}", headers=ADMIN).status_code == 204
+    assert client.post("/v1/dead-letters/redrive", headers=ADMIN).status_code == 202
+    entries = [
+        e for e in client.get("/v1/settings/audit", headers=ADMIN).json()["items"] if e["name"] == "dead letters"
+    ]
+    assert [e["new"] for e in entries] == [
+        "1 dead letter(s) moved back to the queue",
+        f"dead letter {two} deleted",
+        f"dead letter {one} sent back to the queue",
+    ]
+    assert all(e["actor"].startswith("API (") and API_TOKEN not in e["actor"] for e in entries)

@@ -28,10 +28,9 @@ def dead_letters_page(request: Request) -> Response:
     found = gate(request)
     if isinstance(found, Response):
         return found
-    settings = request.app.state.context.settings
     overview, error, configured = None, None, True
     try:
-        overview = service_for(settings).overview(SHOWN)
+        overview = service_for(request.app.state.context).overview(SHOWN)
     except NotConfigured as exc:
         configured, error = False, str(exc)
     except DeadLetterError as exc:
@@ -52,7 +51,7 @@ async def _act(request: Request, what: str, message_id: str | None = None) -> Re
     found, _, refused = await checked_form(request)
     if refused is not None:
         return refused
-    service = service_for(request.app.state.context.settings)
+    service = service_for(request.app.state.context)
     try:
         if what == "redrive":
             done = service.redrive(actor(found))
