@@ -16,6 +16,7 @@ from qps_core.notices import notice_for
 from qps_core.outcomes import RunOutcome
 from qps_core.packaging import PackageResult
 from qps_core.report import crate_detail
+from tests.helpers import LOCAL
 
 CRATE = {
     "mode": "parts",
@@ -78,7 +79,9 @@ def admin_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     class Dispatch:
         def submit(self, job: Any) -> None: ...
 
-    client = TestClient(create_app(ApiContext(settings, runner, store, Dispatch())), follow_redirects=False)
+    client = TestClient(
+        create_app(ApiContext(settings, runner, store, Dispatch())), base_url=LOCAL, follow_redirects=False
+    )
     client.post("/admin/login", data={"token": "qps_admin-crate", "next": "/admin/jobs"})
     return client, store
 
