@@ -518,3 +518,41 @@ def test_api_post_becomes_a_job_that_the_queue_function_runs(
     # the package as the API reads it back (the API's own S3 access: manifests only)
     status, _, package = call_api("GET", f"/v1/packages/{REGISTRY_BUCKET}/{LIMS_PREFIX}")
     assert status == 200 and package["top_hash"] == lims.top_hash and package["files"] == len(LIMS_FILES)
+
+
+def test_the_scheduled_reconcile_function_queues_what_was_missed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ReconcileSchedule set: the reconcile function, run with its own environment as the stack sets it
+    (its cold start builds the real services), finds the crate no event announced and queues one job
+    for it on the QuiltPackager queue; the next sweep queues the same request again as a new job."""
+    from qps_core import reconcile_lambda
+
+    with moto.mock_aws(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s3 = boto3.client("s3", region_name=REGION)
+        sqs = boto3.client("sqs", region_name=REGION)
+        for bucket in BUCKETS:
+            make_bucket(s3, bucket)
+        put(s3, LIMS_BUCKET, "crates/run-9/ro-crate-metadata.json", json.dumps({"@graph": []}))
+        put(s3, LIMS_BUCKET, "crates/run-9/data.csv", "a,b\n")
+        outputs = deploy(
+            boto3.client("cloudformation", region_name=REGION), s3, "qps", BUCKETS, ReconcileSchedule="rate(1 day)"
+        )
+        functions = boto3.client("lambda", region_name=REGION).list_functions()["Functions"]
+        [function] = [f for f in functions if f["Handler"] == "qps_core.reconcile_lambda.handler"]
+        for name, value in function["Environment"]["Variables"].items():
+            if not name.startswith("XDG_"):
+                monkeypatch.setenv(name, value)
+        monkeypatch.setattr(reconcile_lambda, "_CONTEXT", None)  # a cold start
+
+        sweep = {"sweeps": [{"source": "rocrate", "prefix": f"s3://{LIMS_BUCKET}/crates/"}]}
+        assert reconcile_lambda.handler(sweep) == {"found": 1, "queued": 1, "continued": False}
+        [message] = sqs.receive_message(
+            QueueUrl=outputs["QueueUrl"], MessageAttributeNames=["All"], MaxNumberOfMessages=10
+        )["Messages"]
+        assert "qps-job-id" in message["MessageAttributes"]
+        assert "crates/run-9" in message["Body"]
+        again = reconcile_lambda.handler(sweep)
+        [second] = sqs.receive_message(QueueUrl=outputs["QueueUrl"], MessageAttributeNames=["All"])["Messages"]
+        # each sweep is a new job for the same request; packaging it finds the package `unchanged`
+        assert again == {"found": 1, "queued": 1, "continued": False}
+        assert second["Body"] == message["Body"]
