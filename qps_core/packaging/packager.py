@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from quilt3.util import QuiltException
@@ -23,7 +25,7 @@ from ..aws import classify, find_client_error
 from ..errors import PackagingError, PermanentError
 from ..models import PackageRequest
 from ..settings import Settings
-from . import listing
+from . import listing, previous
 from .hashing import DEFAULT_WORKERS, Hasher, HashRun
 from .manifest import Manifest
 from .registry import Registry
@@ -67,16 +69,29 @@ class Packager:
 
     def _package(self, request: PackageRequest) -> PackageResult:
         # Hashing starts as listing pages arrive; server-side checksums use the registry's .quilt/ scratch area.
-        with self.hasher.run(request.folder.bucket, request.registry) as hashing:
-            return self._package_hashing(request, hashing)
+        # The previous revision is read beside the listing: its hashes of unchanged object versions are reused.
+        registry = Registry(self.s3, request.registry)
+        reader = ThreadPoolExecutor(1, thread_name_prefix="qps-previous")
+        try:
+            known = reader.submit(previous.read_known, registry, request.package_name)
+            with self.hasher.run(request.folder.bucket, request.registry) as hashing:
+                hashing.use_previous(known)
+                return self._package_hashing(request, hashing, registry, known.result)
+        finally:
+            reader.shutdown(wait=False, cancel_futures=True)  # a failure does not wait for the read
 
-    def _package_hashing(self, request: PackageRequest, hashing: HashRun) -> PackageResult:
+    def _package_hashing(
+        self,
+        request: PackageRequest,
+        hashing: HashRun,
+        registry: Registry,
+        known: Callable[[], previous.Known | None],
+    ) -> PackageResult:
         resolved = resolve(self.s3, self.settings, request, on_page=hashing.submit, lister=self.hasher.lister())
         request, objects, folder = resolved.request, resolved.objects, resolved.folder
         name = request.package_name
         listing.check_quiet(self.settings.quiet_period_seconds, folder, objects)
 
-        registry = Registry(self.s3, request.registry)
         meta = dict(request.metadata) if request.metadata is not None else {}
         if request.metadata is None and request.metadata_uri:
             meta = listing.read_metadata(self.s3, request.metadata_uri, self.settings.max_metadata_bytes)
@@ -93,7 +108,7 @@ class Packager:
         registry.validate_workflow(pkg, name, message, workflow)
         pkg.set_message(message)
 
-        commit = registry.commit(pkg, name, should_copy=request.should_copy, attempt=uuid.uuid4().hex)
+        commit = registry.commit(pkg, name, should_copy=request.should_copy, attempt=uuid.uuid4().hex, known=known())
         if commit.status == "created":
             logger.info("created %s@%s in s3://%s (%d files)", name, commit.top_hash, request.registry, len(objects))
         return PackageResult(

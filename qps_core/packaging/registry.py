@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 
 import botocore.exceptions
 from quilt3.backends import get_package_registry
@@ -25,6 +25,10 @@ from .changes import Changes, all_added, diff_manifest
 from .manifest import Manifest
 from .s3client import quilt3_uses
 
+if TYPE_CHECKING:
+    from .previous import Known
+
+T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 
@@ -101,11 +105,15 @@ class Registry:
 
     # ------------------------------------------------------------------ committing
 
-    def commit(self, pkg: Manifest, name: str, *, should_copy: bool, attempt: str) -> Commit:
+    def commit(
+        self, pkg: Manifest, name: str, *, should_copy: bool, attempt: str, known: Known | None = None
+    ) -> Commit:
         """Record `pkg` as the latest revision of `name`, unless it already is (docs/design.md §5).
 
         `attempt` identifies this call (its writes carry it as object metadata, so an ambiguous
         failure is resolved by reading back). Unversioned sources are copied pinned to their listed ETags.
+        `known`: the previous revision as the packager already read it (`previous.read_known`); when
+        `latest` still names it, `changes` come from it instead of a second read of that manifest.
         """
         top_hash: str = pkg.top_hash
         manifest_ready = False
@@ -123,7 +131,11 @@ class Registry:
                 manifest_ready = True
             previous = current.top_hash if current is not None else ""
             if diffed != previous:  # streamed before `latest` moves: a failure to read it writes no pointer
-                changes = self.changes_against(name, previous or None, pkg)
+                if known is not None and previous and known.name == name and known.top_hash == previous:
+                    changes = known.changes((o.logical_key, (o.hash_type, o.checksum or "")) for o in pkg.objects)
+                    known = None  # consumed
+                else:
+                    changes = self.changes_against(name, previous or None, pkg)
                 diffed = previous
             mine = Latest(top_hash, None, attempt, int(time.time()))
             condition = {"IfMatch": current.etag} if current is not None else {"IfNoneMatch": "*"}
@@ -142,6 +154,18 @@ class Registry:
             f"PutObject on {self._uri(self.q3.pointer_latest_pk(name).path)}: latest kept changing or S3 kept "
             "failing; retry later"
         )
+
+    def read_latest(self, name: str) -> Latest | None:
+        """The `latest` pointer of `name` (None: no revision yet)."""
+        return self._latest(name)
+
+    def stream_manifest(self, name: str, top_hash: str, consume: Callable[[Iterator[bytes]], T]) -> T:
+        """`consume(lines)` over the manifest of `name@top_hash`, streamed (never read whole)."""
+        body = self.s3.get_object(Bucket=self.bucket, Key=self.q3.manifest_pk(name, top_hash).path)["Body"]
+        try:
+            return consume(body.iter_lines(chunk_size=1024 * 1024))
+        finally:
+            body.close()
 
     def _latest(self, name: str) -> Latest | None:
         key = self.q3.pointer_latest_pk(name).path
