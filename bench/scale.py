@@ -1,0 +1,143 @@
+"""Scale benchmark: a real package of N objects through `qps replay`, on the synthetic S3 (not a test).
+
+    python -m bench.scale [--objects 100000] [--latency 0.02] [--cpu 0]
+
+`bench.synth_s3` generates the folder (N x 1 KiB, versioned, SHA-256 checksums, `--latency` per
+request) and keeps the registry in memory. Three runs of `qps replay --json` in fresh processes
+(pinned to one core with `--cpu`, as a 1,769 MB Lambda has one vCPU; the synthetic S3 on the other):
+
+1. new:       the first revision (one listing, N HEADs, the commit); the manifest is then read back
+              and every entry's hash checked against the object's bytes (quilt3's sha2-256-chunked);
+2. unchanged: the same folder again: `unchanged`, hashes from the previous revision, no HEAD;
+3. one changed: one object gets new bytes of the same size (a new version): `created`, exactly that
+              object HEADed, `changes` = 1 modified.
+
+Per run: wall time of the process, its CPU (user + system), peak RSS, and requests by operation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.synth_s3 import SOURCE, SynthS3, body_of
+
+REGISTRY = "synth-registry"
+NAME = "bench/scale"
+
+
+def quilt_hash(data: bytes) -> str:
+    """quilt3's sha2-256-chunked of an object under 8 MiB: SHA-256 of its one chunk's SHA-256."""
+    return base64.b64encode(hashlib.sha256(hashlib.sha256(data).digest()).digest()).decode()
+
+
+def replay(event: Path, env: dict[str, str], cpu: int | None) -> dict[str, Any]:
+    argv = [sys.executable, "-m", "qps_core.cli", "replay", "--json", str(event)]
+    if cpu is not None:
+        argv = ["taskset", "-c", str(cpu), *argv]
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    assert proc.stdout is not None and proc.stderr is not None
+    out, err = proc.stdout.read().decode(), proc.stderr.read().decode()
+    if status != 0:
+        raise SystemExit(f"qps replay failed:\n{err[-3000:]}{out[-2000:]}")
+    result = json.loads(out.strip().splitlines()[-1])
+    return {
+        "result": result,
+        "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss_mb": usage.ru_maxrss / 1024,
+    }
+
+
+def verify(endpoint: str, top_hash: str, objects: int, changed: dict[int, int]) -> None:
+    """Read the manifest back: N entries, each hash that of the object's bytes, pinned to its version."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    body = s3.get_object(Bucket=REGISTRY, Key=f".quilt/packages/{top_hash}")["Body"]
+    count = 0
+    for line in body.iter_lines(chunk_size=1024 * 1024):
+        record = json.loads(line)
+        if "logical_key" not in record:
+            continue
+        i = int(record["logical_key"].rsplit("obj-", 1)[1][:-4])
+        expected = quilt_hash(body_of(i, changed.get(i, 0)))
+        if record["hash"]["value"] != expected or "?versionId=" not in record["physical_keys"][0]:
+            raise SystemExit(f"manifest entry {record['logical_key']} is wrong: {record}")
+        count += 1
+    if count != objects:
+        raise SystemExit(f"the manifest holds {count} entries, not {objects}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--objects", type=int, default=100_000)
+    parser.add_argument("--latency", type=float, default=0.02)
+    parser.add_argument("--cpu", type=int, default=None, help="pin `qps replay` to this core (taskset)")
+    args = parser.parse_args()
+    n = args.objects
+    scratch = Path(tempfile.mkdtemp(prefix="qps-scale-"))
+    event = scratch / "request.json"
+    event.write_text(json.dumps({"source_prefix": f"s3://{SOURCE}/data/", "registry": REGISTRY, "package_name": NAME}))
+    synth_cpu = None if args.cpu is None else (args.cpu + 1) % (os.cpu_count() or 1)
+    with SynthS3.start(n, args.latency, cpu=synth_cpu) as synth:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("QPS_", "AWS_"))}
+        env.update(
+            AWS_ACCESS_KEY_ID="bench",
+            AWS_SECRET_ACCESS_KEY="bench",
+            AWS_DEFAULT_REGION="us-east-1",
+            AWS_ENDPOINT_URL=synth.url,
+            QUILT_DISABLE_USAGE_METRICS="true",
+            XDG_CONFIG_HOME=str(scratch / "config"),
+            XDG_DATA_HOME=str(scratch / "data"),
+            XDG_CACHE_HOME=str(scratch / "cache"),
+            AWS_CONFIG_FILE=str(scratch / "aws-config"),
+            AWS_SHARED_CREDENTIALS_FILE=str(scratch / "aws-credentials"),
+        )
+        os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")})
+        pin = f"pinned to core {args.cpu}" if args.cpu is not None else "not pinned"
+        print(f"{n:,} objects x 1 KiB, {args.latency * 1000:.0f} ms per request, qps replay {pin}")
+        print(f"  {'run':<13}{'status':<11}{'wall s':>8}{'CPU s':>8}{'RSS MiB':>9}{'src HEAD':>9}{'req/obj':>9}  changes")
+        changed: dict[int, int] = {}
+        rows = []
+        for label in ("new", "unchanged", "one changed"):
+            if label == "one changed":
+                synth.change(n // 2)
+                changed[n // 2] = 1
+            synth.reset()
+            run = replay(event, env, args.cpu)
+            stats = synth.stats()
+            result = run["result"]
+            changes = result.get("changes") or {}
+            counts = {k: changes[k] for k in ("added", "removed", "modified", "unchanged") if k in changes}
+            ops = stats["by_bucket"].get(SOURCE, {})
+            print(
+                f"  {label:<13}{result['status']:<11}{run['wall']:8.1f}{run['cpu']:8.1f}{run['rss_mb']:9.0f}"
+                f"{ops.get('HeadObject', 0):9d}{stats['requests'] / n:9.4f}  {counts}"
+            )
+            rows.append((label, result, ops))
+            if result["status"] != {"new": "created", "unchanged": "unchanged", "one changed": "created"}[label]:
+                raise SystemExit(f"{label}: unexpected status {result['status']}: {result.get('error')}")
+            if label != "unchanged":
+                verify(synth.url, result["top_hash"], n, changed)
+        assert rows[1][2].get("HeadObject", 0) == 0, "the unchanged folder was HEADed"
+        assert rows[2][2].get("HeadObject", 0) == 1, "only the changed object is HEADed"
+        print("  manifests verified: every entry's hash is that of its object's bytes, pinned to its version")
+        print(f"  (this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
+
+
+if __name__ == "__main__":
+    main()
