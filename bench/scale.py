@@ -110,7 +110,8 @@ def main() -> None:
         os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")})
         pin = f"pinned to core {args.cpu}" if args.cpu is not None else "not pinned"
         print(f"{n:,} objects x 1 KiB, {args.latency * 1000:.0f} ms per request, qps replay {pin}")
-        print(f"  {'run':<13}{'status':<11}{'wall s':>8}{'CPU s':>8}{'RSS MiB':>9}{'src HEAD':>9}{'req/obj':>9}  changes")
+        header = f"  {'run':<13}{'status':<11}{'wall s':>8}{'CPU s':>8}{'RSS MiB':>9}{'src HEAD':>9}{'req/obj':>9}"
+        print(header + "  changes")
         changed: dict[int, int] = {}
         rows = []
         for label in ("new", "unchanged", "one changed"):

@@ -225,7 +225,7 @@ class Synth:
             if "x-amz-copy-source" in headers:
                 return _error(501, "NotImplemented", "CopyObject is not part of the synthetic S3")
             if headers.get("if-none-match") == "*" and found is not None:
-                return _error(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold")
+                return _error(412, "PreconditionFailed", "a pre-condition did not hold")
             if "if-match" in headers and (found is None or found[1] != headers["if-match"]):
                 code = 404 if found is None else 412
                 return _error(code, "NoSuchKey" if found is None else "PreconditionFailed", "condition failed")
