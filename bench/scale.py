@@ -41,8 +41,19 @@ def quilt_hash(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(hashlib.sha256(data).digest()).digest()).decode()
 
 
-def replay(event: Path, env: dict[str, str], cpu: int | None) -> dict[str, Any]:
-    argv = [sys.executable, "-m", "qps_core.cli", "replay", "--json", str(event)]
+RUN = """
+import sys
+import qps_core.packaging.gcpause as gcpause
+gcpause.ENABLED = {gc_pause}
+from qps_core.cli import app
+sys.argv = ["qps", "replay", "--json", {event!r}]
+app()
+"""
+
+
+def replay(event: Path, env: dict[str, str], cpu: int | None, gc_pause: bool = True) -> dict[str, Any]:
+    """`qps replay --json event` in a fresh process (`gc_pause=False`: full collections as without it)."""
+    argv = [sys.executable, "-c", RUN.format(gc_pause=gc_pause, event=str(event))]
     if cpu is not None:
         argv = ["taskset", "-c", str(cpu), *argv]
     start = time.perf_counter()
@@ -82,11 +93,28 @@ def verify(endpoint: str, top_hash: str, objects: int, changed: dict[int, int]) 
         raise SystemExit(f"the manifest holds {count} entries, not {objects}")
 
 
+def compare_gc(scratch: Path, env: dict[str, str], cpu: int | None, synth: SynthS3) -> None:
+    """Two new packages of the folder (other names), without and with the pause of full collections."""
+    for pause in (False, True):
+        event = scratch / f"gc-{pause}.json"
+        body = {"source_prefix": f"s3://{SOURCE}/data/", "registry": REGISTRY, "package_name": f"bench/gc-{pause}"}
+        event.write_text(json.dumps(body))
+        synth.reset()
+        run = replay(event, env, cpu, gc_pause=pause)
+        label = "full collections paused (now)" if pause else "full collections as before"
+        print(f"  new, {label:<32}{run['wall']:8.1f} s wall{run['cpu']:8.1f} s CPU{run['rss_mb']:8.0f} MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--objects", type=int, default=100_000)
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--cpu", type=int, default=None, help="pin `qps replay` to this core (taskset)")
+    parser.add_argument(
+        "--compare-gc",
+        action="store_true",
+        help="first two new packages of the folder under other names: full collections paused, and not",
+    )
     args = parser.parse_args()
     n = args.objects
     scratch = Path(tempfile.mkdtemp(prefix="qps-scale-"))
@@ -112,6 +140,8 @@ def main() -> None:
         print(f"{n:,} objects x 1 KiB, {args.latency * 1000:.0f} ms per request, qps replay {pin}")
         header = f"  {'run':<13}{'status':<11}{'wall s':>8}{'CPU s':>8}{'RSS MiB':>9}{'src HEAD':>9}{'req/obj':>9}"
         print(header + "  changes")
+        if args.compare_gc:
+            compare_gc(scratch, env, args.cpu, synth)
         changed: dict[int, int] = {}
         rows = []
         for label in ("new", "unchanged", "one changed"):

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from ..aws import classify
@@ -80,16 +80,6 @@ class Hasher:
         if heads is None:
             return None
         return lambda bucket, prefix: listing.lean_pages(heads, bucket, prefix)
-
-    def head_async(self, bucket: str, obj: SourceObject, done: Callable[[Any, BaseException | None], None]) -> bool:
-        """Start a HeadObject with the lean client; False when the boto3 client must be used instead."""
-        heads = self._lean()
-        if heads is None:
-            return False
-        heads.head_async(
-            bucket, obj.key, done, version_id=obj.version_id, if_match=None if obj.version_id else obj.etag
-        )
-        return True
 
     def _lean(self) -> S3Head | None:
         lean = self.lean_heads if self.lean_heads is not None else not botocore_intercepted()
@@ -157,6 +147,7 @@ class HashRun:
         self._known: Future[Known | None] | None = None  # the previous revision, being read
         self._deferred: list[SourceObject] = []  # listed while it was still being read
         self._previous: Known | None = None  # the previous revision, once read
+        self._lean: S3Head | Literal[False] | None = None  # the lean HEAD client (False: boto3), once known
 
     def __enter__(self) -> HashRun:
         return self
@@ -284,12 +275,27 @@ class HashRun:
             self._later(obj, self._without_reuse)  # the listing says S3 holds nothing we can reuse
             return
         try:
-            started = self.hasher.head_async(self.bucket, obj, lambda head, err: self._after_head(obj, head, err))
+            started = self._head_async(obj)
         except Exception as exc:
             self._done(obj, error=failure(exc, "HeadObject", self._uri(obj)))
             return
         if not started:
             self._later(obj, self._boto3_head)
+
+    def _head_async(self, obj: SourceObject) -> bool:
+        """`Hasher.head_async`, with the lean client resolved once per run rather than per object."""
+        if self._lean is None:
+            self._lean = self.hasher._lean() or False
+        if self._lean is False:
+            return False
+        self._lean.head_async(
+            self.bucket,
+            obj.key,
+            lambda head, err: self._after_head(obj, head, err),
+            version_id=obj.version_id,
+            if_match=None if obj.version_id else obj.etag,
+        )
+        return True
 
     def _boto3_head(self, obj: SourceObject) -> str:
         try:

@@ -26,6 +26,7 @@ from ..errors import PackagingError, PermanentError
 from ..models import PackageRequest
 from ..settings import Settings
 from . import listing, previous
+from .gcpause import no_full_collections
 from .hashing import DEFAULT_WORKERS, Hasher, HashRun
 from .manifest import Manifest
 from .registry import Registry
@@ -74,7 +75,7 @@ class Packager:
         reader = ThreadPoolExecutor(1, thread_name_prefix="qps-previous")
         try:
             known = reader.submit(previous.read_known, registry, request.package_name)
-            with self.hasher.run(request.folder.bucket, request.registry) as hashing:
+            with no_full_collections(), self.hasher.run(request.folder.bucket, request.registry) as hashing:
                 hashing.use_previous(known)
                 return self._package_hashing(request, hashing, registry, known.result)
         finally:
