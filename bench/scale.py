@@ -22,7 +22,6 @@ import base64
 import hashlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -105,23 +104,14 @@ def compare_gc(scratch: Path, env: dict[str, str], cpu: int | None, synth: Synth
         print(f"  new, {label:<32}{run['wall']:8.1f} s wall{run['cpu']:8.1f} s CPU{run['rss_mb']:8.0f} MiB")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--objects", type=int, default=100_000)
-    parser.add_argument("--latency", type=float, default=0.02)
-    parser.add_argument("--cpu", type=int, default=None, help="pin `qps replay` to this core (taskset)")
-    parser.add_argument(
-        "--compare-gc",
-        action="store_true",
-        help="first two new packages of the folder under other names: full collections paused, and not",
-    )
-    args = parser.parse_args()
-    n = args.objects
+def run(n: int, latency: float = 0.02, cpu: int | None = None, gc: bool = False) -> list[dict[str, Any]]:
+    """The three runs (and the before/after pair of full collections with `gc`); prints a table."""
     scratch = Path(tempfile.mkdtemp(prefix="qps-scale-"))
     event = scratch / "request.json"
     event.write_text(json.dumps({"source_prefix": f"s3://{SOURCE}/data/", "registry": REGISTRY, "package_name": NAME}))
-    synth_cpu = None if args.cpu is None else (args.cpu + 1) % (os.cpu_count() or 1)
-    with SynthS3.start(n, args.latency, cpu=synth_cpu) as synth:
+    synth_cpu = None if cpu is None else (cpu + 1) % (os.cpu_count() or 1)
+    rows: list[dict[str, Any]] = []
+    with SynthS3.start(n, latency, cpu=synth_cpu) as synth:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("QPS_", "AWS_"))}
         env.update(
             AWS_ACCESS_KEY_ID="bench",
@@ -136,38 +126,51 @@ def main() -> None:
             AWS_SHARED_CREDENTIALS_FILE=str(scratch / "aws-credentials"),
         )
         os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")})
-        pin = f"pinned to core {args.cpu}" if args.cpu is not None else "not pinned"
-        print(f"{n:,} objects x 1 KiB, {args.latency * 1000:.0f} ms per request, qps replay {pin}")
+        pinned = f"pinned to core {cpu}" if cpu is not None else "not pinned"
+        print(f"{n:,} objects x 1 KiB on the synthetic S3, {latency * 1000:.0f} ms per request, qps replay {pinned}")
         header = f"  {'run':<13}{'status':<11}{'wall s':>8}{'CPU s':>8}{'RSS MiB':>9}{'src HEAD':>9}{'req/obj':>9}"
         print(header + "  changes")
-        if args.compare_gc:
-            compare_gc(scratch, env, args.cpu, synth)
+        if gc:
+            compare_gc(scratch, env, cpu, synth)
         changed: dict[int, int] = {}
-        rows = []
         for label in ("new", "unchanged", "one changed"):
             if label == "one changed":
                 synth.change(n // 2)
                 changed[n // 2] = 1
             synth.reset()
-            run = replay(event, env, args.cpu)
+            done = replay(event, env, cpu)
             stats = synth.stats()
-            result = run["result"]
+            result = done["result"]
             changes = result.get("changes") or {}
             counts = {k: changes[k] for k in ("added", "removed", "modified", "unchanged") if k in changes}
             ops = stats["by_bucket"].get(SOURCE, {})
             print(
-                f"  {label:<13}{result['status']:<11}{run['wall']:8.1f}{run['cpu']:8.1f}{run['rss_mb']:9.0f}"
+                f"  {label:<13}{result['status']:<11}{done['wall']:8.1f}{done['cpu']:8.1f}{done['rss_mb']:9.0f}"
                 f"{ops.get('HeadObject', 0):9d}{stats['requests'] / n:9.4f}  {counts}"
             )
-            rows.append((label, result, ops))
+            rows.append({"label": label, **done, "heads": ops.get("HeadObject", 0), "requests": stats["requests"]})
             if result["status"] != {"new": "created", "unchanged": "unchanged", "one changed": "created"}[label]:
                 raise SystemExit(f"{label}: unexpected status {result['status']}: {result.get('error')}")
             if label != "unchanged":
                 verify(synth.url, result["top_hash"], n, changed)
-        assert rows[1][2].get("HeadObject", 0) == 0, "the unchanged folder was HEADed"
-        assert rows[2][2].get("HeadObject", 0) == 1, "only the changed object is HEADed"
+        if rows[1]["heads"] != 0 or rows[2]["heads"] != 1:
+            raise SystemExit("the unchanged folder was HEADed, or more than the changed object")
         print("  manifests verified: every entry's hash is that of its object's bytes, pinned to its version")
-        print(f"  (this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--objects", type=int, default=100_000)
+    parser.add_argument("--latency", type=float, default=0.02)
+    parser.add_argument("--cpu", type=int, default=None, help="pin `qps replay` to this core (taskset)")
+    parser.add_argument(
+        "--compare-gc",
+        action="store_true",
+        help="first two new packages of the folder under other names: full collections paused, and not",
+    )
+    args = parser.parse_args()
+    run(args.objects, args.latency, args.cpu, args.compare_gc)
 
 
 if __name__ == "__main__":

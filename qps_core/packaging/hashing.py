@@ -37,7 +37,7 @@ from .listing import SourceObject
 
 if TYPE_CHECKING:
     from ..settings import Settings
-    from .previous import Known
+    from .previous import Known, Previous
     from .s3head import S3Head
 
 logger = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ class HashRun:
         self._parts = _CountingPool(hasher.max_workers, self._tick)
         self._warned = False
         self.paths: dict[str, int] = {"reused": 0, "server": 0, "read": 0, "previous": 0}  # objects by path
-        self._known: Future[Known | None] | None = None  # the previous revision, being read
+        self._known: Future[Previous | None] | None = None  # the previous revision, being read
         self._deferred: list[SourceObject] = []  # listed while it was still being read
         self._previous: Known | None = None  # the previous revision, once read
         self._lean: S3Head | Literal[False] | None = None  # the lean HEAD client (False: boto3), once known
@@ -161,8 +161,8 @@ class HashRun:
 
     # ---------------------------------------------------------------- feeding and waiting
 
-    def use_previous(self, known: Future[Known | None]) -> None:
-        """Take hashes from the previous revision (`previous.read_known`, read meanwhile) where its
+    def use_previous(self, known: Future[Previous | None]) -> None:
+        """Take hashes from the previous revision (`previous.read_previous`, read meanwhile) where its
         entries name the very object versions listed. Objects listed before it is read wait for it
         (the listing goes on); `wait` waits for it."""
         self._known = known
@@ -180,9 +180,10 @@ class HashRun:
         """The previous revision is read: hashes from it for the deferred objects, then hash the rest."""
         assert self._known is not None
         try:
-            known = self._known.result(timeout=STALL_SECONDS)
+            found = self._known.result(timeout=STALL_SECONDS)
         except Exception:
-            known = None  # `read_known` returns None on failure; a stall is not worth failing for
+            found = None  # `read_previous` returns None on failure; a stall is not worth failing for
+        known = found.known if found is not None else None
         self._known = None
         deferred, self._deferred = self._deferred, []
         self._previous = known

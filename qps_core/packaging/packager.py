@@ -70,14 +70,15 @@ class Packager:
 
     def _package(self, request: PackageRequest) -> PackageResult:
         # Hashing starts as listing pages arrive; server-side checksums use the registry's .quilt/ scratch area.
-        # The previous revision is read beside the listing: its hashes of unchanged object versions are reused.
+        # `latest` and its revision are read beside the listing: hashes of unchanged object versions are reused,
+        # and the commit starts from that `latest`.
         registry = Registry(self.s3, request.registry)
         reader = ThreadPoolExecutor(1, thread_name_prefix="qps-previous")
         try:
-            known = reader.submit(previous.read_known, registry, request.package_name)
+            earlier = reader.submit(previous.read_previous, registry, request.package_name)
             with no_full_collections(), self.hasher.run(request.folder.bucket, request.registry) as hashing:
-                hashing.use_previous(known)
-                return self._package_hashing(request, hashing, registry, known.result)
+                hashing.use_previous(earlier)
+                return self._package_hashing(request, hashing, registry, earlier.result)
         finally:
             reader.shutdown(wait=False, cancel_futures=True)  # a failure does not wait for the read
 
@@ -86,7 +87,7 @@ class Packager:
         request: PackageRequest,
         hashing: HashRun,
         registry: Registry,
-        known: Callable[[], previous.Known | None],
+        earlier: Callable[[], previous.Previous | None],
     ) -> PackageResult:
         resolved = resolve(self.s3, self.settings, request, on_page=hashing.submit, lister=self.hasher.lister())
         request, objects, folder = resolved.request, resolved.objects, resolved.folder
@@ -109,7 +110,9 @@ class Packager:
         registry.validate_workflow(pkg, name, message, workflow)
         pkg.set_message(message)
 
-        commit = registry.commit(pkg, name, should_copy=request.should_copy, attempt=uuid.uuid4().hex, known=known())
+        commit = registry.commit(
+            pkg, name, should_copy=request.should_copy, attempt=uuid.uuid4().hex, previous=earlier()
+        )
         if commit.status == "created":
             logger.info("created %s@%s in s3://%s (%d files)", name, commit.top_hash, request.registry, len(objects))
         return PackageResult(

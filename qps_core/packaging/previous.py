@@ -1,8 +1,8 @@
 """What the previous revision already knows: hashes the same folder again need not ask S3 for.
 
-    known = read_known(registry, name, source_bucket)   # streams `latest`'s manifest, once
-    known.hash_of(obj)                                  # its hash, when the old entry pins the same bytes
-    known.changes(new_entries)                          # the revision's `changes` against it (docs/design.md §12)
+    previous = read_previous(registry, name)   # `latest`, and its manifest streamed once into `previous.known`
+    previous.known.hash_of(bucket, obj)        # its hash, when the old entry pins the same bytes
+    previous.known.changes(new_entries)        # the revision's `changes` against it (docs/design.md §12)
 
 An old entry's hash is reused only when its physical key names the very object version the listing
 saw: same bucket, same key, same `versionId`, same size, same hash type. A version id pins an
@@ -34,7 +34,7 @@ from .changes import Changes, Hash
 from .listing import SourceObject
 
 if TYPE_CHECKING:
-    from .registry import Registry
+    from .registry import Latest, Registry
 
 logger = logging.getLogger(__name__)
 
@@ -161,14 +161,30 @@ def from_lines(name: str, top_hash: str, lines: Iterable[bytes]) -> Known:
     return known
 
 
-def read_known(registry: Registry, name: str) -> Known | None:
-    """The revision `latest` names for `name`, streamed into a `Known`; None when there is none or it
-    cannot be read (the packager then works as without it)."""
+@dataclass(frozen=True, slots=True)
+class Previous:
+    """`latest` of `name` as read beside the listing (None: no revision yet), and its manifest's entries
+    (None: none, or not readable)."""
+
+    name: str
+    latest: Latest | None
+    known: Known | None
+
+
+def read_previous(registry: Registry, name: str) -> Previous | None:
+    """`latest` of `name` and the revision it names, streamed into a `Known`; None when `latest` cannot
+    be read (the packager then works as without it: the commit reads `latest` itself)."""
     try:
         latest = registry.read_latest(name)
-        if latest is None:
-            return None
-        return registry.stream_manifest(name, latest.top_hash, lambda lines: from_lines(name, latest.top_hash, lines))
+    except Exception as exc:
+        logger.info("latest of %s not read beside the listing (%s)", name, type(exc).__name__)
+        return None
+    if latest is None:
+        return Previous(name, None, None)
+    try:
+        top_hash = latest.top_hash
+        known = registry.stream_manifest(name, top_hash, lambda lines: from_lines(name, top_hash, lines))
     except Exception as exc:
         logger.info("previous revision of %s not used (%s)", name, type(exc).__name__)
-        return None
+        known = None
+    return Previous(name, latest, known)

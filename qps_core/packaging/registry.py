@@ -26,7 +26,7 @@ from .manifest import Manifest
 from .s3client import quilt3_uses
 
 if TYPE_CHECKING:
-    from .previous import Known
+    from .previous import Previous
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -106,21 +106,26 @@ class Registry:
     # ------------------------------------------------------------------ committing
 
     def commit(
-        self, pkg: Manifest, name: str, *, should_copy: bool, attempt: str, known: Known | None = None
+        self, pkg: Manifest, name: str, *, should_copy: bool, attempt: str, previous: Previous | None = None
     ) -> Commit:
         """Record `pkg` as the latest revision of `name`, unless it already is (docs/design.md §5).
 
         `attempt` identifies this call (its writes carry it as object metadata, so an ambiguous
         failure is resolved by reading back). Unversioned sources are copied pinned to their listed ETags.
-        `known`: the previous revision as the packager already read it (`previous.read_known`); when
-        `latest` still names it, `changes` come from it instead of a second read of that manifest.
+        `previous`: `latest` and its revision as the packager read them beside the listing
+        (`previous.read_previous`): the first round starts from that `latest` instead of reading it again
+        (a stale one only fails the conditional write, and the next round reads it); while `latest`
+        names that revision, `changes` come from its entries instead of a second read of its manifest.
         """
+        known = previous.known if previous is not None and previous.name == name else None
+        early = previous if previous is not None and previous.name == name else None
         top_hash: str = pkg.top_hash
         manifest_ready = False
         changes: Changes | None = None
         diffed: str | None = None  # the top hash `changes` was computed against ("" for none)
         for _ in range(MAX_ROUNDS):
-            current = self._latest(name)
+            current = early.latest if early is not None else self._latest(name)
+            early = None  # later rounds read it
             if current is not None and current.top_hash == top_hash:
                 done = self._record_revision(name, current, attempt)
                 if done.status == "created" and changes is None:
@@ -129,14 +134,14 @@ class Registry:
             if not manifest_ready:
                 self._write_manifest(pkg, name, top_hash, should_copy, attempt)
                 manifest_ready = True
-            previous = current.top_hash if current is not None else ""
-            if diffed != previous:  # streamed before `latest` moves: a failure to read it writes no pointer
-                if known is not None and previous and known.name == name and known.top_hash == previous:
+            previous_hash = current.top_hash if current is not None else ""
+            if diffed != previous_hash:  # streamed before `latest` moves: a failure to read it writes no pointer
+                if known is not None and previous_hash and known.top_hash == previous_hash:
                     changes = known.changes((o.logical_key, (o.hash_type, o.checksum or "")) for o in pkg.objects)
                     known = None  # consumed
                 else:
-                    changes = self.changes_against(name, previous or None, pkg)
-                diffed = previous
+                    changes = self.changes_against(name, previous_hash or None, pkg)
+                diffed = previous_hash
             mine = Latest(top_hash, None, attempt, int(time.time()))
             condition = {"IfMatch": current.etag} if current is not None else {"IfNoneMatch": "*"}
             pk = self.q3.pointer_latest_pk(name)

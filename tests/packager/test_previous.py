@@ -6,16 +6,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from qps_core.packaging import checksums
+from qps_core.packaging import checksums, previous
 from qps_core.packaging.changes import diff_manifest
 from qps_core.packaging.listing import SourceObject
 from qps_core.packaging.packager import Packager
 from qps_core.packaging.previous import from_lines
+from qps_core.packaging.registry import Registry
 from qps_core.settings import Settings
-from tests.packager.pkghelpers import CallLog, make_bucket, put, quilt_hash, read_manifest, request
+from tests.packager.pkghelpers import CallLog, keys, make_bucket, put, quilt_hash, read_manifest, request
 
 NAMES = [f"data/f{i:02}.bin" for i in range(12)]
 
@@ -133,3 +135,43 @@ def test_changes_from_the_map_equal_the_streamed_diff(old: dict[str, str], new: 
     entries = [(k, (checksums.HASH_TYPE, v)) for k, v in new.items()]
     expected = diff_manifest(iter(lines), entries).as_dict()
     assert from_lines("n", "t", lines).changes(entries).as_dict() == expected
+
+
+def test_the_commit_starts_from_the_latest_read_beside_the_listing(
+    s3: Any, packager: Packager, settings: Settings
+) -> None:
+    _folder(s3, versioned=True)
+    make_bucket(s3, "reg")
+    req = request(settings, source_prefix="s3://src/run/", registry="reg", package_name="team/run")
+    packager.package(req)
+    put(s3, "src", "run/data/f01.bin", b"Z" * 64, sha256=True)
+    log = CallLog(packager.s3)
+    result = packager.package(req)
+    assert result.status == "created"
+    assert [k for op, _, k in log.calls if op == "GetObject" and k and k.endswith("/latest")] == [
+        ".quilt/named_packages/team/run/latest"
+    ]
+
+
+def test_a_latest_that_moved_after_it_was_read_is_read_again(
+    s3: Any, packager: Packager, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _folder(s3, versioned=True)
+    make_bucket(s3, "reg")
+    req = request(settings, source_prefix="s3://src/run/", registry="reg", package_name="team/run")
+    first = packager.package(req)
+    stale = previous.read_previous(Registry(packager.s3, "reg"), "team/run")  # `latest` = the first revision
+    assert stale is not None and stale.latest is not None and stale.latest.top_hash == first.top_hash
+    put(s3, "src", "run/data/f01.bin", b"Z" * 64, sha256=True)
+    second = packager.package(req)  # `latest` moves on after `stale` was read
+    put(s3, "src", "run/data/f02.bin", b"W" * 64, sha256=True)
+    monkeypatch.setattr(previous, "read_previous", lambda registry, name: stale)
+    third = packager.package(req)
+    assert third.status == "created"
+    assert third.changes is not None  # against the second revision (the real `latest`), not the stale first
+    assert third.changes.keys["modified"] == ["data/f02.bin"]
+    assert third.changes.counts()["modified"] == 1
+    body = s3.get_object(Bucket="reg", Key=".quilt/named_packages/team/run/latest")["Body"].read().decode()
+    assert body.strip() == third.top_hash
+    pointers = [k for k in keys(s3, "reg", ".quilt/named_packages/team/run/") if not k.endswith("/latest")]
+    assert len(pointers) == 3 and second.top_hash != third.top_hash
