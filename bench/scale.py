@@ -31,6 +31,7 @@ from typing import Any
 
 from bench.synth_s3 import SOURCE, SynthS3, body_of
 
+ROOT = Path(__file__).resolve().parents[1]  # this tree's qps_core
 REGISTRY = "synth-registry"
 NAME = "bench/scale"
 
@@ -42,8 +43,11 @@ def quilt_hash(data: bytes) -> str:
 
 RUN = """
 import sys
-import qps_core.packaging.gcpause as gcpause
-gcpause.ENABLED = {gc_pause}
+try:
+    import qps_core.packaging.gcpause as gcpause
+    gcpause.ENABLED = {gc_pause}
+except ImportError:  # a baseline from before it
+    pass
 from qps_core.cli import app
 sys.argv = ["qps", "replay", "--json", {event!r}]
 app()
@@ -56,7 +60,8 @@ def replay(event: Path, env: dict[str, str], cpu: int | None, gc_pause: bool = T
     if cpu is not None:
         argv = ["taskset", "-c", str(cpu), *argv]
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # cwd: not the repository (`python -c` puts the cwd first on sys.path, before a baseline on PYTHONPATH)
+    proc = subprocess.Popen(argv, env=env, cwd=event.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     assert proc.stdout is not None and proc.stderr is not None
@@ -104,8 +109,19 @@ def compare_gc(scratch: Path, env: dict[str, str], cpu: int | None, synth: Synth
         print(f"  new, {label:<32}{run['wall']:8.1f} s wall{run['cpu']:8.1f} s CPU{run['rss_mb']:8.0f} MiB")
 
 
-def run(n: int, latency: float = 0.02, cpu: int | None = None, gc: bool = False) -> list[dict[str, Any]]:
-    """The three runs (and the before/after pair of full collections with `gc`); prints a table."""
+def baseline_code(rev: str) -> Path:
+    """`qps_core` as of a git revision, extracted to a temporary directory (for a before/after run)."""
+    root = Path(tempfile.mkdtemp(prefix="qps-baseline-"))
+    archive = subprocess.run(["git", "archive", rev, "qps_core"], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
+    return root
+
+
+def run(
+    n: int, latency: float = 0.02, cpu: int | None = None, gc: bool = False, code: Path | None = None
+) -> list[dict[str, Any]]:
+    """The three runs (and the before/after pair of full collections with `gc`); prints a table.
+    `code`: run `qps_core` from there (a baseline: its figures are printed, its behaviour not checked)."""
     scratch = Path(tempfile.mkdtemp(prefix="qps-scale-"))
     event = scratch / "request.json"
     event.write_text(json.dumps({"source_prefix": f"s3://{SOURCE}/data/", "registry": REGISTRY, "package_name": NAME}))
@@ -125,9 +141,11 @@ def run(n: int, latency: float = 0.02, cpu: int | None = None, gc: bool = False)
             AWS_CONFIG_FILE=str(scratch / "aws-config"),
             AWS_SHARED_CREDENTIALS_FILE=str(scratch / "aws-credentials"),
         )
+        env["PYTHONPATH"] = os.pathsep.join([str(code or ROOT), env.get("PYTHONPATH", "")])
         os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")})
         pinned = f"pinned to core {cpu}" if cpu is not None else "not pinned"
-        print(f"{n:,} objects x 1 KiB on the synthetic S3, {latency * 1000:.0f} ms per request, qps replay {pinned}")
+        which = f"baseline {code.name}" if code is not None else "this tree"
+        print(f"{n:,} objects x 1 KiB on the synthetic S3, {latency * 1000:.0f} ms per request, {which}, {pinned}")
         header = f"  {'run':<13}{'status':<11}{'wall s':>8}{'CPU s':>8}{'RSS MiB':>9}{'src HEAD':>9}{'req/obj':>9}"
         print(header + "  changes")
         if gc:
@@ -153,7 +171,7 @@ def run(n: int, latency: float = 0.02, cpu: int | None = None, gc: bool = False)
                 raise SystemExit(f"{label}: unexpected status {result['status']}: {result.get('error')}")
             if label != "unchanged":
                 verify(synth.url, result["top_hash"], n, changed)
-        if rows[1]["heads"] != 0 or rows[2]["heads"] != 1:
+        if code is None and (rows[1]["heads"] != 0 or rows[2]["heads"] != 1):
             raise SystemExit("the unchanged folder was HEADed, or more than the changed object")
         print("  manifests verified: every entry's hash is that of its object's bytes, pinned to its version")
     return rows
@@ -169,7 +187,10 @@ def main() -> None:
         action="store_true",
         help="first two new packages of the folder under other names: full collections paused, and not",
     )
+    parser.add_argument("--baseline", metavar="REV", help="first the same runs with qps_core as of this git revision")
     args = parser.parse_args()
+    if args.baseline:
+        run(args.objects, args.latency, args.cpu, code=baseline_code(args.baseline))
     run(args.objects, args.latency, args.cpu, args.compare_gc)
 
 
