@@ -301,7 +301,7 @@ def run_scenario(
             if rep >= limit or limit == 0:
                 continue
             front.reset()
-            name = f"bench/{sid}-{tool}"
+            name = f"bench/{sid}-{tool}-{rep + 1}"  # a new package each run: the same folder again would be cheap
             message = f"bench {sid} run {rep}"
             child, wall = run_child(CHILD, [tool, bucket, prefix, REGISTRY, name, message, "{}"], env)
             stats = front.stats()
