@@ -13,7 +13,7 @@ EXAMPLE := examples/qps-adapter-lims
 TYPED := qps_core tests $(foreach a,$(ADAPTERS),adapters/$(a)/qps_adapter_$(a) adapters/$(a)/tests) \
 	$(EXAMPLE)/qps_adapter_lims $(EXAMPLE)/tests
 
-.PHONY: install lock test test-fast lint typecheck pytest demo serve plan bench lambda clean
+.PHONY: install lock test test-fast lint typecheck pytest demo serve plan bench bench-scale lambda clean
 
 install: $(STAMP)
 
@@ -62,6 +62,11 @@ serve: install
 
 bench: install
 	$(BIN)/python -m bench.packaging  # from the repository root: it uses tests/support
+
+# A real package of OBJECTS objects through `qps replay` on the synthetic S3 (bench/synth_s3.py), pinned to one core.
+OBJECTS ?= 100000
+bench-scale: install
+	$(BIN)/python -m bench.scale --objects $(OBJECTS) --cpu 0
 
 lambda: install
 	PYTHON=$(BIN)/python bash deploy/build_lambda.sh

@@ -110,7 +110,7 @@ print(json.dumps({"objects": len(keys), "results": out}))
 
 SCALE_CHILD = r"""
 import datetime, json, sys, tempfile, time
-from qps_core import checksums, source
+from qps_core.packaging import checksums, listing as source
 from qps_core.packaging.manifest import Manifest
 from qps_core.s3paths import parse_folder
 def rss(field):
@@ -202,6 +202,9 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--only", default="a,b,c,d,head,scale", help="comma list of a,b,c,d,head,scale")
     parser.add_argument(
+        "--scale-objects", type=int, default=20_000, help="objects in the synthetic-S3 scale step (bench/scale.py)"
+    )
+    parser.add_argument(
         "--quilt3-reps-d", type=int, default=1, help="quilt3 runs in (d) after its warm-up run (0: skip quilt3 in (d))"
     )
     args = parser.parse_args()
@@ -257,6 +260,11 @@ def main() -> None:
             )
         if "a" in figures and "d" in figures:
             projection(figures, scale, args.latency)
+    if "scale" in only and args.scale_objects:
+        from bench import scale as synthetic
+
+        print()
+        synthetic.run(args.scale_objects, args.latency, cpu=0 if (os.cpu_count() or 1) > 1 else None)
     print(f"\nbenchmark wall time: {time.perf_counter() - started:.0f} s")
 
 
@@ -293,7 +301,7 @@ def run_scenario(
             if rep >= limit or limit == 0:
                 continue
             front.reset()
-            name = f"bench/{sid}-{tool}"
+            name = f"bench/{sid}-{tool}-{rep + 1}"  # a new package each run: the same folder again would be cheap
             message = f"bench {sid} run {rep}"
             child, wall = run_child(CHILD, [tool, bucket, prefix, REGISTRY, name, message, "{}"], env)
             stats = front.stats()

@@ -9,7 +9,9 @@ docs/design.md §9. Per object, cheapest first:
 3. nothing reusable: S3 computes it on a scratch copy (at or above `server_checksum_threshold`) or
    the bytes are read as parallel 8 MiB ranges (below it) — `checksum_io`.
 
-A HEAD is skipped when the listing says the object has no checksum of the wanted algorithm.
+A HEAD is skipped when the listing says the object has no checksum of the wanted algorithm, and
+when the previous revision's entry names the very object version listed (`previous`: its hash is
+taken from there, counted as the path "previous"; a changed object is a new version and is hashed).
 Hashing starts while the folder is still being listed (`HashRun.submit` per page) with a bounded
 number of objects in flight; `HashRun.wait` returns once every object has its hash, or raises the
 first failure (a permanent one first). Each object is pinned to the version (or, unversioned, the
@@ -24,7 +26,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from ..aws import classify
@@ -35,6 +37,7 @@ from .listing import SourceObject
 
 if TYPE_CHECKING:
     from ..settings import Settings
+    from .previous import Known, Previous
     from .s3head import S3Head
 
 logger = logging.getLogger(__name__)
@@ -77,16 +80,6 @@ class Hasher:
         if heads is None:
             return None
         return lambda bucket, prefix: listing.lean_pages(heads, bucket, prefix)
-
-    def head_async(self, bucket: str, obj: SourceObject, done: Callable[[Any, BaseException | None], None]) -> bool:
-        """Start a HeadObject with the lean client; False when the boto3 client must be used instead."""
-        heads = self._lean()
-        if heads is None:
-            return False
-        heads.head_async(
-            bucket, obj.key, done, version_id=obj.version_id, if_match=None if obj.version_id else obj.etag
-        )
-        return True
 
     def _lean(self) -> S3Head | None:
         lean = self.lean_heads if self.lean_heads is not None else not botocore_intercepted()
@@ -150,7 +143,11 @@ class HashRun:
         self._pool = ThreadPoolExecutor(hasher.max_workers, thread_name_prefix="qps-hash")
         self._parts = _CountingPool(hasher.max_workers, self._tick)
         self._warned = False
-        self.paths: dict[str, int] = {"reused": 0, "server": 0, "read": 0}  # objects hashed by each path
+        self.paths: dict[str, int] = {"reused": 0, "server": 0, "read": 0, "previous": 0}  # objects by path
+        self._known: Future[Previous | None] | None = None  # the previous revision, being read
+        self._deferred: list[SourceObject] = []  # listed while it was still being read
+        self._previous: Known | None = None  # the previous revision, once read
+        self._lean: S3Head | Literal[False] | None = None  # the lean HEAD client (False: boto3), once known
 
     def __enter__(self) -> HashRun:
         return self
@@ -164,11 +161,46 @@ class HashRun:
 
     # ---------------------------------------------------------------- feeding and waiting
 
+    def use_previous(self, known: Future[Previous | None]) -> None:
+        """Take hashes from the previous revision (`previous.read_previous`, read meanwhile) where its
+        entries name the very object versions listed. Objects listed before it is read wait for it
+        (the listing goes on); `wait` waits for it."""
+        self._known = known
+
     def submit(self, objects: Iterable[SourceObject]) -> None:
         """Start hashing these objects (a listing page); blocks while too many are in flight."""
+        if self._known is not None:
+            if not self._known.done():
+                self._deferred.extend(objects)
+                return
+            self._take_previous()
+        self._submit(objects)
+
+    def _take_previous(self) -> None:
+        """The previous revision is read: hashes from it for the deferred objects, then hash the rest."""
+        assert self._known is not None
+        try:
+            found = self._known.result(timeout=STALL_SECONDS)
+        except Exception:
+            found = None  # `read_previous` returns None on failure; a stall is not worth failing for
+        known = found.known if found is not None else None
+        self._known = None
+        deferred, self._deferred = self._deferred, []
+        self._previous = known
+        if deferred:
+            self._submit(deferred)
+
+    def _submit(self, objects: Iterable[SourceObject]) -> None:
+        known = self._previous
         for obj in objects:
             if obj.checksum is not None:
                 continue
+            if known is not None and known.reusable:
+                found = known.hash_of(self.bucket, obj)
+                if found is not None:
+                    obj.checksum = found
+                    self.paths["previous"] += 1
+                    continue
             if obj.size == 0:
                 obj.checksum = checksums.empty_checksum(obj.hash_type)
                 continue
@@ -183,7 +215,9 @@ class HashRun:
 
     def wait(self, objects: Iterable[SourceObject]) -> None:
         """Hash whatever of `objects` was not submitted yet, then wait for all; raise the first failure."""
-        self.submit(objects)
+        if self._known is not None:
+            self._take_previous()
+        self._submit(objects)
         with self._cond:
             while self._pending and not self._errors:
                 self._wait_for_progress()
@@ -242,12 +276,27 @@ class HashRun:
             self._later(obj, self._without_reuse)  # the listing says S3 holds nothing we can reuse
             return
         try:
-            started = self.hasher.head_async(self.bucket, obj, lambda head, err: self._after_head(obj, head, err))
+            started = self._head_async(obj)
         except Exception as exc:
             self._done(obj, error=failure(exc, "HeadObject", self._uri(obj)))
             return
         if not started:
             self._later(obj, self._boto3_head)
+
+    def _head_async(self, obj: SourceObject) -> bool:
+        """`Hasher.head_async`, with the lean client resolved once per run rather than per object."""
+        if self._lean is None:
+            self._lean = self.hasher._lean() or False
+        if self._lean is False:
+            return False
+        self._lean.head_async(
+            self.bucket,
+            obj.key,
+            lambda head, err: self._after_head(obj, head, err),
+            version_id=obj.version_id,
+            if_match=None if obj.version_id else obj.etag,
+        )
+        return True
 
     def _boto3_head(self, obj: SourceObject) -> str:
         try:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -25,7 +27,8 @@ from ..aws import classify, find_client_error
 from ..errors import PackagingError, PermanentError
 from ..models import PackageRequest
 from ..settings import Settings
-from . import listing
+from . import listing, previous
+from .gcpause import no_full_collections
 from .hashing import DEFAULT_WORKERS, Hasher, HashRun
 from .manifest import Manifest
 from .registry import Registry
@@ -70,10 +73,25 @@ class Packager:
 
     def _package(self, request: PackageRequest) -> PackageResult:
         # Hashing starts as listing pages arrive; server-side checksums use the registry's .quilt/ scratch area.
-        with self.hasher.run(request.folder.bucket, request.registry) as hashing:
-            return self._package_hashing(request, hashing)
+        # `latest` and its revision are read beside the listing: hashes of unchanged object versions are reused,
+        # and the commit starts from that `latest`.
+        registry = Registry(self.s3, request.registry)
+        reader = ThreadPoolExecutor(1, thread_name_prefix="qps-previous")
+        try:
+            earlier = reader.submit(previous.read_previous, registry, request.package_name)
+            with no_full_collections(), self.hasher.run(request.folder.bucket, request.registry) as hashing:
+                hashing.use_previous(earlier)
+                return self._package_hashing(request, hashing, registry, earlier.result)
+        finally:
+            reader.shutdown(wait=False, cancel_futures=True)  # a failure does not wait for the read
 
-    def _package_hashing(self, request: PackageRequest, hashing: HashRun) -> PackageResult:
+    def _package_hashing(
+        self,
+        request: PackageRequest,
+        hashing: HashRun,
+        registry: Registry,
+        earlier: Callable[[], previous.Previous | None],
+    ) -> PackageResult:
         sentinels = {n for n in self.settings.sentinel_names if "/" not in n}  # hashed from the one read of the crate
 
         def on_page(page: list[listing.SourceObject]) -> None:
@@ -92,7 +110,6 @@ class Packager:
                 self.hasher.hash_all(bucket, list(foreign), request.registry)
             objects = step.objects
 
-        registry = Registry(self.s3, request.registry)
         meta = dict(request.metadata) if request.metadata is not None else {}
         if request.metadata is None and request.metadata_uri:
             meta = listing.read_metadata(self.s3, request.metadata_uri, self.settings.max_metadata_bytes)
@@ -109,7 +126,9 @@ class Packager:
         registry.validate_workflow(pkg, name, message, workflow)
         pkg.set_message(message)
 
-        commit = registry.commit(pkg, name, should_copy=request.should_copy, attempt=uuid.uuid4().hex)
+        commit = registry.commit(
+            pkg, name, should_copy=request.should_copy, attempt=uuid.uuid4().hex, previous=earlier()
+        )
         if commit.status == "created":
             logger.info("created %s@%s in s3://%s (%d files)", name, commit.top_hash, request.registry, len(objects))
         result = PackageResult(

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 
 import botocore.exceptions
 from quilt3.backends import get_package_registry
@@ -25,6 +25,10 @@ from .changes import Changes, all_added, diff_manifest
 from .manifest import Manifest
 from .s3client import quilt3_uses
 
+if TYPE_CHECKING:
+    from .previous import Previous
+
+T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 
@@ -101,18 +105,27 @@ class Registry:
 
     # ------------------------------------------------------------------ committing
 
-    def commit(self, pkg: Manifest, name: str, *, should_copy: bool, attempt: str) -> Commit:
+    def commit(
+        self, pkg: Manifest, name: str, *, should_copy: bool, attempt: str, previous: Previous | None = None
+    ) -> Commit:
         """Record `pkg` as the latest revision of `name`, unless it already is (docs/design.md §5).
 
         `attempt` identifies this call (its writes carry it as object metadata, so an ambiguous
         failure is resolved by reading back). Unversioned sources are copied pinned to their listed ETags.
+        `previous`: `latest` and its revision as the packager read them beside the listing
+        (`previous.read_previous`): the first round starts from that `latest` instead of reading it again
+        (a stale one only fails the conditional write, and the next round reads it); while `latest`
+        names that revision, `changes` come from its entries instead of a second read of its manifest.
         """
+        known = previous.known if previous is not None and previous.name == name else None
+        early = previous if previous is not None and previous.name == name else None
         top_hash: str = pkg.top_hash
         manifest_ready = False
         changes: Changes | None = None
         diffed: str | None = None  # the top hash `changes` was computed against ("" for none)
         for _ in range(MAX_ROUNDS):
-            current = self._latest(name)
+            current = early.latest if early is not None else self._latest(name)
+            early = None  # later rounds read it
             if current is not None and current.top_hash == top_hash:
                 done = self._record_revision(name, current, attempt)
                 if done.status == "created" and changes is None:
@@ -121,10 +134,14 @@ class Registry:
             if not manifest_ready:
                 self._write_manifest(pkg, name, top_hash, should_copy, attempt)
                 manifest_ready = True
-            previous = current.top_hash if current is not None else ""
-            if diffed != previous:  # streamed before `latest` moves: a failure to read it writes no pointer
-                changes = self.changes_against(name, previous or None, pkg)
-                diffed = previous
+            previous_hash = current.top_hash if current is not None else ""
+            if diffed != previous_hash:  # streamed before `latest` moves: a failure to read it writes no pointer
+                if known is not None and previous_hash and known.top_hash == previous_hash:
+                    changes = known.changes((o.logical_key, (o.hash_type, o.checksum or "")) for o in pkg.objects)
+                    known = None  # consumed
+                else:
+                    changes = self.changes_against(name, previous_hash or None, pkg)
+                diffed = previous_hash
             mine = Latest(top_hash, None, attempt, int(time.time()))
             condition = {"IfMatch": current.etag} if current is not None else {"IfNoneMatch": "*"}
             pk = self.q3.pointer_latest_pk(name)
@@ -142,6 +159,18 @@ class Registry:
             f"PutObject on {self._uri(self.q3.pointer_latest_pk(name).path)}: latest kept changing or S3 kept "
             "failing; retry later"
         )
+
+    def read_latest(self, name: str) -> Latest | None:
+        """The `latest` pointer of `name` (None: no revision yet)."""
+        return self._latest(name)
+
+    def stream_manifest(self, name: str, top_hash: str, consume: Callable[[Iterator[bytes]], T]) -> T:
+        """`consume(lines)` over the manifest of `name@top_hash`, streamed (never read whole)."""
+        body = self.s3.get_object(Bucket=self.bucket, Key=self.q3.manifest_pk(name, top_hash).path)["Body"]
+        try:
+            return consume(body.iter_lines(chunk_size=1024 * 1024))
+        finally:
+            body.close()
 
     def _latest(self, name: str) -> Latest | None:
         key = self.q3.pointer_latest_pk(name).path

@@ -1,6 +1,7 @@
 """docs/design.md §5 invariants under injected faults: a moto server behind the project's fault proxy.
 
-Every scenario packages a folder once cleanly (so `latest` exists), changes a file, then delivers
+Every scenario packages a folder once cleanly (so `latest` exists), changes a file (and writes the
+others again, so that every object is a new version that must be hashed again), then delivers
 the request again while one kind of S3 call fails, more often than botocore retries it (so QPS's
 own handling is reached); the request is redelivered until it succeeds, as SQS would. Afterwards
 the registry is read with quilt3 and directly.
@@ -62,8 +63,22 @@ def seed(s3: Any, *, copy: bool, versioned: bool = True, setup: str = "") -> dic
         s3.create_bucket(Bucket=bucket)
         if versioned:
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    write_sources(s3, src, setup)
+    return {
+        "source_prefix": f"s3://{src}/d/",
+        "registry": reg,
+        "package_name": NAME,
+        "metadata_uri": "meta.json",
+        "message": "fault test",
+        "should_copy": copy,
+    }
+
+
+def write_sources(s3: Any, src: str, setup: str, b: bytes = b"bravo") -> None:
+    """The folder's objects. Written again before the faulty delivery: every object a new version, so
+    each is hashed again (the previous revision's hash is reused only for the very version it names)."""
     s3.put_object(Bucket=src, Key="d/a.txt", Body=b"alpha", ChecksumAlgorithm="SHA256")
-    s3.put_object(Bucket=src, Key="d/b.txt", Body=b"bravo")
+    s3.put_object(Bucket=src, Key="d/b.txt", Body=b)
     s3.put_object(Bucket=src, Key="d/meta.json", Body=b'{"run": 7}')
     if setup == "multipart-source":
         upload = s3.create_multipart_upload(Bucket=src, Key="d/big.bin", ChecksumAlgorithm="SHA256")["UploadId"]
@@ -90,14 +105,6 @@ def seed(s3: Any, *, copy: bool, versioned: bool = True, setup: str = "") -> dic
             ],
         }
         s3.put_object(Bucket=src, Key="d/ro-crate-metadata.json", Body=json.dumps(crate).encode())
-    return {
-        "source_prefix": f"s3://{src}/d/",
-        "registry": reg,
-        "package_name": NAME,
-        "metadata_uri": "meta.json",
-        "message": "fault test",
-        "should_copy": copy,
-    }
 
 
 def _matrix() -> list[Any]:
@@ -131,7 +138,7 @@ def test_a_fault_on_any_call_converges_to_one_revision(
     first = deliver(packager, body)
     assert first.statuses == ["created"]
     src = body["source_prefix"][5:].split("/")[0]
-    s3.put_object(Bucket=src, Key="d/b.txt", Body=b"bravo, changed")
+    write_sources(s3, src, setup, b=b"bravo, changed")
 
     proxy.add(fault, operation, key=key, times=TIMES)
     second = deliver(packager, body)
