@@ -83,16 +83,7 @@ class DynamoSettingsStore:
         }
         items: list[dict[str, Any]] = [{"Put": {"TableName": self.table, "Item": document, **condition}}]
         for name, old, new in changed:
-            entry = {
-                "pk": {"S": "audit"},
-                "sk": {"S": f"{version:012d}#{name}"},
-                "at": {"S": at},
-                "actor": {"S": actor},
-                "name": {"S": name},
-                "old": {"S": json.dumps(old)},
-                "new": {"S": json.dumps(new)},
-                "version": {"N": str(version)},
-            }
+            entry = _audit_item(f"{version:012d}#{name}", at, actor, name, old, new, version)
             items.append({"Put": {"TableName": self.table, "Item": entry}})
         try:
             self._call("transact_write_items", TransactItems=items)
@@ -204,20 +195,22 @@ class DynamoSettingsStore:
 
     def record(self, name: str, *, actor: str, old: Any, new: Any) -> None:
         at, version = now(), self.version()
-        self._call(
-            "put_item",
-            TableName=self.table,
-            Item={
-                "pk": {"S": "audit"},
-                "sk": {"S": f"{version:012d}#{name}#{at}#{secrets.token_hex(4)}"},
-                "at": {"S": at},
-                "actor": {"S": actor},
-                "name": {"S": name},
-                "old": {"S": json.dumps(old)},
-                "new": {"S": json.dumps(new)},
-                "version": {"N": str(version)},
-            },
-        )
+        sort_key = f"{version:012d}#{name}#{at}#{secrets.token_hex(4)}"  # several per version
+        self._call("put_item", TableName=self.table, Item=_audit_item(sort_key, at, actor, name, old, new, version))
+
+
+def _audit_item(sort_key: str, at: str, actor: str, name: str, old: Any, new: Any, version: int) -> dict[str, Any]:
+    """One audit entry as the table holds it (partition `audit`, newest version last by sort key)."""
+    return {
+        "pk": {"S": "audit"},
+        "sk": {"S": sort_key},
+        "at": {"S": at},
+        "actor": {"S": actor},
+        "name": {"S": name},
+        "old": {"S": json.dumps(old)},
+        "new": {"S": json.dumps(new)},
+        "version": {"N": str(version)},
+    }
 
 
 def create_table(client: Any, table: str) -> None:

@@ -9,7 +9,8 @@ from fastapi.responses import Response
 from ...jobs import intake
 from ...reconcile import SOURCES
 from ..deps import AdminService
-from .common import checked_form, refuse, render
+from .common import checked_form, refuse
+from .sources import render_sources
 
 router = APIRouter()
 
@@ -37,19 +38,12 @@ async def reconcile_now(request: Request, source_id: str, admin: AdminService) -
             f"Found {result.found}; queued {len(result.jobs)} job(s) (packages that exist come back unchanged), "
             f"{len(result.ignored)} ignored, {len(result.rejected)} rejected.{more}"
         )
-    rows = admin.sources()
-    for row in rows:
-        if row.id == source_id and error:
-            row.error = error
-    template = "_sources_body.html" if request.headers.get("hx-request") else "sources.html"
-    return render(
+    return render_sources(
         request,
-        template,
-        status=status,
-        session=found,
-        rows=rows,
-        version=admin.store.version(),
-        sweepable=SOURCES,
+        admin,
+        found,
+        status,
+        (source_id, error) if error else None,
         reconciled={source_id: notice} if notice else {},
         values={source_id: body},
     )

@@ -22,11 +22,18 @@ def sources_page(request: Request, admin: AdminService) -> Response:
     found = gate(request)
     if isinstance(found, Response):
         return found
-    return _sources(request, admin, found)
+    return render_sources(request, admin, found)
 
 
-def _sources(
-    request: Request, admin: Admin, found: Any, status: int = 200, error: tuple[str, str] | None = None
+def render_sources(
+    request: Request,
+    admin: Admin,
+    found: Any,
+    status: int = 200,
+    error: tuple[str, str] | None = None,
+    *,
+    reconciled: dict[str, str] | None = None,
+    values: dict[str, dict[str, str]] | None = None,
 ) -> HTMLResponse:
     rows = admin.sources()
     if error is not None:
@@ -42,8 +49,8 @@ def _sources(
         rows=rows,
         version=admin.store.version(),
         sweepable=SOURCES,
-        reconciled={},
-        values={},
+        reconciled=reconciled or {},
+        values=values or {},
     )
 
 
@@ -59,9 +66,9 @@ async def switch(request: Request, source_id: str, admin: AdminService) -> Respo
     except KeyError:
         return refuse(request, 404, f"There is no installed adapter {source_id!r}.")
     except InvalidInput as exc:
-        return _sources(request, admin, found, 422, (source_id, str(exc)))
+        return render_sources(request, admin, found, 422, (source_id, str(exc)))
     except (ValueError, StaleVersion):
-        return _sources(
+        return render_sources(
             request,
             admin,
             found,
@@ -72,9 +79,9 @@ async def switch(request: Request, source_id: str, admin: AdminService) -> Respo
             ),
         )
     except (SwitchFailed, QPSError) as exc:
-        return _sources(request, admin, found, 502, (source_id, str(exc)))
+        return render_sources(request, admin, found, 502, (source_id, str(exc)))
     if request.headers.get("hx-request"):
-        return _sources(request, admin, found)
+        return render_sources(request, admin, found)
     return RedirectResponse("/admin/sources", status_code=303)
 
 
@@ -88,7 +95,7 @@ async def reapply(request: Request, source_id: str, admin: AdminService) -> Resp
     except KeyError:
         return refuse(request, 404, f"There is no installed adapter {source_id!r}.")
     except QPSError as exc:
-        return _sources(request, admin, found, 502, (source_id, str(exc)))
+        return render_sources(request, admin, found, 502, (source_id, str(exc)))
     if request.headers.get("hx-request"):
-        return _sources(request, admin, found)
+        return render_sources(request, admin, found)
     return RedirectResponse("/admin/sources", status_code=303)
