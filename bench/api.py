@@ -33,6 +33,10 @@ from qps_core.demo.endpoint import FAKE_CREDENTIALS, LocalEndpoint, free_port
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN, TOKEN_HASH = mint_token()  # what a client of a deployed API sends (auth is part of the overhead)
 
+BOTO_CREDENTIALS = {
+    "aws_access_key_id": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+    "aws_secret_access_key": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+}
 QPS = str(Path(sys.executable).parent / "qps")
 BODY = json.dumps({"source_prefix": "s3://qps-demo-data/lims/batch-0301/", "registry": "qps-demo-packages"})
 
@@ -71,13 +75,37 @@ def _p50(port: int, method: str, path: str, body: str | None, n: int) -> float:
     return statistics.median(times)
 
 
-def serve_figures(n: int) -> list[tuple[str, float, float, float]]:
+def _s3_floor(url: str, n: int) -> float:
+    """Median seconds of the route's one S3 request (ListObjectsV2 of the package's pointers), made alone."""
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1", **BOTO_CREDENTIALS)
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        s3.list_objects_v2(Bucket="qps-demo-packages", Prefix=".quilt/named_packages/lims/batch-0301/")
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def serve_figures(n: int) -> tuple[list[tuple[str, float, float, float]], float]:
+    """The three routes' rates and p50s, and the p50 of the package route's one S3 request alone.
+
+    The S3 endpoint (moto with the demo data) runs in this process and `qps serve` in its own, as
+    S3 and the API do when deployed; the floor is measured against that same endpoint."""
+    import boto3
+
+    from qps_core.demo import seed
+
+    endpoint = LocalEndpoint.start()
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QPS_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QPS_", "AWS_"))}
+    env.update(FAKE_CREDENTIALS, AWS_ENDPOINT_URL=endpoint.url)
     env["QPS_DATA_DIR"] = tempfile.mkdtemp(prefix="qps-bench-api-")
     env["QPS_API_TOKENS"] = TOKEN_HASH
+    seed(boto3.client("s3", endpoint_url=endpoint.url, region_name="us-east-1", **BOTO_CREDENTIALS))
     proc = subprocess.Popen(
-        [QPS, "serve", "--embedded", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+        [QPS, "serve", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
     )
     try:
         deadline = time.monotonic() + 60
@@ -93,8 +121,12 @@ def serve_figures(n: int) -> list[tuple[str, float, float, float]]:
             time.sleep(0.2)
         _, data = _call(conn, "POST", "/v1/packages", BODY)
         job_id = json.loads(data)["id"]
-        while json.loads(_call(conn, "GET", f"/v1/jobs/{job_id}")[1])["status"] not in ("succeeded", "failed"):
+        while (status := json.loads(_call(conn, "GET", f"/v1/jobs/{job_id}")[1])["status"]) not in (
+            "succeeded",
+            "failed",
+        ):
             time.sleep(0.1)
+        assert status == "succeeded", status
         rows = []
         for label, method, path, body in (
             ("POST /v1/packages?dry_run=true", "POST", "/v1/packages?dry_run=true", BODY),
@@ -110,10 +142,11 @@ def serve_figures(n: int) -> list[tuple[str, float, float, float]]:
                     _p50(port, method, path, body, min(n, 200)),
                 )
             )
-        return rows
+        return rows, _s3_floor(endpoint.url, min(n, 200))
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(60)
+        endpoint.stop()
 
 
 PROBE = r"""
@@ -189,11 +222,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="fresh interpreters for the cold start")
     args = parser.parse_args()
 
-    rows = serve_figures(args.requests)
-    print(f"qps serve --embedded (uvicorn, SQLite jobs), {args.requests} requests each")
+    rows, floor = serve_figures(args.requests)
+    print(f"qps serve (uvicorn, SQLite jobs) over a local moto S3 endpoint, {args.requests} requests each")
     print(f"{'request':<36} {'req/s, 1 connection':>20} {'req/s, 4 connections':>22} {'p50, ms':>9}")
     for label, one, four, p50 in rows:
         print(f"{label:<36} {one:>20.0f} {four:>22.0f} {p50 * 1000:>9.1f}")
+    print(f"{'  its one S3 request alone':<36} {'':>20} {'':>22} {floor * 1000:>9.1f}")
+    jobs, package = rows[1][3], rows[2][3]
+    print(
+        f"GET /v1/packages/... beyond its one S3 request: {(package - floor) * 1000:.1f} ms;"
+        f" GET /v1/jobs/{{id}} (no S3 request): {jobs * 1000:.1f} ms"
+    )
     print()
     figures = cold_start_figures(args.runs)
     print(f"API Lambda cold start (median of {args.runs} fresh interpreters, DynamoDB on a local moto server)")

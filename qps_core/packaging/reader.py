@@ -10,8 +10,10 @@ client for each S3 call (~130 ms each), which made `GET /v1/packages/...` take m
 
 from __future__ import annotations
 
+import copy
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -152,12 +154,38 @@ def read_revision(
     return out
 
 
+_SUMMARY_CACHE_MAX = 256
+_SUMMARIES: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()  # (bucket, name, top hash) -> summary
+_SUMMARIES_LOCK = threading.Lock()
+
+
+def _latest_summary(registry: str, name: str, top_hash: str) -> dict[str, Any] | None:
+    """A revision's summary, parsed once: a top hash names the manifest's content, so what it says never
+    changes (whether the revision still exists is the listing's answer, read on every call)."""
+    key = (registry, name, top_hash)
+    with _SUMMARIES_LOCK:
+        if key in _SUMMARIES:
+            _SUMMARIES.move_to_end(key)
+            return _SUMMARIES[key]
+    pkg = _browse(registry, name, top_hash)
+    if pkg is None:
+        return None
+    summary = _summary(registry, name, pkg, list(pkg.walk()))
+    with _SUMMARIES_LOCK:
+        _SUMMARIES[key] = summary
+        while len(_SUMMARIES) > _SUMMARY_CACHE_MAX:
+            _SUMMARIES.popitem(last=False)
+    return summary
+
+
 def read_latest(registry: str, name: str) -> dict[str, Any] | None:
-    """The newest revision's summary plus the revision list; None when there is no such package."""
+    """The newest revision's summary plus the revision list; None when there is no such package.
+
+    One ListObjectsV2 per call: pointers already read and summaries already parsed come from memory."""
     listed = list_revisions(registry, name)
     if not listed:
         return None
-    pkg = _browse(registry, name, listed[0]["top_hash"])
-    if pkg is None:
+    summary = _latest_summary(registry, name, listed[0]["top_hash"])
+    if summary is None:
         return None
-    return {**_summary(registry, name, pkg, list(pkg.walk())), "revisions": listed}
+    return {**copy.deepcopy(summary), "revisions": listed}

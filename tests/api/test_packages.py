@@ -464,3 +464,32 @@ def test_revisions_are_listed_newest_first_and_pointers_read_once(api: Api, s3: 
         events.unregister("before-call.s3.GetObject", note)
     assert again["revisions"] == info["revisions"]
     assert not [k for k in reads if k.startswith(".quilt/named_packages/")]  # pointers come from memory
+
+
+def test_a_second_read_of_a_package_costs_one_listing_and_never_serves_a_deleted_one(api: Api, s3: Any) -> None:
+    """The summary of a revision is parsed once (a top hash names its content); whether the package
+    still exists, and which revision is the latest, is the listing's answer on every read."""
+    from qps_core.packaging import reader
+
+    api.wait(api.post("/v1/packages", REQUEST).json()["id"])
+    first = reader.read_latest(REGISTRY, FOLDER)
+    assert first is not None
+    first["metadata"]["changed by a caller"] = True  # what a caller (`qps show`) does to its copy stays its own
+
+    calls: list[str] = []
+
+    def note(event_name: str, **_: Any) -> None:
+        calls.append(event_name.split(".")[-1])
+
+    events = reader.shared_client().meta.events
+    events.register("before-call.s3", note)
+    try:
+        again = api.client.get(f"/v1/packages/{REGISTRY}/{FOLDER}").json()
+    finally:
+        events.unregister("before-call.s3", note)
+    assert calls == ["ListObjectsV2"]
+    assert "changed by a caller" not in again["metadata"] and again["top_hash"] == first["top_hash"]
+
+    for obj in s3.list_objects_v2(Bucket=REGISTRY, Prefix=f".quilt/named_packages/{FOLDER}/")["Contents"]:
+        s3.delete_object(Bucket=REGISTRY, Key=obj["Key"])
+    assert api.client.get(f"/v1/packages/{REGISTRY}/{FOLDER}").status_code == 404
