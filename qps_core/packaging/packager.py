@@ -74,11 +74,12 @@ class Packager:
     def _package(self, request: PackageRequest) -> PackageResult:
         # Hashing starts as listing pages arrive; server-side checksums use the registry's .quilt/ scratch area.
         # `latest` and its revision are read beside the listing: hashes of unchanged object versions are reused,
-        # and the commit starts from that `latest`.
+        # and the commit starts from that `latest`. So is the registry's workflow config.
         registry = Registry(self.s3, request.registry)
-        reader = ThreadPoolExecutor(1, thread_name_prefix="qps-previous")
+        reader = ThreadPoolExecutor(2, thread_name_prefix="qps-previous")
         try:
             earlier = reader.submit(previous.read_previous, registry, request.package_name)
+            registry.read_workflow_config(reader)
             with no_full_collections(), self.hasher.run(request.folder.bucket, request.registry) as hashing:
                 hashing.use_previous(earlier)
                 return self._package_hashing(request, hashing, registry, earlier.result)

@@ -10,7 +10,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -81,13 +81,28 @@ class Registry:
         self.s3 = s3
         self.bucket = bucket
         self.q3 = get_package_registry(f"s3://{bucket}")
+        self._config: Future[Any] | None = None  # the workflow config, when read ahead
 
     # ------------------------------------------------------------------ workflow
+
+    def read_workflow_config(self, pool: Executor) -> None:
+        """Start reading the registry's workflow config on `pool` (beside the listing, off the commit's
+        path); `validate_workflow` then uses what it read, and raises what reading it raised."""
+        self._config = pool.submit(self._load_workflow_config)
+
+    def _load_workflow_config(self) -> Any:
+        from quilt3.workflows import WorkflowConfig
+
+        with quilt3_uses(self.s3):
+            return WorkflowConfig.load(self.q3.workflow_conf_pk)
 
     def validate_workflow(self, pkg: Manifest, name: str, message: str | None, workflow: Any) -> None:
         """quilt3's workflow validation (`workflow`: ... = the default, None = none, str = that id)."""
         config_uri = str(self.q3.workflow_conf_pk)
         try:
+            if self._config is not None:
+                config = self._config.result()  # raised here, a failure to read it is classified below
+                self.q3.get_workflow_config = lambda: config
             with quilt3_uses(self.s3):
                 if workflow is None and self.q3.get_workflow_config() is None:
                     workflow = ...  # "" asks for no workflow; a registry without a config has none anyway
@@ -153,7 +168,7 @@ class Registry:
                 if _conditional_failure(exc) or isinstance(classify(exc, "PutObject", ""), TransientError):
                     continue  # moved by someone else, or an ambiguous failure: read it again and decide
                 raise classify(exc, "PutObject", self._uri(pk.path)) from exc
-            done = self._record_revision(name, mine, attempt)
+            done = self._record_revision(name, mine, attempt, fresh=True)
             return replace(done, changes=changes) if done.status == "created" else done
         raise TransientError(
             f"PutObject on {self._uri(self.q3.pointer_latest_pk(name).path)}: latest kept changing or S3 kept "
@@ -244,22 +259,24 @@ class Registry:
             logger.warning("could not compute the changes of %s@%s: %s", name, latest.top_hash, type(exc).__name__)
             return None
 
-    def _record_revision(self, name: str, latest: Latest, attempt: str) -> Commit:
+    def _record_revision(self, name: str, latest: Latest, attempt: str, *, fresh: bool = False) -> Commit:
         """Make sure the revision `latest` names has its timestamped pointer; `created` iff this attempt wrote it.
 
         The pointer key is the first of `revision`, `revision + 1`, ... that is free or already holds this
         commit (identified by the attempt that wrote `latest`), so every delivery that completes one commit
         lands on the same key and exactly one creates it. A `latest` QPS did not write (quilt3, an older
-        QPS) is complete as it is.
+        QPS) is complete as it is. `fresh`: this attempt has just written `latest`, so the first key is
+        almost surely free and is created without reading it first (a conditional create that finds it
+        taken reads it then); a redelivery reads before it writes.
         """
         if latest.commit is None or latest.revision is None:
             return Commit("unchanged", latest.top_hash)
         key = ""
+        meta = {META_ATTEMPT: attempt, META_COMMIT: latest.commit}
         for second in range(latest.revision, latest.revision + MAX_POINTER_SCAN):
             key = self.q3.pointer_pk(name, str(second)).path
-            found = self._head(key)  # a redelivery only reads
+            found = None if fresh and second == latest.revision else self._head(key)  # a redelivery only reads
             if found is None:
-                meta = {META_ATTEMPT: attempt, META_COMMIT: latest.commit}
                 existing = self._create(key, latest.top_hash.encode(), meta, attempt)
             else:
                 existing = found.get("Metadata") or {}
@@ -275,6 +292,7 @@ class Registry:
     def _create(self, key: str, body: bytes | IO[bytes], meta: dict[str, str], attempt: str) -> dict[str, str] | None:
         """PutObject with If-None-Match: None when this attempt created it (now or in an earlier try whose
         answer was lost), else the existing object's metadata."""
+        unresolved: PackagingError | None = None  # the last round could not read the key back
         for _ in range(MAX_ROUNDS):
             if not isinstance(body, bytes):
                 body.seek(0)
@@ -284,11 +302,20 @@ class Registry:
             except Exception as exc:
                 if not _conditional_failure(exc) and not isinstance(classify(exc, "", ""), TransientError):
                     raise classify(exc, "PutObject", self._uri(key)) from exc
-                found = self._head(key)  # resolves an ambiguous failure; its own failure is transient
-                if found is None:
-                    continue  # not written (a conflict, or a failure before S3 applied it): try again
-                found_meta: dict[str, str] = found.get("Metadata") or {}
-                return None if found_meta.get(META_ATTEMPT) == attempt else found_meta
+            try:
+                found = self._head(key)  # resolves an ambiguous failure
+            except PackagingError as error:
+                if error.permanent:
+                    raise
+                unresolved = error  # it may be written, by this attempt: ask again (the create, then the read)
+                continue
+            unresolved = None
+            if found is None:
+                continue  # not written (a conflict, or a failure before S3 applied it): try again
+            found_meta: dict[str, str] = found.get("Metadata") or {}
+            return None if found_meta.get(META_ATTEMPT) == attempt else found_meta
+        if unresolved is not None:
+            raise unresolved  # maybe written: never reported as "nothing was written"
         raise _NotWritten(f"PutObject on {self._uri(key)}: S3 kept failing; retry later")
 
     def _head(self, key: str) -> dict[str, Any] | None:
@@ -307,7 +334,7 @@ class Registry:
         """The manifest keyed by top hash, created once and never rewritten (another package may own it:
         the top hash leaves out physical keys). An existing one is reused with its data, copies included."""
         key = self.q3.manifest_pk(name, top_hash).path
-        if self._head(key) is not None:
+        if should_copy and self._head(key) is not None:  # copies are costly: look before making them
             logger.info("%s@%s in s3://%s reuses an existing manifest", name, top_hash, self.bucket)
             return
         copies: list[PhysicalKey] = []
@@ -326,8 +353,9 @@ class Registry:
                 if exc.permanent or isinstance(exc, _NotWritten):
                     self._discard(copies)  # S3 refused it, or read back as absent: nothing names the copies
                 raise  # else it may have been written: keep the copies it may name
-        if existing is not None:
-            self._discard(copies)  # a concurrent delivery wrote this manifest first, with its own copies
+        if existing is not None:  # an earlier revision, or a concurrent delivery with its own copies, wrote it first
+            logger.info("%s@%s in s3://%s reuses an existing manifest", name, top_hash, self.bucket)
+            self._discard(copies)
 
     def _copy_into_registry(self, pkg: Manifest, name: str, attempt: str) -> list[PhysicalKey]:
         """Copy every entry to `s3://registry/<name>/<logical_key>`, marked as this package's copy."""

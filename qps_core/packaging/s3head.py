@@ -33,7 +33,7 @@ from awscrt import auth as crt_auth
 from awscrt import http as crt_http
 from awscrt import io as crt_io
 
-MAX_CONNECTIONS = 64
+MAX_CONNECTIONS = 128
 MAX_ATTEMPTS = 4
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
