@@ -109,6 +109,7 @@ def serve_figures(n: int) -> tuple[list[tuple[str, float, float, float]], float]
     )
     try:
         deadline = time.monotonic() + 60
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         while True:
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
@@ -167,7 +168,8 @@ def _fresh(code: str, *args: str, env: dict[str, str]) -> dict[str, float]:
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, cwd=ROOT)
     if out.returncode:
         raise SystemExit(out.stderr[-2000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    figures: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return figures
 
 
 def cold_start_figures(runs: int) -> dict[str, float]:
