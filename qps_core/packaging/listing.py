@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,19 +26,96 @@ STALL_SECONDS = 120  # a listing page that takes longer is a transient failure (
 MAX_METADATA_FILE_BYTES = 16 * 1024 * 1024
 
 
-@dataclass(slots=True)
-class SourceObject:
-    """One listed object version, and (once hashed) its quilt3 hash."""
+_PREFIXES: dict[str, str] = {}  # a folder's key prefix, one string shared by all of its objects
+_MAX_PREFIXES = 4096
 
-    key: str
-    logical_key: str
-    size: int
-    version_id: str | None
-    etag: str | None  # kept for unversioned objects only (what pins their bytes)
-    algorithms: tuple[str, ...] | None  # ChecksumAlgorithm from the listing, None if S3 did not say
-    checksum: str | None = field(default=None)
-    last_modified: datetime | None = None
-    hash_type: str = checksums.HASH_TYPE  # the quilt3 hash type `checksum` is (one per registry)
+
+def _shared(prefix: str) -> str:
+    found = _PREFIXES.get(prefix)
+    if found is None:
+        if len(_PREFIXES) >= _MAX_PREFIXES:
+            _PREFIXES.clear()
+        found = _PREFIXES[prefix] = prefix
+    return found
+
+
+class SourceObject:
+    """One listed object version, and (once hashed) its quilt3 hash.
+
+    A folder of a million objects holds a million of these, so each is compact: the key is its
+    folder's shared prefix plus the logical key (not a second copy of the string), and the time
+    it was last modified is a float (docs/design.md §9, memory)."""
+
+    __slots__ = (
+        "_prefix",
+        "_stamp",
+        "algorithms",
+        "checksum",
+        "etag",
+        "hash_type",
+        "logical_key",
+        "size",
+        "version_id",
+    )
+
+    def __init__(
+        self,
+        key: str,
+        logical_key: str,
+        size: int,
+        version_id: str | None,
+        etag: str | None,  # kept for unversioned objects only (what pins their bytes)
+        algorithms: tuple[str, ...] | None,  # ChecksumAlgorithm from the listing, None if S3 did not say
+        checksum: str | None = None,
+        last_modified: datetime | None = None,
+        hash_type: str = checksums.HASH_TYPE,  # the quilt3 hash type `checksum` is (one per registry)
+    ) -> None:
+        # the key as its prefix (shared) when it ends with the logical key, else whole, as a 1-tuple
+        split = len(key) - len(logical_key)
+        self._prefix: str | tuple[str] = _shared(key[:split]) if key.endswith(logical_key) else (key,)
+        self.logical_key = logical_key
+        self.size = size
+        self.version_id = version_id
+        self.etag = etag
+        self.algorithms = algorithms
+        self.checksum = checksum
+        if last_modified is not None and last_modified.tzinfo is None:
+            last_modified = last_modified.replace(tzinfo=UTC)  # S3's times are UTC
+        self._stamp = None if last_modified is None else last_modified.timestamp()
+        self.hash_type = hash_type
+
+    @property
+    def key(self) -> str:
+        prefix = self._prefix
+        return prefix + self.logical_key if isinstance(prefix, str) else prefix[0]
+
+    @property
+    def last_modified(self) -> datetime | None:
+        return None if self._stamp is None else datetime.fromtimestamp(self._stamp, UTC)
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (
+            self.key,
+            self.logical_key,
+            self.size,
+            self.version_id,
+            self.etag,
+            self.algorithms,
+            self.checksum,
+            self._stamp,
+            self.hash_type,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SourceObject) and type(other) is type(self) and self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable (the checksum arrives later), as a dataclass
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(key={self.key!r}, logical_key={self.logical_key!r}, size={self.size!r}, "
+            f"version_id={self.version_id!r}, checksum={self.checksum!r})"
+        )
 
     def params(self, bucket: str) -> dict[str, Any]:
         """Bucket/Key plus what pins the version we listed: VersionId, else IfMatch on the ETag."""
@@ -282,11 +359,17 @@ class CrateFile:
     problem: str | None = None
 
 
-@dataclass(slots=True)
 class ForeignObject(SourceObject):
     """An object outside the folder (an RO-Crate `s3://` member), referenced in place from its bucket."""
 
-    bucket: str = ""
+    __slots__ = ("bucket",)
+
+    def __init__(self, *args: Any, bucket: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.bucket = bucket
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (*super()._fields(), self.bucket)
 
 
 def read_crate(

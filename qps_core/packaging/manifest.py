@@ -17,6 +17,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import IO, Any
 
 from quilt3.packages import MANIFEST_MAX_RECORD_SIZE
@@ -27,6 +28,7 @@ from .listing import SourceObject
 _TOP_HASH_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
 _MANIFEST_JSON = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
 _NO_META: dict[str, Any] = {}
+_LOGICAL_KEY = attrgetter("logical_key")
 
 
 @dataclass(slots=True)
@@ -43,15 +45,49 @@ class Entry:
         return self._meta.get("user_meta", {})
 
 
+def _segments(key: str) -> str:
+    """A logical key as quilt3 orders it: path segment by segment, so '/' sorts before everything."""
+    return key.replace("/", "\x00")
+
+
+def _shared_prefix(a: str, b: str) -> str:
+    """The characters two keys begin with alike (not whole path segments)."""
+    length = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        length += 1
+    return a[:length]
+
+
 def _order(objects: Sequence[SourceObject]) -> list[SourceObject]:
     """quilt3's walk order: path segment by segment (a '/' sorts before every other character).
 
-    Plain string order is the same unless a key holds a character below '/' (space, '-', '.', ...).
-    A file and a folder of the same name cannot both be entries (quilt3 refuses it too).
+    Plain string order is the same except where, at the first character two keys differ, one has
+    '/' and the other a character below it (space, '-', '.', ...): "run/x" comes before "run.log".
+    So the objects are sorted plainly (no new strings), then each adjacent pair is checked with
+    quilt3's order, and only the block of keys sharing the prefix where a pair disagrees is sorted
+    again by segments: a million sort keys are never made at once. A file and a folder of the same
+    name cannot both be entries (quilt3 refuses it too).
     """
-    ordered = sorted(objects, key=lambda o: o.logical_key)
-    if any(min(o.logical_key) < "/" for o in ordered):
-        ordered.sort(key=lambda o: o.logical_key.replace("/", "\x00"))
+    ordered = sorted(objects, key=_LOGICAL_KEY)
+    count = len(ordered)
+    index = 1
+    before = _segments(ordered[0].logical_key) if ordered else ""
+    while index < count:
+        after = _segments(ordered[index].logical_key)
+        if before > after:  # this pair disagrees: reorder every key that shares their common prefix
+            prefix = _shared_prefix(ordered[index - 1].logical_key, ordered[index].logical_key)
+            start, end = index - 1, index + 1
+            while start > 0 and ordered[start - 1].logical_key.startswith(prefix):
+                start -= 1
+            while end < count and ordered[end].logical_key.startswith(prefix):
+                end += 1
+            ordered[start:end] = sorted(ordered[start:end], key=lambda o: _segments(o.logical_key))
+            before, index = _segments(ordered[end - 1].logical_key), end
+            continue
+        before = after
+        index += 1
     previous = ""
     for obj in ordered:
         if previous and obj.logical_key.startswith(previous + "/"):
