@@ -39,23 +39,47 @@ def _shared(prefix: str) -> str:
     return found
 
 
+_STAMPS: dict[datetime, float] = {}  # listed times, each one float shared by the objects listed with it
+_MAX_STAMPS = 65536
+
+
+def _stamp(when: datetime) -> float:
+    found = _STAMPS.get(when)
+    if found is None:
+        aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)  # S3's times are UTC
+        if len(_STAMPS) >= _MAX_STAMPS:
+            _STAMPS.clear()
+        found = _STAMPS[when] = aware.timestamp()
+    return found
+
+
+def _ascii(value: str | None) -> bytes | None:
+    """A version id or hash as bytes (both are ASCII in practice: base64, hex, S3's ids); UTF-8, so
+    anything else comes back the same."""
+    if value is None:
+        return None
+    return value.encode("utf-8", "surrogatepass")
+
+
 class SourceObject:
     """One listed object version, and (once hashed) its quilt3 hash.
 
-    A folder of a million objects holds a million of these, so each is compact: the key is its
-    folder's shared prefix plus the logical key (not a second copy of the string), and the time
-    it was last modified is a float (docs/design.md §9, memory)."""
+    A folder of a million objects holds a million of these, so each is compact (docs/design.md §9,
+    memory): the key is its folder's shared prefix plus the logical key (not a second copy of the
+    string); the version id and the hash are held as ASCII bytes (16 bytes less each than a str);
+    the time it was last modified is a float, shared by the objects listed with the same time (S3
+    lists whole seconds, so a large folder has far fewer distinct times than objects)."""
 
     __slots__ = (
+        "_checksum",
         "_prefix",
         "_stamp",
+        "_version",
         "algorithms",
-        "checksum",
         "etag",
         "hash_type",
         "logical_key",
         "size",
-        "version_id",
     )
 
     def __init__(
@@ -79,15 +103,31 @@ class SourceObject:
         self.etag = etag
         self.algorithms = algorithms
         self.checksum = checksum
-        if last_modified is not None and last_modified.tzinfo is None:
-            last_modified = last_modified.replace(tzinfo=UTC)  # S3's times are UTC
-        self._stamp = None if last_modified is None else last_modified.timestamp()
+        self._stamp = None if last_modified is None else _stamp(last_modified)
         self.hash_type = hash_type
 
     @property
     def key(self) -> str:
         prefix = self._prefix
         return prefix + self.logical_key if isinstance(prefix, str) else prefix[0]
+
+    @property
+    def version_id(self) -> str | None:
+        value = self._version
+        return None if value is None else value.decode("utf-8", "surrogatepass")
+
+    @version_id.setter
+    def version_id(self, value: str | None) -> None:
+        self._version = _ascii(value)
+
+    @property
+    def checksum(self) -> str | None:
+        value = self._checksum
+        return None if value is None else value.decode("utf-8", "surrogatepass")
+
+    @checksum.setter
+    def checksum(self, value: str | None) -> None:
+        self._checksum = _ascii(value)
 
     @property
     def last_modified(self) -> datetime | None:
