@@ -1,11 +1,13 @@
 """Benchmark: the API's overhead (not a test).
 
-    .venv/bin/python bench/api.py [--requests 500] [--runs 5]
+    .venv/bin/python -m bench.api [--requests 500] [--runs 5]     # from the repository root
 
-- requests per second on `qps serve --embedded` (uvicorn, SQLite jobs) for
-  `POST /v1/packages?dry_run=true`, `GET /v1/jobs/{id}` and `GET /v1/packages/{registry}/{name}`
-  (the demo's 3-file package): one keep-alive connection, then 4 concurrent connections; and each
-  one's median latency (p50) on one connection, side by side;
+- requests per second on `qps serve` (uvicorn, SQLite jobs) for `POST /v1/packages?dry_run=true`,
+  `GET /v1/jobs/{id}` and `GET /v1/packages/{registry}/{name}` (a 3-file package): one keep-alive
+  connection, then 4 concurrent connections; and each one's median latency (p50) on one connection,
+  side by side with the package route's one S3 request made alone; twice: over a moto server with
+  the demo's data, then over the synthetic S3 of `bench/synth_s3.py`, which answers in a fraction
+  of a millisecond (what is left is the route's own cost);
 - the Lambda cold start of the API handler (`qps_core.api.lambda_api.handler`, Mangum): import,
   then the first request (a Function URL `GET /v1/jobs/{id}` against DynamoDB on a local moto
   server), median over fresh interpreters; for scale, `import fastapi` alone and the queue
@@ -24,7 +26,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from qps_core.api.auth import mint_token
@@ -75,35 +80,63 @@ def _p50(port: int, method: str, path: str, body: str | None, n: int) -> float:
     return statistics.median(times)
 
 
-def _s3_floor(url: str, n: int) -> float:
+@dataclass
+class Endpoint:
+    """Where `qps serve` finds S3 for one block of figures: its URL, the package request the jobs
+    make, and the package the read route reads."""
+
+    label: str
+    url: str
+    body: str
+    registry: str
+    name: str
+
+
+def _s3_floor(where: Endpoint, n: int) -> float:
     """Median seconds of the route's one S3 request (ListObjectsV2 of the package's pointers), made alone."""
     import boto3
 
-    s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1", **BOTO_CREDENTIALS)
+    s3 = boto3.client("s3", endpoint_url=where.url, region_name="us-east-1", **BOTO_CREDENTIALS)
     times = []
     for _ in range(n):
         start = time.perf_counter()
-        s3.list_objects_v2(Bucket="qps-demo-packages", Prefix=".quilt/named_packages/lims/batch-0301/")
+        s3.list_objects_v2(Bucket=where.registry, Prefix=f".quilt/named_packages/{where.name}/")
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
-def serve_figures(n: int) -> tuple[list[tuple[str, float, float, float]], float]:
-    """The three routes' rates and p50s, and the p50 of the package route's one S3 request alone.
-
-    The S3 endpoint (moto with the demo data) runs in this process and `qps serve` in its own, as
-    S3 and the API do when deployed; the floor is measured against that same endpoint."""
+@contextmanager
+def moto_endpoint() -> Iterator[Endpoint]:
+    """A moto server in this process with the demo's data (what `qps demo` and the tests use)."""
     import boto3
 
     from qps_core.demo import seed
 
-    endpoint = LocalEndpoint.start()
+    with LocalEndpoint.start() as endpoint:
+        seed(boto3.client("s3", endpoint_url=endpoint.url, region_name="us-east-1", **BOTO_CREDENTIALS))
+        yield Endpoint("a local moto S3 endpoint", endpoint.url, BODY, "qps-demo-packages", "lims/batch-0301")
+
+
+@contextmanager
+def synthetic_endpoint() -> Iterator[Endpoint]:
+    """`bench/synth_s3.py` (no latency): an S3 that answers in a fraction of a millisecond."""
+    from bench.synth_s3 import SOURCE, SynthS3
+
+    body = json.dumps({"source_prefix": f"s3://{SOURCE}/data/", "registry": "synth-registry", "package_name": "b/p"})
+    with SynthS3.start(3, 0.0) as synth:
+        yield Endpoint("the synthetic S3 (bench/synth_s3.py, no latency)", synth.url, body, "synth-registry", "b/p")
+
+
+def serve_figures(where: Endpoint, n: int) -> tuple[list[tuple[str, float, float, float]], float]:
+    """The three routes' rates and p50s, and the p50 of the package route's one S3 request alone.
+
+    The S3 endpoint runs outside `qps serve`'s process, as S3 does when deployed; the floor is
+    measured against that same endpoint."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QPS_", "AWS_"))}
-    env.update(FAKE_CREDENTIALS, AWS_ENDPOINT_URL=endpoint.url)
+    env.update(FAKE_CREDENTIALS, AWS_ENDPOINT_URL=where.url, AWS_DEFAULT_REGION="us-east-1")
     env["QPS_DATA_DIR"] = tempfile.mkdtemp(prefix="qps-bench-api-")
     env["QPS_API_TOKENS"] = TOKEN_HASH
-    seed(boto3.client("s3", endpoint_url=endpoint.url, region_name="us-east-1", **BOTO_CREDENTIALS))
     proc = subprocess.Popen(
         [QPS, "serve", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
     )
@@ -120,7 +153,7 @@ def serve_figures(n: int) -> tuple[list[tuple[str, float, float, float]], float]
             if time.monotonic() > deadline:
                 raise SystemExit("qps serve did not start")
             time.sleep(0.2)
-        _, data = _call(conn, "POST", "/v1/packages", BODY)
+        _, data = _call(conn, "POST", "/v1/packages", where.body)
         job_id = json.loads(data)["id"]
         while (status := json.loads(_call(conn, "GET", f"/v1/jobs/{job_id}")[1])["status"]) not in (
             "succeeded",
@@ -130,9 +163,9 @@ def serve_figures(n: int) -> tuple[list[tuple[str, float, float, float]], float]
         assert status == "succeeded", status
         rows = []
         for label, method, path, body in (
-            ("POST /v1/packages?dry_run=true", "POST", "/v1/packages?dry_run=true", BODY),
+            ("POST /v1/packages?dry_run=true", "POST", "/v1/packages?dry_run=true", where.body),
             ("GET /v1/jobs/{id}", "GET", f"/v1/jobs/{job_id}", None),
-            ("GET /v1/packages/{registry}/{name}", "GET", "/v1/packages/qps-demo-packages/lims/batch-0301", None),
+            ("GET /v1/packages/{registry}/{name}", "GET", f"/v1/packages/{where.registry}/{where.name}", None),
         ):
             _rate(port, method, path, body, 50, 1)  # warm up
             rows.append(
@@ -143,11 +176,10 @@ def serve_figures(n: int) -> tuple[list[tuple[str, float, float, float]], float]
                     _p50(port, method, path, body, min(n, 200)),
                 )
             )
-        return rows, _s3_floor(endpoint.url, min(n, 200))
+        return rows, _s3_floor(where, min(n, 200))
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(60)
-        endpoint.stop()
 
 
 PROBE = r"""
@@ -224,18 +256,20 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="fresh interpreters for the cold start")
     args = parser.parse_args()
 
-    rows, floor = serve_figures(args.requests)
-    print(f"qps serve (uvicorn, SQLite jobs) over a local moto S3 endpoint, {args.requests} requests each")
-    print(f"{'request':<36} {'req/s, 1 connection':>20} {'req/s, 4 connections':>22} {'p50, ms':>9}")
-    for label, one, four, p50 in rows:
-        print(f"{label:<36} {one:>20.0f} {four:>22.0f} {p50 * 1000:>9.1f}")
-    print(f"{'  its one S3 request alone':<36} {'':>20} {'':>22} {floor * 1000:>9.1f}")
-    jobs, package = rows[1][3], rows[2][3]
-    print(
-        f"GET /v1/packages/... beyond its one S3 request: {(package - floor) * 1000:.1f} ms;"
-        f" GET /v1/jobs/{{id}} (no S3 request): {jobs * 1000:.1f} ms"
-    )
-    print()
+    for endpoint in (moto_endpoint, synthetic_endpoint):
+        with endpoint() as where:
+            rows, floor = serve_figures(where, args.requests)
+        print(f"qps serve (uvicorn, SQLite jobs) over {where.label}, {args.requests} requests each")
+        print(f"{'request':<36} {'req/s, 1 connection':>20} {'req/s, 4 connections':>22} {'p50, ms':>9}")
+        for label, one, four, p50 in rows:
+            print(f"{label:<36} {one:>20.0f} {four:>22.0f} {p50 * 1000:>9.1f}")
+        print(f"{'  its one S3 request alone':<36} {'':>20} {'':>22} {floor * 1000:>9.1f}")
+        jobs, package = rows[1][3], rows[2][3]
+        print(
+            f"GET /v1/packages/... beyond its one S3 request: {(package - floor) * 1000:.1f} ms;"
+            f" GET /v1/jobs/{{id}} (no S3 request): {jobs * 1000:.1f} ms"
+        )
+        print()
     figures = cold_start_figures(args.runs)
     print(f"API Lambda cold start (median of {args.runs} fresh interpreters, DynamoDB on a local moto server)")
     for label, seconds in figures.items():

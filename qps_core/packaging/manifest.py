@@ -180,6 +180,17 @@ class Manifest:
             }
             out.write(_line(record, obj.logical_key))
 
+    def dump_etags(self, out: IO[bytes]) -> int:
+        """The ETags of unversioned entries, one JSON line per entry in manifest order (`null` where the
+        entry names an object version or a copy): what lets the same unversioned folder again skip its
+        HEADs (`previous.py`). Returns how many ETags were written."""
+        written = 0
+        for index, obj in enumerate(self.objects):
+            etag = None if obj.version_id is not None or index in self.moved else obj.etag
+            out.write(b"null\n" if etag is None else _MANIFEST_JSON(etag).encode() + b"\n")
+            written += etag is not None
+        return written
+
 
 def _line(record: dict[str, Any], logical_key: str | None) -> bytes:
     data = _MANIFEST_JSON(record).encode()

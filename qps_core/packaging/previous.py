@@ -7,9 +7,12 @@
 An old entry's hash is reused only when its physical key names the very object version the listing
 saw: same bucket, same key, same `versionId`, same size, same hash type. A version id pins an
 object's bytes for good, so a changed object (a new version) is never taken from the old manifest.
-Unversioned objects are always hashed again: a quilt3 manifest entry records no ETag (only physical
-key, size, hash and metadata; the metadata enters the top hash, so QPS cannot add one there and keep
-quilt3's top hash), and a key with the same size may hold other bytes.
+An unversioned object is pinned by its ETag instead: a quilt3 manifest entry records none (its
+metadata enters the top hash, so QPS cannot add one there and keep quilt3's top hash), so the commit
+writes the ETags its unversioned entries were hashed at beside the manifest
+(`.quilt/qps/etags/<top hash>`, one line per entry in manifest order), and the same key with the
+same size and the same ETag is the same bytes. Without that record (a quilt3 push, an older QPS,
+a failed write) unversioned objects are HEADed again.
 
 The manifest is streamed line by line (the registry's reader); per entry this keeps its logical key
 and one compact bytes value (a 16-byte pin of what it names, a hash-type code, the hash), about
@@ -25,7 +28,7 @@ import binascii
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, unquote_plus
@@ -58,8 +61,12 @@ class Known:
 
     # ------------------------------------------------------------ building
 
-    def add(self, logical_key: str, physical_key: str, size: int, hash_type: str, value: str) -> None:
+    def add(
+        self, logical_key: str, physical_key: str, size: int, hash_type: str, value: str, etag: str | None = None
+    ) -> None:
         where = _versioned(physical_key)
+        if where is None and etag:
+            where = _unversioned(physical_key, etag)
         code = self._type_code(hash_type)
         decoded = _raw(value)
         if decoded is not None:
@@ -92,12 +99,13 @@ class Known:
 
     def hash_of(self, bucket: str, obj: SourceObject) -> str | None:
         """`obj`'s hash from the old entry of its logical key, if that entry names this very version."""
-        if obj.version_id is None:
+        version = obj.version_id if obj.version_id is not None else _etag_pin(obj.etag) if obj.etag else None
+        if version is None:
             return None
         value = self.entries.get(obj.logical_key)
         if value is None or value[0] != _PIN:
             return None
-        if value[1 : 1 + _PIN] != pin(bucket, obj.key, obj.version_id, obj.size, obj.hash_type):
+        if value[1 : 1 + _PIN] != pin(bucket, obj.key, version, obj.size, obj.hash_type):
             return None
         hash_type, found = self._hash(value)
         return found if hash_type == obj.hash_type else None
@@ -139,9 +147,39 @@ def _versioned(physical_key: str) -> tuple[str, str, str] | None:
     return bucket, unquote(path), unquote_plus(version)  # quilt3: quote(path), urlencode(query)
 
 
-def from_lines(name: str, top_hash: str, lines: Iterable[bytes]) -> Known:
-    """A `Known` from a manifest's JSONL lines (the first is the package metadata)."""
+def _etag_pin(etag: str) -> str:
+    return f"\x01etag {etag}"  # never a version id: those are printable
+
+
+def _unversioned(physical_key: str, etag: str) -> tuple[str, str, str] | None:
+    """(bucket, key, the ETag's pin) of an `s3://` physical key without a version."""
+    if not physical_key.startswith("s3://") or "?" in physical_key:
+        return None
+    bucket, _, path = physical_key[5:].partition("/")
+    if not bucket or not path:
+        return None
+    return bucket, unquote(path), _etag_pin(etag)
+
+
+def _etag_lines(lines: Iterable[bytes] | None) -> Iterator[str | None]:
+    """The recorded ETags, one per manifest entry; then None for ever (a short or unreadable record
+    only leaves entries unpinned)."""
+    if lines is not None:
+        try:
+            for line in lines:
+                value = json.loads(line)
+                yield value if isinstance(value, str) else None
+        except ValueError:
+            pass
+    while True:
+        yield None
+
+
+def from_lines(name: str, top_hash: str, lines: Iterable[bytes], etags: Iterable[bytes] | None = None) -> Known:
+    """A `Known` from a manifest's JSONL lines (the first is the package metadata), and the lines of
+    its recorded ETags (one per entry, in the same order) when there are any."""
     known = Known(name, top_hash)
+    recorded = _etag_lines(etags)
     for line in lines:
         if not line.strip():
             continue
@@ -157,6 +195,7 @@ def from_lines(name: str, top_hash: str, lines: Iterable[bytes]) -> Known:
             int(record.get("size") or 0),
             str(digest.get("type", "")),
             str(digest.get("value", "")),
+            next(recorded),
         )
     return known
 
@@ -181,10 +220,16 @@ def read_previous(registry: Registry, name: str) -> Previous | None:
         return None
     if latest is None:
         return Previous(name, None, None)
+    etags = None
     try:
         top_hash = latest.top_hash
-        known = registry.stream_manifest(name, top_hash, lambda lines: from_lines(name, top_hash, lines))
+        etags = registry.open_etags(top_hash)
+        lines = None if etags is None else etags.iter_lines(chunk_size=1024 * 1024)
+        known = registry.stream_manifest(name, top_hash, lambda entries: from_lines(name, top_hash, entries, lines))
     except Exception as exc:
         logger.info("previous revision of %s not used (%s)", name, type(exc).__name__)
         known = None
+    finally:
+        if etags is not None:
+            etags.close()
     return Previous(name, latest, known)

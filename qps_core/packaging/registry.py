@@ -32,6 +32,7 @@ T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 
+ETAGS_PREFIX = ".quilt/qps/etags/"  # per manifest: the ETags of its unversioned entries (docs/design.md §5)
 MAX_ROUNDS = 6  # reads and conditional writes of `latest` before giving up (transient)
 MAX_POINTER_SCAN = 60  # revision keys tried after the one `latest` names
 COPY_WORKERS = 16
@@ -356,6 +357,35 @@ class Registry:
         if existing is not None:  # an earlier revision, or a concurrent delivery with its own copies, wrote it first
             logger.info("%s@%s in s3://%s reuses an existing manifest", name, top_hash, self.bucket)
             self._discard(copies)
+            return
+        self._write_etags(pkg, top_hash)
+
+    # ------------------------------------------------------------------ ETags of unversioned entries
+
+    def etags_key(self, top_hash: str) -> str:
+        """Beside the manifest `top_hash`: the ETags its unversioned entries were hashed at, line by line."""
+        return f"{ETAGS_PREFIX}{top_hash}"
+
+    def _write_etags(self, pkg: Manifest, top_hash: str) -> None:
+        """Best effort, once per manifest: without it the same unversioned folder is only HEADed again."""
+        key = self.etags_key(top_hash)
+        with tempfile.TemporaryFile() as buf:
+            if not pkg.dump_etags(buf):
+                return  # every entry names a version (or a copy): nothing to record
+            buf.seek(0)
+            try:
+                self.s3.put_object(Bucket=self.bucket, Key=key, Body=buf, IfNoneMatch="*")
+            except Exception as exc:
+                logger.info("ETags of %s not recorded (%s); it stays correct, only slower next time", key, exc)
+
+    def open_etags(self, top_hash: str) -> Any:
+        """The recorded ETags of manifest `top_hash` as a streaming body, or None when there are none."""
+        try:
+            return self.s3.get_object(Bucket=self.bucket, Key=self.etags_key(top_hash))["Body"]
+        except Exception as exc:
+            if not is_not_found(exc):
+                logger.info("ETags of %s not read (%s)", top_hash, type(exc).__name__)
+            return None
 
     def _copy_into_registry(self, pkg: Manifest, name: str, attempt: str) -> list[PhysicalKey]:
         """Copy every entry to `s3://registry/<name>/<logical_key>`, marked as this package's copy."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -441,7 +442,6 @@ def test_reading_a_package_makes_no_new_s3_client(api: Api, monkeypatch: pytest.
 
 
 def test_revisions_are_listed_newest_first_and_pointers_read_once(api: Api, s3: Any) -> None:
-    from qps_core.packaging import reader
 
     first = api.wait(api.post("/v1/packages", REQUEST).json()["id"])["result"]["top_hash"]
     s3.put_object(Bucket=DATA, Key=f"{FOLDER}/extra.txt", Body=b"more", ChecksumAlgorithm="SHA256")
@@ -451,19 +451,29 @@ def test_revisions_are_listed_newest_first_and_pointers_read_once(api: Api, s3: 
     assert info["top_hash"] == second and [r["top_hash"] for r in info["revisions"]] == [second, first]
     assert all(r["time"] for r in info["revisions"])
 
-    reads: list[str] = []
+    with _reader_calls() as calls:
+        again = api.client.get(f"/v1/packages/{REGISTRY}/{FOLDER}").json()
+    assert again["revisions"] == info["revisions"]
+    reads = [key for operation, key in calls if operation == "GetObject"]
+    assert not [k for k in reads if k.startswith(".quilt/named_packages/")]  # pointers come from memory
 
-    def note(params: dict[str, Any], **_: Any) -> None:
-        reads.append(params["Key"])
+
+@contextmanager
+def _reader_calls() -> Iterator[list[tuple[str, str]]]:
+    """(operation, key) of each S3 call the package reader's shared client makes meanwhile."""
+    from qps_core.packaging import reader
+
+    calls: list[tuple[str, str]] = []
+
+    def note(event_name: str, params: dict[str, Any], **_: Any) -> None:
+        calls.append((event_name.split(".")[-1], str(params.get("Key", ""))))
 
     events = reader.shared_client().meta.events
-    events.register("before-call.s3.GetObject", note)
+    events.register("before-call.s3", note)
     try:
-        again = api.client.get(f"/v1/packages/{REGISTRY}/{FOLDER}").json()
+        yield calls
     finally:
-        events.unregister("before-call.s3.GetObject", note)
-    assert again["revisions"] == info["revisions"]
-    assert not [k for k in reads if k.startswith(".quilt/named_packages/")]  # pointers come from memory
+        events.unregister("before-call.s3", note)
 
 
 def test_a_second_read_of_a_package_costs_one_listing_and_never_serves_a_deleted_one(api: Api, s3: Any) -> None:
@@ -476,18 +486,9 @@ def test_a_second_read_of_a_package_costs_one_listing_and_never_serves_a_deleted
     assert first is not None
     first["metadata"]["changed by a caller"] = True  # what a caller (`qps show`) does to its copy stays its own
 
-    calls: list[str] = []
-
-    def note(event_name: str, **_: Any) -> None:
-        calls.append(event_name.split(".")[-1])
-
-    events = reader.shared_client().meta.events
-    events.register("before-call.s3", note)
-    try:
+    with _reader_calls() as calls:
         again = api.client.get(f"/v1/packages/{REGISTRY}/{FOLDER}").json()
-    finally:
-        events.unregister("before-call.s3", note)
-    assert calls == ["ListObjectsV2"]
+    assert [operation for operation, _ in calls] == ["ListObjectsV2"]
     assert "changed by a caller" not in again["metadata"] and again["top_hash"] == first["top_hash"]
 
     for obj in s3.list_objects_v2(Bucket=REGISTRY, Prefix=f".quilt/named_packages/{FOLDER}/")["Contents"]:

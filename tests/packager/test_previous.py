@@ -71,24 +71,56 @@ def test_a_new_version_is_hashed_again_and_changes_come_from_the_same_read(
     assert result.changes.counts() == {"added": 0, "removed": 0, "modified": 1, "unchanged": len(NAMES) - 1}
 
 
-def test_an_unversioned_folder_is_hashed_again_so_a_same_size_change_is_seen(
-    s3: Any, packager: Packager, settings: Settings
-) -> None:
+def _unversioned_first(s3: Any, packager: Packager, settings: Settings) -> tuple[Any, Any]:
+    """The unversioned folder packaged once into its own registry: (the request, its first result)."""
     _folder(s3, versioned=False)
     make_bucket(s3, "reg")
     req = request(settings, source_prefix="s3://src/run/", registry="reg", package_name="team/run")
-    first = packager.package(req)
-    new_bytes = b"Y" * 64  # same size, new ETag; a manifest entry records no ETag to compare with
+    return req, packager.package(req)
+
+
+def test_an_unversioned_folder_again_is_pinned_by_etag_so_a_same_size_change_is_seen(
+    s3: Any, packager: Packager, settings: Settings
+) -> None:
+    req, first = _unversioned_first(s3, packager, settings)
+    recorded = s3.get_object(Bucket="reg", Key=f".quilt/qps/etags/{first.top_hash}")["Body"].read().splitlines()
+    etags = {o["Key"][4:]: o["ETag"] for o in s3.list_objects_v2(Bucket="src", Prefix="run/")["Contents"]}
+    assert [json.loads(line) for line in recorded] == [etags[n] for n in sorted(NAMES)]  # manifest order
+
+    new_bytes = b"Y" * 64  # same size, other bytes: a new ETag
     put(s3, "src", "run/data/f05.bin", new_bytes, sha256=True)
     log = CallLog(packager.s3)
     result = packager.package(req)
     assert result.status == "created" and result.top_hash != first.top_hash
-    assert _heads(log) == len(NAMES)
-    assert result.checksum_paths["previous"] == 0
+    assert _source_heads(log) == ["run/data/f05.bin"]  # the rest pinned by their unchanged ETags
+    assert result.checksum_paths["previous"] == len(NAMES) - 1
     _, entries = read_manifest(s3, "reg", result.top_hash)
     assert entries["data/f05.bin"]["hash"]["value"] == quilt_hash(new_bytes)
+    assert all(entries[n]["hash"]["value"] == quilt_hash(n.encode().ljust(64, b".")) for n in NAMES if "f05" not in n)
+
+    log = CallLog(packager.s3)
     again = packager.package(req)
-    assert (again.status, again.top_hash) == ("unchanged", result.top_hash)
+    assert (again.status, again.top_hash, _heads(log)) == ("unchanged", result.top_hash, 0)
+
+
+def test_without_recorded_etags_an_unversioned_folder_is_hashed_again(
+    s3: Any, packager: Packager, settings: Settings
+) -> None:
+    """A revision quilt3 pushed (or whose ETags were not written) names no ETags: every object is HEADed."""
+    req, first = _unversioned_first(s3, packager, settings)
+    s3.delete_object(Bucket="reg", Key=f".quilt/qps/etags/{first.top_hash}")
+    log = CallLog(packager.s3)
+    again = packager.package(req)
+    assert (again.status, again.top_hash) == ("unchanged", first.top_hash)
+    assert _heads(log) == len(NAMES) and again.checksum_paths["previous"] == 0
+
+
+def test_a_versioned_folder_records_no_etags(s3: Any, packager: Packager, settings: Settings) -> None:
+    _folder(s3, versioned=True)
+    make_bucket(s3, "reg")
+    result = packager.package(request(settings, source_prefix="s3://src/run/", registry="reg", package_name="t/r"))
+    assert result.status == "created"
+    assert not [k for k in keys(s3, "reg") if k.startswith(".quilt/qps/")]
 
 
 def _line(logical_key: str, physical_key: str, size: int, value: str, hash_type: str = checksums.HASH_TYPE) -> bytes:
