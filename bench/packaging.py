@@ -22,6 +22,7 @@ CPU of boto3 versus QPS's lean path (`qps_core.packaging.s3head`), and a project
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -293,6 +294,7 @@ def run_scenario(
     count = spec["count"]
     print(f"{spec['label']}  [{count} objects, {count * spec['size'] / MiB:,.1f} MiB, seeded in {seeded:.1f} s]")
     runs: dict[str, list[dict[str, Any]]] = {"QPS": [], "quilt3": []}
+    tops: dict[int, dict[str, str]] = {}  # per run: a digest of each tool's entries (same folder)
     tools = [("QPS", "qps"), ("quilt3", "quilt3")]
     for rep in range(-1, max(reps, reps_q3)):
         order = tools if rep % 2 == 0 else tools[::-1]
@@ -305,6 +307,7 @@ def run_scenario(
             message = f"bench {sid} run {rep}"
             child, wall = run_child(CHILD, [tool, bucket, prefix, REGISTRY, name, message, "{}"], env)
             stats = front.stats()
+            tops.setdefault(rep, {})[label] = entries_of(env, child["top_hash"])  # after the counted span
             if rep >= 0:
                 runs[label].append({**child, **stats, "wall": wall})
     out: dict[str, Any] = {}
@@ -326,10 +329,35 @@ def run_scenario(
         )
     if "quilt3" in out:
         q3, qps = out["quilt3"], out["QPS"]
-        print(f"  quilt3 / QPS: span {q3['span'] / qps['span']:.1f}x, process {q3['wall'] / qps['wall']:.1f}x\n")
+        both = [t for t in tops.values() if len(t) == 2]
+        if any(t["QPS"] != t["quilt3"] for t in both):
+            raise SystemExit(f"{spec['label']}: QPS's entries differ from quilt3's for the same folder")
+        print(f"  quilt3 / QPS: span {q3['span'] / qps['span']:.1f}x, process {q3['wall'] / qps['wall']:.1f}x")
+        print(f"  entries identical to quilt3's in all {len(both)} runs (logical key, physical key, size, hash)\n")
     else:
         print("  (quilt3 not run: --quilt3-reps-d 0)\n")
     return out
+
+
+def entries_of(env: dict[str, str], top_hash: str) -> str:
+    """A digest of a revision's entries (every manifest line but the package metadata's, which differs:
+    quilt3's `set_dir` records `"user_meta": null`, QPS leaves it out as `Package()` does)."""
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    body = s3.get_object(Bucket=REGISTRY, Key=f".quilt/packages/{top_hash}")["Body"]
+    digest = hashlib.sha256()
+    for line in body.iter_lines(chunk_size=1024 * 1024):
+        record = json.loads(line)
+        if "logical_key" in record:
+            digest.update(json.dumps(record, sort_keys=True).encode())
+    return digest.hexdigest()
 
 
 def head_cpu(moto: Any, direct: Any, env: dict[str, str]) -> None:
