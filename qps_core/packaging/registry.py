@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 
 ETAGS_PREFIX = ".quilt/qps/etags/"  # per manifest: the ETags of its unversioned entries (docs/design.md §5)
+LOOK_BEFORE_BYTES = 8 * 1024 * 1024  # a manifest larger than this is looked for before it is uploaded
 MAX_ROUNDS = 6  # reads and conditional writes of `latest` before giving up (transient)
 MAX_POINTER_SCAN = 60  # revision keys tried after the one `latest` names
 COPY_WORKERS = 16
@@ -348,6 +349,9 @@ class Registry:
             except (QuiltException, OSError) as exc:
                 self._discard(copies)
                 raise PermanentError(f"PutObject on {self._uri(key)}: {exc}") from None
+            if not should_copy and buf.tell() > LOOK_BEFORE_BYTES and self._head(key) is not None:
+                logger.info("%s@%s in s3://%s reuses an existing manifest", name, top_hash, self.bucket)
+                return  # a large manifest is not uploaded only to be refused as existing
             try:
                 existing = self._create(key, buf, {META_ATTEMPT: attempt}, attempt)
             except PackagingError as exc:
