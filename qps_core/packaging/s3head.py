@@ -171,6 +171,10 @@ class S3Head:
             endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
         self.region = region or "us-east-1"
         self.endpoint = urlsplit(endpoint) if endpoint else None
+        self._custom: tuple[str, int, bool] | None = None  # (host, port, tls) of the endpoint, parsed once
+        if self.endpoint is not None:
+            tls = self.endpoint.scheme == "https"
+            self._custom = (self.endpoint.hostname or "localhost", self.endpoint.port or (443 if tls else 80), tls)
         self.max_connections = max(1, max_connections)
         self._credentials = credentials
         if self._credentials is None:
@@ -244,10 +248,9 @@ class S3Head:
     def _where(self, bucket: str) -> tuple[str, int, str, str, bool]:
         """(host, port, path prefix, region, tls) for a bucket: path style on custom endpoints, else virtual host."""
         region = self._regions.get(bucket, self.region)
-        if self.endpoint is not None:
-            tls = self.endpoint.scheme == "https"
-            port = self.endpoint.port or (443 if tls else 80)
-            return self.endpoint.hostname or "localhost", port, f"/{bucket}", region, tls
+        if self._custom is not None:
+            host, port, tls = self._custom
+            return host, port, f"/{bucket}", region, tls
         host = f"{bucket}.s3.{region}.amazonaws.com" if "." not in bucket else f"s3.{region}.amazonaws.com"
         prefix = "" if "." not in bucket else f"/{bucket}"
         return host, 443, prefix, region, True
