@@ -42,7 +42,12 @@ def quilt_hash(data: bytes) -> str:
 
 
 RUN = """
-import sys
+import atexit, os, sys
+def _peak():  # this process's own peak RSS (wait4's ru_maxrss also counts the parent's pages at fork)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            open(os.environ["BENCH_PEAK_FILE"], "w").write(line.split()[1])
+atexit.register(_peak)
 try:
     import qps_core.packaging.gcpause as gcpause
     gcpause.ENABLED = {gc_pause}
@@ -59,6 +64,8 @@ def replay(event: Path, env: dict[str, str], cpu: int | None, gc_pause: bool = T
     argv = [sys.executable, "-c", RUN.format(gc_pause=gc_pause, event=str(event))]
     if cpu is not None:
         argv = ["taskset", "-c", str(cpu), *argv]
+    peak_file = Path(tempfile.mkstemp(prefix="qps-scale-peak-")[1])
+    env = {**env, "BENCH_PEAK_FILE": str(peak_file)}
     start = time.perf_counter()
     # cwd: not the repository (`python -c` puts the cwd first on sys.path, before a baseline on PYTHONPATH)
     proc = subprocess.Popen(argv, env=env, cwd=event.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -69,11 +76,13 @@ def replay(event: Path, env: dict[str, str], cpu: int | None, gc_pause: bool = T
     if status != 0:
         raise SystemExit(f"qps replay failed:\n{err[-3000:]}{out[-2000:]}")
     result = json.loads(out.strip().splitlines()[-1])
+    peak_kb = peak_file.read_text().strip()
+    peak_file.unlink()
     return {
         "result": result,
         "wall": wall,
         "cpu": usage.ru_utime + usage.ru_stime,
-        "rss_mb": usage.ru_maxrss / 1024,
+        "rss_mb": int(peak_kb) / 1024 if peak_kb else usage.ru_maxrss / 1024,
     }
 
 
