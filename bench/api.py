@@ -36,6 +36,8 @@ from qps_core.api.auth import mint_token
 from qps_core.demo.endpoint import FAKE_CREDENTIALS, LocalEndpoint, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+if not __package__:  # run as `python bench/api.py`: `bench.synth_s3` and `tests.support` import as with `-m`
+    sys.path.insert(0, str(ROOT))
 TOKEN, TOKEN_HASH = mint_token()  # what a client of a deployed API sends (auth is part of the overhead)
 
 BOTO_CREDENTIALS = {
