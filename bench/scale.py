@@ -137,19 +137,9 @@ def run(
     synth_cpu = None if cpu is None else (cpu + 1) % (os.cpu_count() or 1)
     rows: list[dict[str, Any]] = []
     with SynthS3.start(n, latency, cpu=synth_cpu) as synth:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("QPS_", "AWS_"))}
-        env.update(
-            AWS_ACCESS_KEY_ID="bench",
-            AWS_SECRET_ACCESS_KEY="bench",
-            AWS_DEFAULT_REGION="us-east-1",
-            AWS_ENDPOINT_URL=synth.url,
-            QUILT_DISABLE_USAGE_METRICS="true",
-            XDG_CONFIG_HOME=str(scratch / "config"),
-            XDG_DATA_HOME=str(scratch / "data"),
-            XDG_CACHE_HOME=str(scratch / "cache"),
-            AWS_CONFIG_FILE=str(scratch / "aws-config"),
-            AWS_SHARED_CREDENTIALS_FILE=str(scratch / "aws-credentials"),
-        )
+        from bench.packaging import child_env
+
+        env = child_env(synth.url, scratch)  # the same isolated environment as `make bench`'s tools
         env["PYTHONPATH"] = os.pathsep.join([str(code or ROOT), env.get("PYTHONPATH", "")])
         os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")})
         pinned = f"pinned to core {cpu}" if cpu is not None else "not pinned"

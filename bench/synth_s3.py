@@ -25,12 +25,10 @@ import contextlib
 import hashlib
 import sys
 from email.utils import formatdate
-from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
-from tests.support.s3front import _read_body, _read_head, _Stats, operation
-from tests.support.server_process import ServerProcess
+from tests.support.s3front import CountingServer, _Stats, listen, operation, read_request, serve_connection
 
 SOURCE = "synth-src"
 PREFIX = "data/"
@@ -73,26 +71,14 @@ class Synth:
     # ------------------------------------------------------------------ HTTP
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while await self._one(reader, writer):
-                pass
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
+        await serve_connection(self._one, reader, writer)
 
     async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
-        head = await _read_head(reader)
-        if head is None:
+        request = await read_request(reader, writer)
+        if request is None:
             return False
         loop = asyncio.get_running_loop()
-        arrival = loop.time()
-        request_line, header_list = head
-        method, target, _ = request_line.split(" ", 2)
-        headers = {k.lower(): v for k, v in header_list}
-        if headers.get("expect", "").lower() == "100-continue":
-            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        body = await _read_body(reader, headers)
+        arrival, method, target, headers, body = request.fields()
         if "aws-chunked" in headers.get("content-encoding", ""):
             body = _aws_chunked(body)
         split = urlsplit(target)
@@ -272,14 +258,12 @@ def _aws_chunked(body: bytes) -> bytes:
 
 
 async def serve(host: str, port: int, objects: int, latency: float) -> None:
-    synth = Synth(objects, latency)
-    server = await asyncio.start_server(synth.handle, host, port, backlog=4096, limit=2**20)
-    async with server:
-        await server.serve_forever()
+    await listen(Synth(objects, latency).handle, host, port)
 
 
-class SynthS3(ServerProcess):
-    """`with SynthS3.start(objects) as s3:` the synthetic S3 in a subprocess; `s3.url` is the endpoint."""
+class SynthS3(CountingServer):
+    """`with SynthS3.start(objects) as s3:` the synthetic S3 in a subprocess; `s3.url` is the endpoint
+    (`stats()` and `reset()` as the front's)."""
 
     @classmethod
     def start(cls, objects: int, latency: float = 0.02, timeout: float = 30.0, cpu: int | None = None) -> SynthS3:
@@ -292,20 +276,6 @@ class SynthS3(ServerProcess):
         if cpu is not None:
             argv = ["taskset", "-c", str(cpu), *argv]
         return cls(url, cls.launch(argv, url, "the synthetic S3", timeout, poll=0.05))
-
-    def _call(self, path: str, method: str = "GET") -> dict[str, Any]:
-        import json
-        import urllib.request
-
-        req = urllib.request.Request(self.url + path, method=method, data=b"" if method == "POST" else None)
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return dict(json.loads(resp.read()))
-
-    def stats(self) -> dict[str, Any]:
-        return self._call("/_front/stats")
-
-    def reset(self) -> dict[str, Any]:
-        return self._call("/_front/reset", "POST")
 
     def change(self, i: int) -> None:
         self._call(f"/_synth/change?i={i}", "POST")

@@ -26,6 +26,8 @@ import json
 import sys
 import urllib.request
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -168,6 +170,52 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> b
     return await reader.readexactly(length) if length else b""
 
 
+@dataclass
+class Request:
+    """One request as the loopback servers read it: when it arrived, and what it says."""
+
+    arrival: float
+    method: str
+    target: str
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+    line: str  # the request line as sent
+    raw_headers: list[tuple[str, str]]  # as sent, in order (what a proxy forwards)
+
+    def fields(self) -> tuple[float, str, str, dict[str, str], bytes]:
+        return self.arrival, self.method, self.target, self.headers, self.body
+
+
+async def read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Request | None:
+    """The next request on a keep-alive connection (answering `Expect: 100-continue`); None at its end."""
+    head = await _read_head(reader)
+    if head is None:
+        return None
+    arrival = asyncio.get_running_loop().time()
+    request_line, header_list = head
+    method, target, _version = request_line.split(" ", 2)
+    headers = {k.lower(): v for k, v in header_list}
+    if headers.get("expect", "").lower() == "100-continue":
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    body = await _read_body(reader, headers)
+    return Request(arrival, method, target, headers, body, request_line, header_list)
+
+
+async def serve_connection(
+    one: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[bool]],
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+) -> None:
+    """`one(reader, writer)` per request until it returns False or the client goes away."""
+    try:
+        while await one(reader, writer):
+            pass
+    except (ConnectionError, asyncio.IncompleteReadError):
+        pass
+    finally:
+        writer.close()
+
+
 class Front:
     def __init__(self, upstream: str, latency: float) -> None:
         parts = urlsplit(upstream)
@@ -177,26 +225,14 @@ class Front:
         self.cache: dict[str, dict[tuple[str, ...], tuple[bytes, bytes]]] = defaultdict(dict)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while await self._one(reader, writer):
-                pass
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
+        await serve_connection(self._one, reader, writer)
 
     async def _one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
-        head = await _read_head(reader)
-        if head is None:
+        request = await read_request(reader, writer)
+        if request is None:
             return False
         loop = asyncio.get_running_loop()
-        arrival = loop.time()
-        request_line, header_list = head
-        method, target, _version = request_line.split(" ", 2)
-        headers = {k.lower(): v for k, v in header_list}
-        if headers.get("expect", "").lower() == "100-continue":
-            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        body = await _read_body(reader, headers)
+        arrival, method, target, headers, body = request.fields()
         split = urlsplit(target)
         if split.path.startswith("/_front/"):
             return await self._control(split.path, writer)
@@ -222,7 +258,9 @@ class Front:
             else:
                 if method not in ("GET", "HEAD"):
                     self.cache.pop(bucket, None)
-                sent = await self._forward(method, request_line, header_list, body, writer, arrival, cache_key, bucket)
+                sent = await self._forward(
+                    method, request.line, request.raw_headers, body, writer, arrival, cache_key, bucket
+                )
         finally:
             stats.in_flight -= 1
         if method == "GET" and op == "GetObject":
@@ -310,14 +348,35 @@ class Front:
         return True
 
 
-async def serve(upstream: str, host: str, port: int, latency: float) -> None:
-    front = Front(upstream, latency)
-    server = await asyncio.start_server(front.handle, host, port, backlog=4096, limit=2**20)
+async def listen(
+    handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]], host: str, port: int
+) -> None:
+    """Serve `handle` per connection for ever (a deep backlog: benchmarks open many at once)."""
+    server = await asyncio.start_server(handle, host, port, backlog=4096, limit=2**20)
     async with server:
         await server.serve_forever()
 
 
-class S3Front(ServerProcess):
+async def serve(upstream: str, host: str, port: int, latency: float) -> None:
+    await listen(Front(upstream, latency).handle, host, port)
+
+
+class CountingServer(ServerProcess):
+    """A loopback S3 in a subprocess that counts requests: `stats()`, `reset()` (`/_front/...`)."""
+
+    def _call(self, path: str, method: str) -> dict[str, Any]:
+        req = urllib.request.Request(self.url + path, method=method, data=b"" if method == "POST" else None)
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return dict(json.loads(resp.read()))
+
+    def stats(self) -> dict[str, Any]:
+        return self._call("/_front/stats", "GET")
+
+    def reset(self) -> dict[str, Any]:
+        return self._call("/_front/reset", "POST")
+
+
+class S3Front(CountingServer):
     """`with S3Front.start(upstream) as front:` the front in a subprocess; `front.url` is the endpoint."""
 
     @classmethod
@@ -338,17 +397,6 @@ class S3Front(ServerProcess):
         front = cls(url, cls.launch(argv, url, "the S3 front", timeout, poll=0.05))
         front.reset()
         return front
-
-    def _call(self, path: str, method: str) -> dict[str, Any]:
-        req = urllib.request.Request(self.url + path, method=method, data=b"" if method == "POST" else None)
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return dict(json.loads(resp.read()))
-
-    def stats(self) -> dict[str, Any]:
-        return self._call("/_front/stats", "GET")
-
-    def reset(self) -> dict[str, Any]:
-        return self._call("/_front/reset", "POST")
 
 
 def main() -> None:
